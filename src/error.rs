@@ -1,0 +1,106 @@
+//! Errors that decide how mmm exits.
+//!
+//! Most code returns `anyhow::Error` with context. Where an error must end the process with
+//! a particular exit code, or carry a `hint:` telling the user what to do next, it is (or
+//! wraps) a [`CliError`]. `main` finds it in the cause chain; everything else exits 1.
+//! This module never prints: the printing is `main`'s, once.
+
+use std::fmt;
+
+/// The exit codes mmm documents. Pipelines act on these, so they never change meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything asked for was done.
+    Success = 0,
+    /// The run failed: an API error, a failed iteration that ends the session, an I/O error.
+    Failure = 1,
+    /// Bad usage, configuration or input: nothing was attempted.
+    Usage = 2,
+    /// Interrupted by the user (Ctrl+C).
+    Interrupted = 130,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// An error with an exit code and an optional hint, shown as `error: …` then `hint: …`.
+#[derive(Debug)]
+pub struct CliError {
+    exit: Exit,
+    message: String,
+    hint: Option<String>,
+}
+
+impl CliError {
+    /// A usage, configuration or input error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { exit: Exit::Usage, message: message.into(), hint: None }
+    }
+
+    /// A failed run (exit 1).
+    pub fn failure(message: impl Into<String>) -> Self {
+        Self { exit: Exit::Failure, message: message.into(), hint: None }
+    }
+
+    /// The user interrupted the run (exit 130).
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Self { exit: Exit::Interrupted, message: message.into(), hint: None }
+    }
+
+    /// Adds the line printed after the error, saying what to do next.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn exit(&self) -> Exit {
+        self.exit
+    }
+
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// The exit code and hint for an error: those of the first [`CliError`] in its chain,
+/// else exit 1 with no hint.
+pub fn classify(err: &anyhow::Error) -> (Exit, Option<&str>) {
+    err.chain().find_map(|cause| cause.downcast_ref::<CliError>()).map_or((Exit::Failure, None), |e| (e.exit, e.hint()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn a_plain_error_exits_one_without_hint() {
+        let err = anyhow::anyhow!("disk full");
+        assert_eq!(classify(&err), (Exit::Failure, None));
+    }
+
+    #[test]
+    fn a_cli_error_under_context_keeps_its_code_and_hint() {
+        let err = Err::<(), _>(CliError::usage("bad key").with_hint("fix it")).context("loading settings").unwrap_err();
+        assert_eq!(classify(&err), (Exit::Usage, Some("fix it")));
+    }
+
+    #[test]
+    fn exit_codes_are_the_documented_numbers() {
+        let codes: Vec<i32> =
+            [Exit::Success, Exit::Failure, Exit::Usage, Exit::Interrupted].iter().map(|e| e.code()).collect();
+        assert_eq!(codes, vec![0, 1, 2, 130]);
+    }
+}

@@ -1,0 +1,22 @@
+//! mmm improves a code base in verified steps: Claude proposes and makes changes through
+//! tools mmm executes inside the repository, mmm runs the project's own checks, and only
+//! changes that pass are kept. See `ARCHITECTURE.md` in the shared design notes and
+//! `CONTRIBUTING.md` for how the modules fit together.
+//!
+//! The binary (`src/main.rs`) only parses arguments, calls [`run`] and maps the error to
+//! an exit code; everything else lives in this library so tests can reach it.
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod logging;
+pub mod printer;
+pub mod settings;
+pub mod state;
+
+pub use error::{CliError, Exit};
+
+/// Runs a parsed command line, printing through `printer`.
+pub fn run(cli: cli::Cli, printer: &printer::Printer) -> anyhow::Result<()> {
+    commands::exec(cli, printer)
+}

@@ -1,0 +1,61 @@
+//! The `mmm` binary: parse arguments, run, map the outcome to an exit code. Nothing else.
+
+use clap::Parser;
+use mmm::cli::Cli;
+use mmm::printer::{Printer, PrinterOptions};
+use mmm::{Exit, error};
+
+const REPORT_URL: &str = "https://github.com/mmm-dev/mmm/issues";
+
+fn main() {
+    install_panic_hook();
+    let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
+    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let printer = Printer::new(PrinterOptions {
+        format: cli.global.output,
+        color: cli.global.color,
+        quiet: cli.global.quiet,
+        no_color_env,
+    });
+    let styles = printer.stderr_styles();
+    mmm::logging::init(cli.global.verbose, cli.global.quiet, styles.bold("x") != "x");
+
+    let exit = match mmm::run(cli, &printer) {
+        Ok(()) => Exit::Success,
+        Err(err) => {
+            let (exit, hint) = error::classify(&err);
+            let mut text = format!("{} {err}", styles.red("error:"));
+            for cause in err.chain().skip(1) {
+                text.push_str(&format!("\n  {} {cause}", styles.dim("caused by:")));
+            }
+            if let Some(hint) = hint {
+                text.push_str(&format!("\n{} {hint}", styles.cyan("hint:")));
+            }
+            eprintln!("{text}");
+            exit
+        }
+    };
+    std::process::exit(exit.code());
+}
+
+/// Replaces Rust's panic message with one that says it is a bug and where to report it.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".to_string());
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!(
+            "error: mmm hit an internal bug ({payload}{location}).\n\
+             hint: please report it at {REPORT_URL} with the command you ran and `mmm --version`;\n\
+             \x20     your repository was left as it was at the last completed step."
+        );
+        if std::env::var_os("RUST_BACKTRACE").is_some() {
+            eprintln!("{}", std::backtrace::Backtrace::force_capture());
+        }
+        std::process::exit(Exit::Failure.code());
+    }));
+}

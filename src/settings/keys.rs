@@ -1,0 +1,368 @@
+//! The registry of every setting mmm reads: name, type, default, documentation.
+//!
+//! This table is the one place a key is declared. Loading, validation, `mmm config show`,
+//! the commented file `mmm init` writes and the documentation test all read it, so a key
+//! cannot exist in one of them and be missing from another.
+
+/// The type of a key's value, which decides how TOML, environment and flag text is read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    /// Any string.
+    Str,
+    /// A number within an inclusive range.
+    Float { min: f64, max: f64 },
+    /// A whole number of at least `min`.
+    Int { min: u64 },
+    /// `true` or `false`.
+    Bool,
+    /// A list of strings.
+    List,
+    /// A duration such as `90s`, `10m`, `1h30m`, or a number of seconds.
+    Duration,
+}
+
+impl Kind {
+    /// How the type is named in error messages and documentation.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Str => "a string",
+            Kind::Float { .. } => "a number",
+            Kind::Int { .. } => "a whole number",
+            Kind::Bool => "true or false",
+            Kind::List => "a list of strings",
+            Kind::Duration => "a duration like \"90s\", \"10m\" or \"1h\"",
+        }
+    }
+}
+
+/// A default value, as literal data so the registry can be a `static`.
+#[derive(Debug, Clone, Copy)]
+pub enum Default {
+    /// No value: the feature the key controls is off or unlimited.
+    Unset,
+    Str(&'static str),
+    Float(f64),
+    Int(u64),
+    Bool(bool),
+    List(&'static [&'static str]),
+    /// Seconds.
+    Duration(u64),
+}
+
+/// One setting.
+#[derive(Debug)]
+pub struct KeyDef {
+    /// The name in TOML: a top-level key, or `table.key` for grouped keys.
+    pub name: &'static str,
+    pub kind: Kind,
+    pub default: Default,
+    /// One line saying what the key does; `mmm init` writes it above the key.
+    pub doc: &'static str,
+    /// Environment variables read besides `MMM_<NAME>`, lowest precedence first.
+    pub extra_env: &'static [&'static str],
+    /// A secret: shown masked, never accepted from a file (files get committed).
+    pub secret: bool,
+}
+
+impl KeyDef {
+    /// The `MMM_*` variable for this key: `validate.timeout` reads `MMM_VALIDATE_TIMEOUT`.
+    pub fn env_name(&self) -> String {
+        format!("MMM_{}", self.name.replace('.', "_").to_ascii_uppercase())
+    }
+
+    /// Every environment variable that sets this key, lowest precedence first.
+    pub fn env_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.extra_env.iter().map(|s| s.to_string()).collect();
+        if !self.secret {
+            names.push(self.env_name());
+        }
+        names
+    }
+}
+
+/// Files never shown to the model, whatever `secret_files` adds. Glob patterns matched
+/// against a file's name (and against its path relative to the repository when they
+/// contain a `/`).
+pub const BUILTIN_SECRET_FILES: &[&str] = &[
+    ".env",
+    ".env.*",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.keystore",
+    "*.jks",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    ".npmrc",
+    ".pypirc",
+    ".netrc",
+    ".git-credentials",
+    ".htpasswd",
+    "credentials",
+    "credentials.json",
+    "*credentials*.json",
+    "secrets.*",
+    "*.tfvars",
+    ".aws/credentials",
+    ".docker/config.json",
+];
+
+/// Every key, in the order `mmm config show` and `mmm init` list them.
+pub static KEYS: &[KeyDef] = &[
+    KeyDef {
+        name: "model",
+        kind: Kind::Str,
+        default: Default::Str("claude-sonnet-5"),
+        doc: "Claude model used for reviews and edits (`mmm models` lists those your key can use).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "target",
+        kind: Kind::Float { min: 0.0, max: 10.0 },
+        default: Default::Float(8.0),
+        doc: "Review score (0-10) at which `mmm improve` stops, once the checks pass.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "max_iterations",
+        kind: Kind::Int { min: 1 },
+        default: Default::Int(10),
+        doc: "Most iterations one session runs.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "budget_usd",
+        kind: Kind::Float { min: 0.0, max: f64::MAX },
+        default: Default::Unset,
+        doc: "Stop a session once its API cost reaches this many US dollars (unset: no limit).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "max_tokens",
+        kind: Kind::Int { min: 1 },
+        default: Default::Unset,
+        doc: "Stop a session once it has used this many tokens, input and output (unset: no limit).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "time_limit",
+        kind: Kind::Duration,
+        default: Default::Unset,
+        doc: "Stop a session after this much wall time (unset: no limit).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "max_stalled",
+        kind: Kind::Int { min: 1 },
+        default: Default::Int(3),
+        doc: "Stop after this many iterations in a row without a committed change.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "max_failures",
+        kind: Kind::Int { min: 1 },
+        default: Default::Int(3),
+        doc: "Stop after this many failed iterations in a row.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "fix_rounds",
+        kind: Kind::Int { min: 0 },
+        default: Default::Int(3),
+        doc: "Times failing check output is sent back to the model to fix, per iteration.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "max_turns",
+        kind: Kind::Int { min: 1 },
+        default: Default::Int(40),
+        doc: "Most model turns (requests) in one iteration's editing conversation.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "max_output_tokens",
+        kind: Kind::Int { min: 1 },
+        default: Default::Int(16000),
+        doc: "Most output tokens the model may produce in one response (`max_tokens` of a request).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "in_place",
+        kind: Kind::Bool,
+        default: Default::Bool(false),
+        doc: "Work on the current branch instead of a new `mmm/...` branch.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "validate.commands",
+        kind: Kind::List,
+        default: Default::List(&[]),
+        doc: "Commands that must pass for a change to be kept (empty: the detected build, lint and test commands).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "validate.timeout",
+        kind: Kind::Duration,
+        default: Default::Duration(600),
+        doc: "Longest one validation command may run before it is stopped and counted as failed.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "secret_files",
+        kind: Kind::List,
+        default: Default::List(&[]),
+        doc: "Glob patterns of files never shown to the model, added to the built-in list (.env*, *.pem, *.key, id_rsa*, ...).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "base_url",
+        kind: Kind::Str,
+        default: Default::Str("https://api.anthropic.com"),
+        doc: "Base URL of the Anthropic API (or a compatible endpoint).",
+        extra_env: &["ANTHROPIC_BASE_URL"],
+        secret: false,
+    },
+    KeyDef {
+        name: "anthropic_version",
+        kind: Kind::Str,
+        default: Default::Str("2023-06-01"),
+        doc: "Value of the `anthropic-version` header sent with every request.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "request_timeout",
+        kind: Kind::Duration,
+        default: Default::Duration(600),
+        doc: "Longest one API request may take.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "stream_idle_timeout",
+        kind: Kind::Duration,
+        default: Default::Duration(120),
+        doc: "A streamed response silent this long is dropped and retried.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "max_retries",
+        kind: Kind::Int { min: 0 },
+        default: Default::Int(8),
+        doc: "Retries of a failed API request (rate limits, overload, dropped connections).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "api_key",
+        kind: Kind::Str,
+        default: Default::Unset,
+        doc: "Anthropic API key, sent as `x-api-key`. Environment only: ANTHROPIC_API_KEY.",
+        extra_env: &["ANTHROPIC_API_KEY"],
+        secret: true,
+    },
+    KeyDef {
+        name: "auth_token",
+        kind: Kind::Str,
+        default: Default::Unset,
+        doc: "Bearer token sent as `Authorization: Bearer`, instead of a key. Environment only: ANTHROPIC_AUTH_TOKEN.",
+        extra_env: &["ANTHROPIC_AUTH_TOKEN"],
+        secret: true,
+    },
+];
+
+/// The definition of a key, by its full name.
+pub fn find(name: &str) -> Option<&'static KeyDef> {
+    KEYS.iter().find(|k| k.name == name)
+}
+
+/// The table names that group keys (`validate` for `validate.commands`).
+pub fn is_table(name: &str) -> bool {
+    KEYS.iter().any(|k| k.name.split_once('.').is_some_and(|(table, _)| table == name))
+}
+
+/// The valid key closest to a misspelt one, if any is close enough to be a likely typo.
+pub fn closest(name: &str) -> Option<&'static str> {
+    // A misplaced key (`modle` under `[validate]`) is also compared by its last part.
+    let last = name.rsplit('.').next().unwrap_or(name);
+    closest_to(name).or_else(|| closest_to(last))
+}
+
+fn closest_to(name: &str) -> Option<&'static str> {
+    KEYS.iter()
+        .flat_map(|k| {
+            // A grouped key also matches by its last part: `commands` → `validate.commands`.
+            let short = k.name.rsplit('.').next().unwrap_or(k.name);
+            [(k.name, edit_distance(name, k.name)), (k.name, edit_distance(name, short))]
+        })
+        .filter(|&(_, d)| d <= (name.len() / 3).max(2))
+        .min_by_key(|&(_, d)| d)
+        .map(|(n, _)| n)
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(diag + usize::from(ca != cb));
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_env_names_follow_them() {
+        let mut names: Vec<_> = KEYS.iter().map(|k| k.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), KEYS.len());
+        assert_eq!(find("validate.timeout").unwrap().env_name(), "MMM_VALIDATE_TIMEOUT");
+        assert_eq!(find("base_url").unwrap().env_names(), vec!["ANTHROPIC_BASE_URL", "MMM_BASE_URL"]);
+        assert_eq!(find("api_key").unwrap().env_names(), vec!["ANTHROPIC_API_KEY"]);
+    }
+
+    #[test]
+    fn closest_suggests_likely_typos_only() {
+        assert_eq!(closest("modle"), Some("model"));
+        assert_eq!(closest("max_iteration"), Some("max_iterations"));
+        assert_eq!(closest("commands"), Some("validate.commands"));
+        assert_eq!(closest("validate.modle"), Some("model"));
+        assert_eq!(closest("completely_unrelated"), None);
+    }
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+    }
+}

@@ -1,0 +1,487 @@
+//! Settings, resolved in one place.
+//!
+//! Precedence, lowest to highest: built-in defaults; the global file
+//! `<config dir>/mmm/config.toml`; the project file `.mmm/config.toml` nearest the working
+//! directory (up to the repository root); environment variables (`MMM_<KEY>`, and the
+//! Anthropic SDKs' `ANTHROPIC_*`); command-line flags. Every value remembers where it came
+//! from, so `mmm config show` can say. Nothing else in mmm reads configuration files or
+//! `MMM_*` variables: they ask [`Settings`]. Secrets are accepted only from the
+//! environment and are never written anywhere by this module.
+
+pub mod keys;
+pub mod value;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+use toml::de::{DeTable, DeValue};
+
+use crate::error::CliError;
+pub use keys::{KEYS, KeyDef, Kind};
+pub use value::Value;
+
+/// The name of mmm's directory in a project.
+pub const MMM_DIR: &str = ".mmm";
+/// The project settings file, relative to the project root.
+pub const PROJECT_FILE: &str = ".mmm/config.toml";
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    Default,
+    GlobalFile { path: PathBuf },
+    ProjectFile { path: PathBuf },
+    Env { var: String },
+    Flag { flag: String },
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::GlobalFile { path } => write!(f, "global file {}", path.display()),
+            Source::ProjectFile { path } => write!(f, "project file {}", path.display()),
+            Source::Env { var } => write!(f, "env {var}"),
+            Source::Flag { flag } => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// One resolved key.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub def: &'static KeyDef,
+    pub value: Value,
+    pub source: Source,
+}
+
+impl Entry {
+    /// The value as it may be shown: secrets masked.
+    pub fn display_value(&self) -> Value {
+        match (&self.value, self.def.secret) {
+            (Value::Str(secret), true) => Value::Str(mask_secret(secret)),
+            (value, _) => value.clone(),
+        }
+    }
+}
+
+/// A value given on the command line, to be checked against its key like any other layer.
+#[derive(Debug, Clone)]
+pub struct FlagValue {
+    pub key: String,
+    pub text: String,
+    /// The flag as the user wrote it, for `config show` and errors: `--model`, `-c target=9`.
+    pub flag: String,
+}
+
+impl FlagValue {
+    /// Parses a `-c KEY=VALUE` override.
+    pub fn parse_override(spec: &str) -> Result<Self, CliError> {
+        let (key, text) = spec.split_once('=').ok_or_else(|| {
+            CliError::usage(format!("`-c {spec}` is not KEY=VALUE"))
+                .with_hint("write it like `-c target=9` or `-c model=claude-opus-5`")
+        })?;
+        Ok(Self { key: key.trim().to_string(), text: text.to_string(), flag: format!("-c {spec}") })
+    }
+}
+
+/// What settings are resolved from. `main` fills it from the real process; tests fill it by hand.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub cwd: PathBuf,
+    /// The global settings file, if the platform has a config directory.
+    pub global_file: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub flags: Vec<FlagValue>,
+}
+
+impl Inputs {
+    /// Inputs from this process: its working directory, environment and the given flags.
+    pub fn from_process(flags: Vec<FlagValue>) -> anyhow::Result<Self> {
+        let cwd = std::env::current_dir().context("reading the current directory")?;
+        let env: Vec<(String, String)> =
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
+        let global_file = global_config_dir(&env).map(|dir| dir.join("mmm").join("config.toml"));
+        Ok(Self { cwd, global_file, env, flags })
+    }
+
+    fn var(&self, name: &str) -> Option<&str> {
+        self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The platform configuration directory: `$XDG_CONFIG_HOME` when set to an absolute path,
+/// else what the `dirs` crate reports for this platform.
+pub fn global_config_dir(env: &[(String, String)]) -> Option<PathBuf> {
+    env.iter()
+        .find(|(k, _)| k == "XDG_CONFIG_HOME")
+        .map(|(_, v)| PathBuf::from(v))
+        .filter(|p| p.is_absolute())
+        .or_else(dirs::config_dir)
+}
+
+/// Every key resolved, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    entries: Vec<Entry>,
+    /// The repository root, when the working directory is inside one.
+    pub repo_root: Option<PathBuf>,
+    /// The project settings file that was read, if any.
+    pub project_file: Option<PathBuf>,
+    /// Warnings to show the user (unknown `MMM_*` variables, for example).
+    pub warnings: Vec<String>,
+}
+
+impl Settings {
+    /// Resolves every key from the inputs. Errors are usage errors (exit 2) naming the file
+    /// and line, the variable or the flag, and the closest valid key for a misspelt one.
+    pub fn load(inputs: &Inputs) -> anyhow::Result<Self> {
+        let mut entries: Vec<Entry> =
+            KEYS.iter().map(|def| Entry { def, value: Value::from(def.default), source: Source::Default }).collect();
+        let repo_root = find_repo_root(&inputs.cwd);
+
+        if let Some(path) = inputs.global_file.as_ref().filter(|p| p.is_file()) {
+            apply_file(&mut entries, path, |path| Source::GlobalFile { path })?;
+        }
+        let project_file = find_project_file(&inputs.cwd, repo_root.as_deref());
+        if let Some(path) = &project_file {
+            apply_file(&mut entries, path, |path| Source::ProjectFile { path })?;
+        }
+
+        let mut warnings = Vec::new();
+        for entry in &mut entries {
+            for var in entry.def.env_names() {
+                if let Some(text) = inputs.var(&var).filter(|t| !t.is_empty()) {
+                    entry.value = value::from_text(entry.def.kind, text)
+                        .map_err(|m| type_error(&format!("environment variable {var}"), entry.def.name, &m))?;
+                    entry.source = Source::Env { var };
+                }
+            }
+        }
+        let known: Vec<String> = KEYS.iter().map(KeyDef::env_name).collect();
+        for (var, _) in &inputs.env {
+            if var.starts_with("MMM_") && !known.contains(var) && !NON_KEY_ENV.contains(&var.as_str()) {
+                warnings.push(format!("ignoring environment variable {var}: mmm has no such setting"));
+            }
+        }
+
+        for flag in &inputs.flags {
+            let entry = entries
+                .iter_mut()
+                .find(|e| e.def.name == flag.key)
+                .ok_or_else(|| unknown_key(&flag.flag, &flag.key))?;
+            entry.value =
+                value::from_text(entry.def.kind, &flag.text).map_err(|m| type_error(&flag.flag, &flag.key, &m))?;
+            entry.source = Source::Flag { flag: flag.flag.clone() };
+        }
+
+        Ok(Self { entries, repo_root, project_file, warnings })
+    }
+
+    /// Every key, in registry order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The entry for a key of the registry.
+    pub fn entry(&self, name: &str) -> &Entry {
+        // Names come from the registry in code, and a test reads every one.
+        self.entries.iter().find(|e| e.def.name == name).unwrap_or_else(|| panic!("no setting named {name}"))
+    }
+
+    pub fn value(&self, name: &str) -> &Value {
+        &self.entry(name).value
+    }
+
+    pub fn str(&self, name: &str) -> Option<&str> {
+        match self.value(name) {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn float(&self, name: &str) -> Option<f64> {
+        match self.value(name) {
+            Value::Float(x) => Some(*x),
+            _ => None,
+        }
+    }
+
+    pub fn int(&self, name: &str) -> Option<u64> {
+        match self.value(name) {
+            Value::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> bool {
+        matches!(self.value(name), Value::Bool(true))
+    }
+
+    pub fn list(&self, name: &str) -> &[String] {
+        match self.value(name) {
+            Value::List(items) => items,
+            _ => &[],
+        }
+    }
+
+    pub fn duration(&self, name: &str) -> Option<Duration> {
+        match self.value(name) {
+            Value::Duration(d) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// The directory that holds `.mmm/`: the repository root, else the working directory.
+    pub fn project_root<'a>(&'a self, cwd: &'a Path) -> &'a Path {
+        self.repo_root.as_deref().unwrap_or(cwd)
+    }
+}
+
+/// `MMM_*` variables that are not settings keys, so no warning is given for them.
+const NON_KEY_ENV: &[&str] = &[];
+
+/// Masks a secret for display: `sk-ant-api03-…abcd`-style, never more than the last four.
+pub fn mask_secret(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    if chars.len() < 16 {
+        return "…".to_string();
+    }
+    let prefix: String = if secret.starts_with("sk-ant-") { "sk-ant-".into() } else { chars[..3].iter().collect() };
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{prefix}…{tail}")
+}
+
+/// The nearest directory at or above `start` holding `.git` (a directory, or a file in a
+/// worktree or submodule).
+pub fn find_repo_root(start: &Path) -> Option<PathBuf> {
+    start.ancestors().find(|dir| dir.join(".git").exists()).map(Path::to_path_buf)
+}
+
+fn find_project_file(cwd: &Path, repo_root: Option<&Path>) -> Option<PathBuf> {
+    for dir in cwd.ancestors() {
+        let candidate = dir.join(PROJECT_FILE);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        if Some(dir) == repo_root || repo_root.is_none() {
+            break;
+        }
+    }
+    None
+}
+
+fn apply_file(entries: &mut [Entry], path: &Path, source: impl Fn(PathBuf) -> Source) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading settings file {}", path.display()))
+        .map_err(|e| CliError::usage(format!("{e:#}")).with_hint("check the file's permissions, or remove it"))?;
+    let at = |offset: usize| format!("{}:{}", path.display(), line_of(&text, offset));
+    let table = DeTable::parse(&text).map_err(|e| {
+        let (line, column) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
+        CliError::usage(format!("{}:{line}:{column}: malformed TOML: {}", path.display(), e.message().trim()))
+            .with_hint("fix the file, or run `mmm init --force` to write a fresh one")
+    })?;
+    for (key, value) in table.get_ref() {
+        let name = key.get_ref().as_ref();
+        match value.get_ref() {
+            DeValue::Table(inner) if keys::is_table(name) => {
+                for (sub, sub_value) in inner {
+                    let full = format!("{name}.{}", sub.get_ref());
+                    apply_value(entries, &full, sub_value.get_ref(), &at(sub.span().start), &source, path)?;
+                }
+            }
+            other => apply_value(entries, name, other, &at(key.span().start), &source, path)?,
+        }
+    }
+    Ok(())
+}
+
+fn apply_value(
+    entries: &mut [Entry],
+    name: &str,
+    value: &DeValue<'_>,
+    at: &str,
+    source: &impl Fn(PathBuf) -> Source,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let entry = entries.iter_mut().find(|e| e.def.name == name).ok_or_else(|| unknown_key(at, name))?;
+    if entry.def.secret {
+        let var = entry.def.extra_env.first().copied().unwrap_or("the environment");
+        return Err(CliError::usage(format!("{at}: `{name}` cannot be set in a file"))
+            .with_hint(format!("set {var} in the environment instead: files get committed and shared"))
+            .into());
+    }
+    entry.value = value::from_toml(entry.def.kind, value).map_err(|m| type_error(at, name, &m))?;
+    entry.source = source(path.to_path_buf());
+    Ok(())
+}
+
+fn unknown_key(at: &str, name: &str) -> CliError {
+    let hint = match keys::closest(name) {
+        Some(best) => format!("did you mean `{best}`? `mmm config show` lists every key"),
+        None => "`mmm config show` lists every key".to_string(),
+    };
+    CliError::usage(format!("{at}: unknown key `{name}`")).with_hint(hint)
+}
+
+fn type_error(at: &str, name: &str, m: &value::TypeMismatch) -> CliError {
+    CliError::usage(format!("{at}: `{name}` must be {}, found {}", m.expected, m.found))
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    line_col(text, offset).0
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(dir: &Path) -> Inputs {
+        Inputs { cwd: dir.to_path_buf(), ..Inputs::default() }
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn err_text(r: anyhow::Result<Settings>) -> (String, Option<String>) {
+        let e = r.unwrap_err();
+        let cli = e.downcast_ref::<CliError>().expect("a CliError");
+        (cli.to_string(), cli.hint().map(str::to_string))
+    }
+
+    #[test]
+    fn every_registry_key_resolves_to_its_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::load(&inputs(dir.path())).unwrap();
+        for def in KEYS {
+            assert_eq!(s.entry(def.name).value, Value::from(def.default), "{}", def.name);
+            assert_eq!(s.entry(def.name).source, Source::Default);
+        }
+        assert_eq!(s.float("target"), Some(8.0));
+        assert_eq!(s.duration("validate.timeout"), Some(Duration::from_secs(600)));
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let global = dir.path().join("global/mmm/config.toml");
+        write(&global, "target = 6\nmodel = \"from-global\"\nmax_iterations = 4\n");
+        write(&dir.path().join("repo/.git/HEAD"), "");
+        write(&dir.path().join("repo/.mmm/config.toml"), "target = 7\nmodel = \"from-project\"\n");
+        let cwd = dir.path().join("repo/src/deep");
+        std::fs::create_dir_all(&cwd).unwrap();
+        let mut i = inputs(&cwd);
+        i.global_file = Some(global.clone());
+        i.env = vec![("MMM_TARGET".into(), "7.5".into())];
+        i.flags = vec![FlagValue::parse_override("target=9").unwrap()];
+        let s = Settings::load(&i).unwrap();
+        assert_eq!(
+            (s.float("target"), &s.entry("target").source),
+            (Some(9.0), &Source::Flag { flag: "-c target=9".into() })
+        );
+        assert_eq!(s.str("model"), Some("from-project"));
+        assert_eq!(s.entry("max_iterations").source, Source::GlobalFile { path: global });
+        assert_eq!(s.repo_root.as_deref(), Some(dir.path().join("repo").as_path()));
+    }
+
+    #[test]
+    fn the_project_file_is_not_looked_for_above_the_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join(".mmm/config.toml"), "target = 1\n");
+        write(&dir.path().join("repo/.git/HEAD"), "");
+        let s = Settings::load(&inputs(&dir.path().join("repo"))).unwrap();
+        assert_eq!(s.project_file, None);
+        assert_eq!(s.float("target"), Some(8.0));
+    }
+
+    #[test]
+    fn misspelt_keys_name_the_line_and_the_closest_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(".mmm/config.toml");
+        write(&file, "model = \"x\"\n\n[validate]\ncomands = []\n");
+        let (msg, hint) = err_text(Settings::load(&inputs(dir.path())));
+        assert_eq!(msg, format!("{}:4: unknown key `validate.comands`", file.display()));
+        assert_eq!(hint.as_deref(), Some("did you mean `validate.commands`? `mmm config show` lists every key"));
+    }
+
+    #[test]
+    fn malformed_toml_and_wrong_types_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(".mmm/config.toml");
+        write(&file, "target = 8\nmodel = \n");
+        let (msg, _) = err_text(Settings::load(&inputs(dir.path())));
+        assert!(msg.starts_with(&format!("{}:2:", file.display())), "{msg}");
+        assert!(msg.contains("malformed TOML"), "{msg}");
+
+        write(&file, "target = \"high\"\n");
+        let (msg, _) = err_text(Settings::load(&inputs(dir.path())));
+        assert_eq!(msg, format!("{}:1: `target` must be a number, found string `\"high\"`", file.display()));
+    }
+
+    #[test]
+    fn secrets_come_only_from_the_environment_and_are_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join(".mmm/config.toml"), "api_key = \"sk-ant-secret\"\n");
+        let (msg, hint) = err_text(Settings::load(&inputs(dir.path())));
+        assert!(msg.ends_with("`api_key` cannot be set in a file"), "{msg}");
+        assert_eq!(
+            hint.as_deref(),
+            Some("set ANTHROPIC_API_KEY in the environment instead: files get committed and shared")
+        );
+
+        let clean = tempfile::tempdir().unwrap();
+        let mut i = inputs(clean.path());
+        i.env = vec![("ANTHROPIC_API_KEY".into(), "sk-ant-api03-0123456789abcdef".into())];
+        let s = Settings::load(&i).unwrap();
+        assert_eq!(s.entry("api_key").display_value(), Value::Str("sk-ant-…cdef".into()));
+        assert_eq!(s.str("api_key"), Some("sk-ant-api03-0123456789abcdef"));
+    }
+
+    #[test]
+    fn env_and_flag_type_errors_name_their_origin() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut i = inputs(dir.path());
+        i.env = vec![("MMM_MAX_ITERATIONS".into(), "many".into())];
+        let (msg, _) = err_text(Settings::load(&i));
+        assert_eq!(
+            msg,
+            "environment variable MMM_MAX_ITERATIONS: `max_iterations` must be a whole number, found `many`"
+        );
+
+        let mut i = inputs(dir.path());
+        i.flags = vec![FlagValue::parse_override("modle=x").unwrap()];
+        let (msg, hint) = err_text(Settings::load(&i));
+        assert_eq!(msg, "-c modle=x: unknown key `modle`");
+        assert_eq!(hint.as_deref(), Some("did you mean `model`? `mmm config show` lists every key"));
+        assert!(FlagValue::parse_override("model").is_err());
+    }
+
+    #[test]
+    fn unknown_mmm_variables_are_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut i = inputs(dir.path());
+        i.env = vec![("MMM_MODLE".into(), "x".into())];
+        let s = Settings::load(&i).unwrap();
+        assert_eq!(s.warnings, vec!["ignoring environment variable MMM_MODLE: mmm has no such setting"]);
+    }
+
+    #[test]
+    fn masking_never_shows_more_than_four_characters() {
+        assert_eq!(mask_secret("sk-ant-api03-abcdefghijklmnop"), "sk-ant-…mnop");
+        assert_eq!(mask_secret("ghp_0123456789abcdefgh"), "ghp…efgh");
+        assert_eq!(mask_secret("short"), "…");
+    }
+}

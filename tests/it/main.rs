@@ -1,0 +1,8 @@
+//! One integration-test binary for mmm, a module per area. Each test runs the real binary
+//! in a temporary directory with a clean environment (see `common`).
+
+mod common;
+
+mod cli;
+mod config;
+mod init;
