@@ -5,4 +5,5 @@ mod common;
 
 mod cli;
 mod config;
+mod docs;
 mod init;
