@@ -13,6 +13,7 @@ pub mod git;
 pub mod logging;
 pub mod printer;
 pub mod secrets;
+pub mod session;
 pub mod settings;
 pub mod state;
 

@@ -11,17 +11,7 @@ use crate::cli::InitArgs;
 use crate::printer::{Report, Styles};
 use crate::settings::keys::{self, Kind};
 use crate::settings::{KEYS, MMM_DIR, Value};
-use crate::state;
-
-/// What `.mmm/.gitignore` holds: everything mmm writes at run time. `config.toml` is
-/// meant to be committed.
-pub const GITIGNORE: &str = "\
-# mmm's runtime files. config.toml is meant to be committed.
-sessions/
-cache/
-state.json
-*.tmp
-";
+use crate::state::{self, GITIGNORE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]

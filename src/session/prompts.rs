@@ -1,0 +1,147 @@
+//! The words mmm says to the model: system prompts and the messages that carry the
+//! project, the issues and the check results. Kept in one place so they read as a whole
+//! and tests can assert what the model is told. Nothing here may contain a secret: callers
+//! pass text that has already been redacted.
+
+use std::fmt::Write;
+
+use super::review::Issue;
+
+/// The reviewer's instructions.
+pub const REVIEW_SYSTEM: &str = "\
+You are a senior software engineer reviewing a repository so that it can be improved in small, \
+verified steps. Another engineer will fix the issues you name, one focused change at a time, and \
+every change must keep the project's own build, lint and tests passing.
+
+Judge the code by correctness, error handling, tests, clarity and maintainability, security and \
+performance, in that order. You see a summary of the project, a map of its files and symbols, the \
+results of its checks and what earlier iterations did; you do not see every file, so name issues \
+you can support from what you see.
+
+Answer by calling the `submit_review` tool exactly once, with:
+- score: 0 (broken) to 10 (exemplary). 5 is working code with clear problems; 8 is solid code \
+with only minor issues left. Failing checks cap the score at 4.
+- summary: two or three sentences on the state of the code.
+- issues: at most 8 concrete, fixable issues, worst first, each small enough for one focused \
+change, with the file when it is in one file. If the checks fail, fixing them comes first. An \
+empty list means nothing is worth changing.";
+
+/// The editing engineer's instructions; `checks` lists the commands mmm will run.
+pub fn implement_system(checks: &[String]) -> String {
+    let mut s = String::from(
+        "You are a careful software engineer making one focused improvement to this repository.\n\n\
+         You have two tools: `str_replace_based_edit_tool` to view, create and edit files, and \
+         `search` to find code by regular expression. Paths are relative to the repository root. \
+         You cannot run commands: when you stop calling tools, mmm runs the project's checks",
+    );
+    if checks.is_empty() {
+        s.push_str(".\n");
+    } else {
+        s.push_str(":\n");
+        for check in checks {
+            let _ = writeln!(s, "- `{check}`");
+        }
+    }
+    s.push_str(
+        "If they fail, you will see the output and get a chance to fix it; if they still fail, \
+         the whole change is rolled back.\n\n\
+         Rules:\n\
+         - Address the issues you are given, nothing else. Keep the change small and complete.\n\
+         - View a file before editing it; keep its style. Keep the code compiling.\n\
+         - Add or update tests where the change warrants it.\n\
+         - Never edit generated files, lock files, vendored code, secrets, `.git/` or `.mmm/`.\n\
+         - When you are done, stop calling tools and reply with a one-line summary of the change \
+         in the imperative mood (at most 72 characters), then a blank line and a short explanation.",
+    );
+    s
+}
+
+/// The context both conversations start from.
+pub struct ProjectContext<'a> {
+    pub summary: &'a str,
+    pub repo_map: &'a str,
+}
+
+/// The review request's user message.
+pub fn review_request(project: &ProjectContext<'_>, focus: Option<&str>, checks: &str, history: &[String]) -> String {
+    let mut s = String::new();
+    let _ = write!(s, "# Project\n\n{}\n\n# Repository map\n\n{}\n\n", project.summary.trim(), project.repo_map.trim());
+    let _ = write!(
+        s,
+        "# Focus\n\n{}\n\n",
+        focus.unwrap_or("Whatever matters most: correctness, error handling, tests, clarity.")
+    );
+    let _ = write!(s, "# Checks\n\n{}\n\n", checks.trim());
+    if !history.is_empty() {
+        s.push_str("# Earlier iterations of this session\n\n");
+        for (i, line) in history.iter().enumerate() {
+            let _ = writeln!(s, "{}. {line}", i + 1);
+        }
+        s.push('\n');
+    }
+    s.push_str("Review the repository now and call `submit_review`.");
+    s
+}
+
+/// The reminder sent when a review came back without a `submit_review` call.
+pub const REVIEW_NUDGE: &str =
+    "You did not call `submit_review`. Call it now, exactly once, with the score, summary and issues.";
+
+/// The editing conversation's first user message.
+pub fn implement_request(project: &ProjectContext<'_>, issues: &[Issue], review_summary: &str) -> String {
+    let mut s = String::from("Fix these issues from the latest review, worst first:\n\n");
+    for (i, issue) in issues.iter().enumerate() {
+        let _ = writeln!(s, "{}. {issue}", i + 1);
+    }
+    let _ = write!(
+        s,
+        "\nThe reviewer's summary: {}\n\n# Project\n\n{}\n\n# Repository map\n\n{}\n",
+        review_summary.trim(),
+        project.summary.trim(),
+        project.repo_map.trim()
+    );
+    s
+}
+
+/// The message that feeds failing checks back into the editing conversation.
+pub fn fix_request(round: u32, rounds: u32, failures: &str) -> String {
+    format!(
+        "The checks failed after your change (fix round {round} of {rounds}). Fix the cause; keep the \
+         change focused. When you are done, stop calling tools and reply with the one-line summary \
+         and explanation again.\n\n{}",
+        failures.trim()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::review::Severity;
+
+    #[test]
+    fn the_review_request_carries_every_part() {
+        let ctx = ProjectContext { summary: "A Rust CLI.", repo_map: "src/main.rs: fn main" };
+        let text =
+            review_request(&ctx, Some("tests"), "- `cargo test` passed", &["committed: add tests (score 6.0)".into()]);
+        assert_eq!(
+            text,
+            "# Project\n\nA Rust CLI.\n\n# Repository map\n\nsrc/main.rs: fn main\n\n# Focus\n\ntests\n\n\
+             # Checks\n\n- `cargo test` passed\n\n# Earlier iterations of this session\n\n\
+             1. committed: add tests (score 6.0)\n\nReview the repository now and call `submit_review`."
+        );
+    }
+
+    #[test]
+    fn the_implement_prompts_name_issues_and_checks() {
+        let system = implement_system(&["cargo test".into()]);
+        assert!(system.contains("mmm runs the project's checks:\n- `cargo test`\n"), "{system}");
+        let ctx = ProjectContext { summary: "S", repo_map: "M" };
+        let issue = Issue { severity: Severity::High, file: Some("a.rs".into()), description: "d".into() };
+        let text = implement_request(&ctx, &[issue], "ok");
+        assert!(
+            text.starts_with("Fix these issues from the latest review, worst first:\n\n1. [high] a.rs: d\n"),
+            "{text}"
+        );
+        assert!(fix_request(2, 3, "boom\n").ends_with("(fix round 2 of 3). Fix the cause; keep the change focused. When you are done, stop calling tools and reply with the one-line summary and explanation again.\n\nboom"));
+    }
+}
