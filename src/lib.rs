@@ -12,6 +12,7 @@ pub mod error;
 pub mod git;
 pub mod logging;
 pub mod printer;
+pub mod redact;
 pub mod secrets;
 pub mod settings;
 pub mod state;
