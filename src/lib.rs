@@ -17,6 +17,7 @@ pub mod redact;
 pub mod secrets;
 pub mod settings;
 pub mod state;
+pub mod tools;
 
 pub use error::{CliError, Exit};
 
