@@ -194,7 +194,6 @@ fn list_directory(ws: &Workspace, full: &Path, shown: &str) -> Result<String, To
     let walk = ignore::WalkBuilder::new(full)
         .max_depth(Some(2))
         .hidden(false)
-        .require_git(false)
         .sort_by_file_name(|a, b| a.cmp(b))
         .filter_entry(move |entry| !filter_ws.is_hidden(entry.path(), entry.file_type().is_some_and(|t| t.is_dir())))
         .build();

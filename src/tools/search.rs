@@ -98,7 +98,7 @@ fn search(ws: &Workspace, start: &Path, input: &Input) -> Result<String, ToolErr
         .build()
         .map_err(|err| ToolError(format!("Error: Invalid regular expression `{}`: {err}", input.pattern)))?;
     let mut walk = ignore::WalkBuilder::new(start);
-    walk.hidden(false).require_git(false).sort_by_file_name(|a, b| a.cmp(b));
+    walk.hidden(false).sort_by_file_name(|a, b| a.cmp(b));
     if let Some(glob) = &input.glob {
         let mut overrides = ignore::overrides::OverrideBuilder::new(start);
         overrides.add(glob).map_err(|err| ToolError(format!("Error: Invalid glob `{glob}`: {err}")))?;
@@ -266,6 +266,19 @@ mod tests {
         );
         assert!(error(json!({"pattern": "core", "path": ".git"})).contains("inside a `.git` directory"));
         assert_eq!(search_ok(&ws, json!({"pattern": "hunter2"})), "No matches found for `hunter2`.");
+    }
+
+    #[test]
+    fn ignore_files_above_the_repository_do_not_apply() {
+        let outer = tempfile::tempdir().unwrap();
+        std::fs::write(outer.path().join(".gitignore"), "*.txt\n").unwrap();
+        let root = outer.path().join("repo");
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::write(root.join(".gitignore"), "skipped.txt\n").unwrap();
+        std::fs::write(root.join("found.txt"), "needle\n").unwrap();
+        std::fs::write(root.join("skipped.txt"), "needle\n").unwrap();
+        let ws = Workspace::new(&root, crate::secrets::SecretFiles::new(&root, &[]).unwrap()).unwrap();
+        assert_eq!(search_ok(&ws, json!({"pattern": "needle"})), "found.txt:1: needle");
     }
 
     #[cfg(unix)]
