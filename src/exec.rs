@@ -80,6 +80,8 @@ pub async fn run(command: &str, dir: &Path, timeout: Duration) -> anyhow::Result
     };
     let duration = started.elapsed();
     // Timed out: everything goes. Exited: whatever it left running in the background goes.
+    // (The leader is reaped by now, but while any member lives the kernel does not reuse
+    // its id; with none left the kill finds no group and does nothing.)
     group.kill();
     if status.is_none() {
         child.start_kill().ok();
