@@ -9,13 +9,16 @@
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod exec;
 pub mod git;
 pub mod logging;
 pub mod printer;
+pub mod redact;
 pub mod secrets;
 pub mod session;
 pub mod settings;
 pub mod state;
+pub mod tools;
 
 pub use error::{CliError, Exit};
 
