@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod git;
+pub mod llm;
 pub mod logging;
 pub mod printer;
 pub mod secrets;
