@@ -6,3 +6,5 @@ mod common;
 mod cli;
 mod config;
 mod init;
+mod llm;
+mod models;

@@ -1,0 +1,1 @@
+//! `mmm models` against the fake API.
