@@ -397,3 +397,63 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Inputs;
+
+    fn config(env: &[(&str, &str)]) -> anyhow::Result<ClientConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        ClientConfig::from_settings(&Settings::load(&Inputs {
+            cwd: dir.path().to_path_buf(),
+            env,
+            ..Default::default()
+        })?)
+    }
+
+    #[test]
+    fn settings_give_the_endpoint_credential_and_limits() {
+        let c = config(&[
+            ("ANTHROPIC_API_KEY", "sk-ant-key"),
+            ("ANTHROPIC_AUTH_TOKEN", "tok"),
+            ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9/"),
+            ("MMM_STREAM_IDLE_TIMEOUT", "30s"),
+            ("MMM_MAX_RETRIES", "3"),
+        ])
+        .unwrap();
+        assert_eq!(c.credential, Credential::ApiKey("sk-ant-key".into()), "the key wins over the token");
+        assert_eq!(
+            (c.base_url.as_str(), c.anthropic_version.as_str(), c.model.as_str()),
+            ("http://127.0.0.1:9/", "2023-06-01", "claude-sonnet-5")
+        );
+        assert_eq!(
+            (c.idle_timeout, c.request_timeout, c.max_retries, c.stream),
+            (Duration::from_secs(30), Duration::from_secs(600), 3, true)
+        );
+        assert_eq!(AnthropicClient::new(c).unwrap().base_url, "http://127.0.0.1:9");
+        assert_eq!(config(&[("ANTHROPIC_AUTH_TOKEN", "tok")]).unwrap().credential, Credential::Bearer("tok".into()));
+        assert_eq!(format!("{:?}", Credential::ApiKey("sk-ant-secret".into())), "ApiKey(<hidden>)");
+    }
+
+    #[test]
+    fn no_credential_is_a_usage_error_saying_how_to_set_one() {
+        let err = config(&[]).unwrap_err();
+        let cli = err.downcast_ref::<CliError>().unwrap();
+        assert_eq!(cli.to_string(), "no Anthropic API key: ANTHROPIC_API_KEY is not set");
+        assert_eq!(cli.hint(), Some(NO_KEY_HINT));
+        assert_eq!(cli.exit(), crate::error::Exit::Usage);
+    }
+
+    #[test]
+    fn a_bad_base_url_or_credential_is_refused_up_front() {
+        let mut c = config(&[("ANTHROPIC_API_KEY", "k"), ("MMM_BASE_URL", "api.anthropic.com")]).unwrap();
+        let err = AnthropicClient::new(c.clone()).unwrap_err();
+        assert_eq!(err.to_string(), "base_url `api.anthropic.com` is not an http(s) URL");
+        c.base_url = "https://api.anthropic.com".into();
+        c.credential = Credential::ApiKey("sk-ant\nline".into());
+        let err = AnthropicClient::new(c).unwrap_err();
+        assert_eq!(err.to_string(), "the Anthropic credential contains characters that cannot be sent in a header");
+    }
+}

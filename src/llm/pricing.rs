@@ -170,6 +170,29 @@ mod tests {
         assert_eq!(cost(p, &Usage::default()), 0.0);
     }
 
+    fn settings(env: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let dir = tempfile::tempdir().unwrap();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::load(&crate::settings::Inputs { cwd: dir.path().to_path_buf(), env, ..Default::default() })
+    }
+
+    #[test]
+    fn settings_override_the_table_for_the_configured_model() {
+        let s = settings(&[("MMM_MODEL", "my-finetune"), ("MMM_PRICING_INPUT", "4"), ("MMM_PRICING_OUTPUT", "20")]);
+        let pricing = Pricing::from_settings(&s.unwrap()).unwrap();
+        assert_eq!(pricing, Pricing { model: "my-finetune".into(), price: Some(price(4.0, 20.0)) });
+        let s = settings(&[("MMM_MODEL", "claude-opus-5")]).unwrap();
+        assert_eq!(Pricing::from_settings(&s).unwrap().price, Some(price(5.0, 25.0)));
+        let s = settings(&[("MMM_MODEL", "my-finetune")]).unwrap();
+        assert_eq!(Pricing::from_settings(&s).unwrap().price, None);
+
+        let s = settings(&[("MMM_PRICING_INPUT", "4")]).unwrap();
+        let err = Pricing::from_settings(&s).unwrap_err();
+        let cli = err.downcast_ref::<CliError>().unwrap();
+        assert_eq!(cli.to_string(), "only one of pricing.input and pricing.output is set");
+        assert_eq!(cli.exit(), crate::error::Exit::Usage);
+    }
+
     #[test]
     fn an_unknown_model_has_no_cost() {
         let pricing = Pricing::for_model("claude-unknown");
