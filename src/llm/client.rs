@@ -307,13 +307,13 @@ impl AnthropicClient {
     }
 
     /// Maps a reqwest failure: before a response (`during` is `None`) it is a connection
-    /// error; during one (`Some(request_id)`), a broken stream.
+    /// error (a failed connect, even a timed-out one, says so); during one
+    /// (`Some(request_id)`), a broken stream; past `request_timeout`, a timeout.
     fn transport_error(&self, err: &reqwest::Error, during: Option<Option<String>>) -> LlmError {
         let detail = error_chain(err);
-        if err.is_timeout() {
-            return LlmError::Timeout(self.request_timeout);
-        }
         match during {
+            None if err.is_connect() => LlmError::Connect { url: self.base_url.clone(), detail },
+            _ if err.is_timeout() => LlmError::Timeout(self.request_timeout),
             Some(request_id) => LlmError::Broken { detail, request_id },
             None if err.is_builder() => LlmError::Request(detail),
             None => LlmError::Connect { url: self.base_url.clone(), detail },
