@@ -11,6 +11,7 @@ pub mod commands;
 pub mod error;
 pub mod exec;
 pub mod git;
+pub mod llm;
 pub mod logging;
 pub mod printer;
 pub mod redact;

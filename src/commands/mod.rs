@@ -5,7 +5,9 @@
 mod completions;
 mod config;
 mod init;
+mod models;
 
+use std::future::Future;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -46,6 +48,14 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     match cli.command {
         Command::Config(ConfigCommand::Show) => config::show(&ctx),
         Command::Init(args) => init::exec(&ctx, &args),
+        Command::Models => models::exec(&ctx),
         Command::Completions(_) => unreachable!("handled above"),
     }
+}
+
+/// Runs a command's async work (API calls) to completion on a runtime of its own.
+pub fn block_on<F: Future>(future: F) -> anyhow::Result<F::Output> {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    Ok(runtime.block_on(future))
 }

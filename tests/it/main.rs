@@ -7,3 +7,5 @@ mod cli;
 mod config;
 mod docs;
 mod init;
+mod llm;
+mod models;

@@ -2,6 +2,8 @@
 //! repository with its own identity) and a `mmm` command whose environment holds nothing
 //! from the developer's machine.
 
+pub mod fake_api;
+
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 
