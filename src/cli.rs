@@ -21,6 +21,7 @@ only when they pass. Settings come from defaults, ~/.config/mmm/config.toml, the
 const EXAMPLES: &str = "\
 Examples:
   mmm init                          Write .mmm/config.toml with every setting explained
+  mmm analyze                       What this project is, how to build and test it, what is weakest
   mmm config show                   Show every setting and where its value came from
   mmm models                        List the models your API key can use
   mmm -c model=claude-opus-5 config show
@@ -67,6 +68,15 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Analyse a project: languages, build/test commands, structure, health score
+    #[command(after_help = "\
+Examples:
+  mmm analyze                       Analyse the current repository (cached by HEAD)
+  mmm analyze ../other-project      Analyse another directory
+  mmm analyze --no-cache            Analyse afresh, ignoring .mmm/cache/analysis.json
+  mmm analyze --output json | jq .checks")]
+    Analyze(AnalyzeArgs),
+
     /// Show and check settings
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -104,6 +114,17 @@ Examples:
   mmm config show --output json
   MMM_TARGET=9 mmm config show      See an environment variable take effect")]
     Show,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// The project directory (default: the repository root, else the current directory)
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+
+    /// Analyse afresh, without reading or writing .mmm/cache/analysis.json
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! command's own arguments. This file builds that context (working directory, settings)
 //! once and dispatches.
 
+mod analyze;
 mod completions;
 mod config;
 mod init;
@@ -46,6 +47,7 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     let ctx = Ctx { cwd: inputs.cwd, settings, printer };
 
     match cli.command {
+        Command::Analyze(args) => analyze::exec(&ctx, &args),
         Command::Config(ConfigCommand::Show) => config::show(&ctx),
         Command::Init(args) => init::exec(&ctx, &args),
         Command::Models => models::exec(&ctx),

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod analyze;
 mod cli;
 mod config;
 mod docs;
