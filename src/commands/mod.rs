@@ -4,7 +4,10 @@
 
 mod completions;
 mod config;
+mod history;
+mod improve;
 mod init;
+mod status;
 
 use std::path::PathBuf;
 
@@ -15,11 +18,17 @@ use crate::error::CliError;
 use crate::printer::Printer;
 use crate::settings::{FlagValue, Inputs, Settings};
 
-/// What every command gets: where it runs, the settings, and the printer.
+/// What every command gets: where it runs, the settings, the printer and `-v`.
 pub struct Ctx<'a> {
     pub cwd: PathBuf,
     pub settings: Settings,
     pub printer: &'a Printer,
+    pub verbose: u8,
+}
+
+/// The async runtime, for the commands that talk to the network or run processes.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
 /// Runs the parsed command line.
@@ -35,17 +44,27 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         return completions::exec(printer, args);
     }
 
-    let flags = cli.global.overrides.iter().map(|s| FlagValue::parse_override(s)).collect::<Result<Vec<_>, _>>()?;
+    let mut flags = cli.global.overrides.iter().map(|s| FlagValue::parse_override(s)).collect::<Result<Vec<_>, _>>()?;
+    if let Command::Improve(args) = &cli.command {
+        flags.extend(args.setting_flags().into_iter().map(|(key, text, flag)| FlagValue {
+            key: key.to_string(),
+            text,
+            flag: flag.to_string(),
+        }));
+    }
     let inputs = Inputs::from_process(flags)?;
     let settings = Settings::load(&inputs).context("resolving settings")?;
     for warning in &settings.warnings {
         printer.warn(warning);
     }
-    let ctx = Ctx { cwd: inputs.cwd, settings, printer };
+    let ctx = Ctx { cwd: inputs.cwd, settings, printer, verbose: cli.global.verbose };
 
     match cli.command {
         Command::Config(ConfigCommand::Show) => config::show(&ctx),
         Command::Init(args) => init::exec(&ctx, &args),
+        Command::Improve(args) => improve::exec(&ctx, &args),
+        Command::Status => status::exec(&ctx),
+        Command::History(args) => history::exec(&ctx, &args),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }

@@ -7,6 +7,8 @@
 //! upgrade mmm. Nothing here ever writes a secret.
 
 pub mod journal;
+pub mod session;
+pub mod summary;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
