@@ -24,7 +24,7 @@ pub trait ToolRunner {
 }
 
 /// Sees everything the loop does, and can end it between turns.
-pub trait Hooks {
+pub trait Hooks: Sync {
     /// Before each request (the transcript records it).
     fn on_request(&self, _request: &MessagesRequest) {}
     /// After each response, with its usage already added to the conversation.

@@ -22,6 +22,7 @@ const EXAMPLES: &str = "\
 Examples:
   mmm init                          Write .mmm/config.toml with every setting explained
   mmm config show                   Show every setting and where its value came from
+  mmm models                        List the models your API key can use
   mmm -c model=claude-opus-5 config show
   mmm completions zsh > ~/.zfunc/_mmm";
 
@@ -100,6 +101,14 @@ Examples:
   mmm init            Create the files; an existing file is left as it is
   mmm init --force    Rewrite both files with the defaults")]
     Init(InitArgs),
+
+    /// List the Claude models your API key can use
+    #[command(after_help = "\
+Examples:
+  mmm models                          Table of model ids, names and release dates
+  mmm models --output json            One JSON object per model
+  mmm models --output json | jq -r .id")]
+    Models,
 
     /// Print a shell completion script
     #[command(after_help = "\

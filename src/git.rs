@@ -5,10 +5,12 @@
 //! (`git -C <root>`), never goes through a shell, and returns git's stderr in the error.
 //! This module never rewrites existing history and never force-pushes.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use anyhow::{Context, bail};
+use serde::Serialize;
 
 use crate::error::CliError;
 
@@ -23,6 +25,32 @@ pub struct Git {
 pub struct StatusEntry {
     pub code: String,
     pub path: String,
+}
+
+/// The state of the repository at the start of an iteration, to roll back to exactly:
+/// the commit and branch checked out, and the untracked (not ignored) files and directories
+/// that existed then, which a roll back must keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The commit HEAD pointed at.
+    pub head: String,
+    /// The branch checked out, `None` when HEAD was detached.
+    pub branch: Option<String>,
+    untracked_files: BTreeSet<String>,
+    /// Every directory that existed at or under an untracked (or empty) directory, relative
+    /// to the root: a roll back never removes these. (Directories holding tracked files are
+    /// never empty after the reset, so they need no record.)
+    untracked_dirs: BTreeSet<PathBuf>,
+}
+
+/// Lines added and removed in one file between two commits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileChange {
+    pub path: String,
+    pub added: u64,
+    pub removed: u64,
+    /// Binary files have no line counts; they show as 0/0 with this flag set.
+    pub binary: bool,
 }
 
 impl Git {
@@ -50,12 +78,7 @@ impl Git {
 
     /// Runs git with `args` in the repository and returns its stdout.
     pub fn run(&self, args: &[&str]) -> anyhow::Result<String> {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&self.root)
-            .args(args)
-            .output()
-            .with_context(|| format!("running git {}", args.join(" ")))?;
+        let out = self.output(args)?;
         if !out.status.success() {
             bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
         }
@@ -85,6 +108,233 @@ impl Git {
             entries.push(StatusEntry { code, path: path.to_string() });
         }
         Ok(entries)
+    }
+
+    /// True when there is nothing to commit: no change, no untracked file (ignored files
+    /// do not count).
+    pub fn is_clean(&self) -> anyhow::Result<bool> {
+        Ok(self.status()?.is_empty())
+    }
+
+    /// The branch checked out, or `None` when HEAD is detached.
+    pub fn current_branch(&self) -> anyhow::Result<Option<String>> {
+        let out = self.output(&["symbolic-ref", "--quiet", "--short", "HEAD"])?;
+        match out.status.code() {
+            Some(0) => Ok(Some(String::from_utf8_lossy(&out.stdout).trim().to_string())),
+            // --quiet: exit 1 without a message means HEAD is detached.
+            Some(1) if out.stderr.is_empty() => Ok(None),
+            _ => bail!("git symbolic-ref HEAD failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+        }
+    }
+
+    /// Creates branch `name` at HEAD and checks it out. An existing branch is never reused
+    /// or moved: that is an error.
+    pub fn create_branch_and_switch(&self, name: &str) -> anyhow::Result<()> {
+        if !self.output(&["check-ref-format", "--branch", name])?.status.success() {
+            return Err(CliError::usage(format!("`{name}` is not a valid branch name"))
+                .with_hint("branch names cannot contain spaces, `..`, `~`, `^`, `:` or start with `-`")
+                .into());
+        }
+        let full = format!("refs/heads/{name}");
+        if self.output(&["show-ref", "--verify", "--quiet", &full])?.status.success() {
+            return Err(CliError::usage(format!("branch `{name}` already exists"))
+                .with_hint("choose another branch name, or delete the old branch if you no longer need it")
+                .into());
+        }
+        self.run(&["switch", "--quiet", "--create", name])?;
+        Ok(())
+    }
+
+    /// Stages every change (untracked files included, ignored ones not) except the paths in
+    /// `keep_out` (files or directories, relative to the root: mmm's own `.mmm/`, secret
+    /// files), and commits it with `message` (subject, body and trailers as given),
+    /// returning the new commit. The user's identity, configuration and hooks apply; a hook
+    /// that rejects the commit is an error. Nothing to commit is an error too.
+    pub fn add_all_and_commit(&self, message: &str, keep_out: &[&str]) -> anyhow::Result<String> {
+        let excludes: Vec<String> = keep_out.iter().map(|p| format!(":(exclude,literal){p}")).collect();
+        let mut args = vec!["add", "--all", "--", "."];
+        args.extend(excludes.iter().map(String::as_str));
+        self.run(&args)?;
+        if self.output(&["diff", "--cached", "--quiet"])?.status.success() {
+            bail!("nothing to commit: the work tree has no changes");
+        }
+        let out = self.output(&["commit", "--quiet", "--message", message])?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr = stderr.trim();
+            let err = if stderr.contains("Please tell me who you are") || stderr.contains("identity unknown") {
+                CliError::failure(format!("git commit failed: {stderr}"))
+                    .with_hint("set your identity with `git config --global user.name \"Your Name\"` and `git config --global user.email you@example.com`")
+            } else {
+                CliError::failure(format!("git commit failed: {stderr}"))
+                    .with_hint("a commit hook or your git configuration rejected the commit; see the message above")
+            };
+            return Err(err.into());
+        }
+        self.head()?.context("HEAD does not point at a commit after committing")
+    }
+
+    /// For `--allow-dirty`: commits the user's uncommitted changes as a commit of their own,
+    /// so nothing of theirs is mixed into mmm's commits or lost. `None` when the tree was
+    /// already clean.
+    pub fn snapshot_dirty(&self, message: &str, keep_out: &[&str]) -> anyhow::Result<Option<String>> {
+        let changed = self.status()?;
+        let kept_out = |path: &str| keep_out.iter().any(|k| path == *k || path.starts_with(&format!("{k}/")));
+        if changed.iter().all(|e| kept_out(&e.path)) {
+            return Ok(None);
+        }
+        self.add_all_and_commit(message, keep_out).map(Some)
+    }
+
+    /// Checks out an existing branch (`git switch`); uncommitted changes make it fail.
+    pub fn switch(&self, branch: &str) -> anyhow::Result<()> {
+        if branch.starts_with('-') {
+            bail!("refusing to switch to `{branch}`: not a branch name");
+        }
+        self.run(&["switch", "--quiet", branch]).map(drop)
+    }
+
+    /// Records what [`Git::roll_back_to`] restores. Taken at the start of an iteration, on a
+    /// clean tree with at least one commit.
+    pub fn snapshot(&self) -> anyhow::Result<Snapshot> {
+        let head = self.head()?.context("the repository has no commit yet; commit something first")?;
+        Ok(Snapshot {
+            head,
+            branch: self.current_branch()?,
+            untracked_files: self.untracked(false)?,
+            untracked_dirs: self.untracked_dirs()?,
+        })
+    }
+
+    /// Puts the work tree back exactly as it was at `start`: tracked files and the index
+    /// restored to its commit, files created since removed, with the directories that held
+    /// only them. Untracked files that existed at `start` and ignored files are kept.
+    ///
+    /// Only the current branch can move, and only back to `start.head` along its own
+    /// history (dropping commits made after the snapshot); if the branch changed or HEAD no
+    /// longer descends from `start.head`, nothing is touched and it is an error.
+    pub fn roll_back_to(&self, start: &Snapshot) -> anyhow::Result<()> {
+        let branch = self.current_branch()?;
+        if branch != start.branch {
+            bail!(
+                "refusing to roll back: the checked-out branch changed from {} to {} during the iteration",
+                start.branch.as_deref().unwrap_or("(detached HEAD)"),
+                branch.as_deref().unwrap_or("(detached HEAD)")
+            );
+        }
+        let head = self.head()?.context("HEAD does not point at a commit")?;
+        if head != start.head && !self.output(&["merge-base", "--is-ancestor", &start.head, &head])?.status.success() {
+            bail!(
+                "refusing to roll back: HEAD ({head}) no longer descends from the iteration's start ({})",
+                start.head
+            );
+        }
+        self.run(&["reset", "--quiet", "--hard", &start.head])?;
+        for created in self.untracked(false)?.difference(&start.untracked_files) {
+            let path = self.root.join(created.trim_end_matches('/'));
+            let removed = if created.ends_with('/') {
+                // A nested repository shows as one entry; it was created whole.
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.with_context(|| format!("removing {} created during the iteration", path.display()))?;
+            self.prune_empty_parents(created.trim_end_matches('/'), start)?;
+        }
+        Ok(())
+    }
+
+    /// Lines added and removed per file between two commits (renames as delete + add).
+    pub fn diff_numstat(&self, from: &str, to: &str) -> anyhow::Result<Vec<FileChange>> {
+        let out = self.run(&["diff", "--numstat", "-z", "--no-renames", from, to, "--"])?;
+        out.split('\0')
+            .filter(|record| !record.is_empty())
+            .map(|record| {
+                let mut fields = record.splitn(3, '\t');
+                let (Some(added), Some(removed), Some(path)) = (fields.next(), fields.next(), fields.next()) else {
+                    bail!("unexpected line in git diff --numstat: {record:?}");
+                };
+                let count =
+                    |n: &str| n.parse::<u64>().with_context(|| format!("bad count in git diff --numstat: {record:?}"));
+                let binary = added == "-" && removed == "-";
+                Ok(FileChange {
+                    path: path.to_string(),
+                    added: if binary { 0 } else { count(added)? },
+                    removed: if binary { 0 } else { count(removed)? },
+                    binary,
+                })
+            })
+            .collect()
+    }
+
+    /// Pushes `branch` to the branch of the same name on `remote`. Never forces: a remote
+    /// that has moved on rejects the push, and that is an error.
+    pub fn push(&self, remote: &str, branch: &str) -> anyhow::Result<()> {
+        if remote.starts_with('-') || branch.starts_with('-') {
+            bail!("refusing to push: remote `{remote}` and branch `{branch}` must not start with `-`");
+        }
+        let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        self.run(&["push", "--quiet", remote, &refspec])?;
+        Ok(())
+    }
+
+    /// Untracked, not ignored paths relative to the root (`/`-separated); with
+    /// `directories`, a directory holding only such paths (or nothing) is one `dir/` entry.
+    fn untracked(&self, directories: bool) -> anyhow::Result<BTreeSet<String>> {
+        let mut args = vec!["ls-files", "--others", "--exclude-standard", "-z"];
+        if directories {
+            args.push("--directory");
+        }
+        Ok(self.run(&args)?.split('\0').filter(|p| !p.is_empty()).map(str::to_string).collect())
+    }
+
+    /// The directories at and under each untracked directory git lists (`dir/`, empty ones
+    /// included). On the clean tree an iteration starts from these are only empty
+    /// directories, so the walk is small. A nested repository is recorded, not entered.
+    fn untracked_dirs(&self) -> anyhow::Result<BTreeSet<PathBuf>> {
+        let mut dirs = BTreeSet::new();
+        let mut stack: Vec<PathBuf> =
+            self.untracked(true)?.iter().filter_map(|p| p.strip_suffix('/')).map(PathBuf::from).collect();
+        while let Some(rel) = stack.pop() {
+            let path = self.root.join(&rel);
+            if !path.join(".git").exists() {
+                let entries = std::fs::read_dir(&path).with_context(|| format!("listing {}", path.display()))?;
+                for entry in entries {
+                    let entry = entry.with_context(|| format!("listing {}", path.display()))?;
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        stack.push(rel.join(entry.file_name()));
+                    }
+                }
+            }
+            dirs.insert(rel);
+        }
+        Ok(dirs)
+    }
+
+    /// Removes the directories above `relative` that are empty now and did not exist at
+    /// `start`, up to the first that is not empty, existed, or is the root.
+    fn prune_empty_parents(&self, relative: &str, start: &Snapshot) -> anyhow::Result<()> {
+        let mut dir = Path::new(relative).parent();
+        while let Some(rel) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            let path = self.root.join(rel);
+            let empty = std::fs::read_dir(&path).map(|mut entries| entries.next().is_none()).unwrap_or(false);
+            if start.untracked_dirs.contains(rel) || !empty {
+                break;
+            }
+            std::fs::remove_dir(&path).with_context(|| format!("removing empty directory {}", path.display()))?;
+            dir = rel.parent();
+        }
+        Ok(())
+    }
+
+    /// Runs git with `args` and returns its raw output, whatever its exit status.
+    fn output(&self, args: &[&str]) -> anyhow::Result<Output> {
+        Command::new("git")
+            .arg("-C")
+            .arg(&self.root)
+            .args(args)
+            .output()
+            .with_context(|| format!("running git {}", args.join(" ")))
     }
 }
 
@@ -125,5 +375,227 @@ mod tests {
         assert_eq!(g.status().unwrap(), vec![]);
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         assert_eq!(Git::open(&dir.path().join("sub")).unwrap().root(), g.root());
+    }
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Every file and directory under `dir` except `.git`, with file contents.
+    fn tree(dir: &Path) -> Vec<(String, Option<String>)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                if rel == ".git" {
+                    continue;
+                }
+                if path.is_dir() {
+                    out.push((format!("{rel}/"), None));
+                    stack.push(path);
+                } else {
+                    out.push((rel, Some(std::fs::read_to_string(&path).unwrap())));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn committed_repo() -> (tempfile::TempDir, Git, String) {
+        let (dir, g) = repo();
+        write(dir.path(), ".gitignore", "target/\n*.log\n");
+        write(dir.path(), "a.txt", "one\ntwo\n");
+        write(dir.path(), "src/lib.rs", "pub fn f() {}\n");
+        let sha = g.add_all_and_commit("initial", &[]).unwrap();
+        (dir, g, sha)
+    }
+
+    #[test]
+    fn commit_returns_the_new_head_and_keeps_body_and_trailer() {
+        let (dir, g, first) = committed_repo();
+        assert_eq!(g.head().unwrap().as_deref(), Some(first.as_str()));
+        write(dir.path(), "a.txt", "changed\n");
+        let message = "mmm: tidy a.txt\n\n# Issues addressed\n- high: a.txt was untidy\n\nMmm-Session: 20250101-000000";
+        let second = g.add_all_and_commit(message, &[]).unwrap();
+        assert_ne!(first, second);
+        assert_eq!(g.head().unwrap(), Some(second.clone()));
+        assert_eq!(g.run(&["log", "-1", "--format=%B"]).unwrap().trim_end(), message);
+        assert_eq!(g.run(&["log", "-1", "--format=%an <%ae>"]).unwrap().trim(), "t <t@t.invalid>");
+        assert!(g.is_clean().unwrap());
+        let err = g.add_all_and_commit("again", &[]).unwrap_err();
+        assert_eq!(err.to_string(), "nothing to commit: the work tree has no changes");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_rejecting_hook_fails_the_commit_with_its_message() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, g, first) = committed_repo();
+        let hook = dir.path().join(".git/hooks/pre-commit");
+        std::fs::write(&hook, "#!/bin/sh\necho 'lint says no' >&2\nexit 1\n").unwrap();
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write(dir.path(), "a.txt", "changed\n");
+        let err = g.add_all_and_commit("mmm: change", &[]).unwrap_err();
+        let cli = err.downcast_ref::<CliError>().unwrap();
+        assert_eq!(cli.to_string(), "git commit failed: lint says no");
+        assert!(cli.hint().unwrap().contains("hook"));
+        assert_eq!(g.head().unwrap(), Some(first));
+    }
+
+    #[test]
+    fn roll_back_restores_the_exact_tree_and_keeps_what_existed() {
+        let (dir, g, _) = committed_repo();
+        let root = dir.path();
+        // The user's own untracked and ignored things, present before the iteration.
+        write(root, "notes.txt", "mine\n");
+        write(root, "scratch/old.txt", "old\n");
+        std::fs::create_dir_all(root.join("empty")).unwrap();
+        std::fs::create_dir_all(root.join("src/empty-too")).unwrap();
+        write(root, "target/cache.bin", "build\n");
+        let before = tree(root);
+        let start = g.snapshot().unwrap();
+
+        // What an iteration might do.
+        write(root, "a.txt", "rewritten\n");
+        std::fs::remove_file(root.join("src/lib.rs")).unwrap();
+        write(root, "src/extra.rs", "new\n");
+        write(root, "new/deep/file.rs", "new\n");
+        write(root, "scratch/new.txt", "new\n");
+        write(root, "empty/created.txt", "new\n");
+        write(root, "src/empty-too/deeper/created.txt", "new\n");
+        write(root, "staged.txt", "staged\n");
+        g.run(&["add", "staged.txt"]).unwrap();
+        write(root, "gen/out.log", "ignored output\n");
+        write(root, "gen/code.rs", "generated\n");
+        write(root, "target/more.bin", "ignored\n");
+
+        g.roll_back_to(&start).unwrap();
+        let mut expected = before;
+        // Ignored files created during the iteration are not mmm's to delete.
+        expected.extend([
+            ("gen/".to_string(), None),
+            ("gen/out.log".to_string(), Some("ignored output\n".to_string())),
+            ("target/more.bin".to_string(), Some("ignored\n".to_string())),
+        ]);
+        expected.sort();
+        assert_eq!(tree(root), expected);
+        assert_eq!(g.head().unwrap(), Some(start.head.clone()));
+        assert_eq!(
+            g.status().unwrap(),
+            vec![
+                StatusEntry { code: "??".into(), path: "notes.txt".into() },
+                StatusEntry { code: "??".into(), path: "scratch/old.txt".into() },
+            ]
+        );
+    }
+
+    #[test]
+    fn roll_back_drops_commits_made_after_the_snapshot_only_on_the_same_branch() {
+        let (dir, g, first) = committed_repo();
+        let start = g.snapshot().unwrap();
+        write(dir.path(), "a.txt", "iteration\n");
+        g.add_all_and_commit("mmm: iteration", &[]).unwrap();
+        g.roll_back_to(&start).unwrap();
+        assert_eq!(g.head().unwrap(), Some(first.clone()));
+        assert_eq!(std::fs::read_to_string(dir.path().join("a.txt")).unwrap(), "one\ntwo\n");
+
+        // Another branch checked out: nothing is touched.
+        g.create_branch_and_switch("other").unwrap();
+        write(dir.path(), "a.txt", "edit on other\n");
+        let err = g.roll_back_to(&start).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "refusing to roll back: the checked-out branch changed from main to other during the iteration"
+        );
+        assert_eq!(std::fs::read_to_string(dir.path().join("a.txt")).unwrap(), "edit on other\n");
+
+        // HEAD moved to a commit that does not descend from the start: refused.
+        g.run(&["checkout", "-q", "main"]).unwrap();
+        g.run(&["checkout", "-q", "--", "a.txt"]).unwrap();
+        let unrelated = Snapshot { head: "0".repeat(40), ..start };
+        assert!(g.roll_back_to(&unrelated).unwrap_err().to_string().starts_with("refusing to roll back: HEAD"));
+        assert_eq!(g.head().unwrap(), Some(first));
+    }
+
+    #[test]
+    fn branches_are_created_once_and_detached_head_has_none() {
+        let (_dir, g, sha) = committed_repo();
+        assert_eq!(g.current_branch().unwrap().as_deref(), Some("main"));
+        g.create_branch_and_switch("mmm/improve-20250101-000000").unwrap();
+        assert_eq!(g.current_branch().unwrap().as_deref(), Some("mmm/improve-20250101-000000"));
+        let err = g.create_branch_and_switch("main").unwrap_err();
+        assert_eq!(err.to_string(), "branch `main` already exists");
+        let err = g.create_branch_and_switch("bad name..").unwrap_err();
+        assert_eq!(err.to_string(), "`bad name..` is not a valid branch name");
+        assert_eq!(g.current_branch().unwrap().as_deref(), Some("mmm/improve-20250101-000000"));
+        g.run(&["checkout", "-q", "--detach", &sha]).unwrap();
+        assert_eq!(g.current_branch().unwrap(), None);
+    }
+
+    #[test]
+    fn numstat_counts_lines_and_flags_binary_files() {
+        let (dir, g, first) = committed_repo();
+        write(dir.path(), "a.txt", "one\nTWO\nthree\n");
+        std::fs::remove_file(dir.path().join("src/lib.rs")).unwrap();
+        std::fs::write(dir.path().join("logo.png"), [0u8, 159, 146, 150, 0, 1]).unwrap();
+        let second = g.add_all_and_commit("change", &[]).unwrap();
+        assert_eq!(
+            g.diff_numstat(&first, &second).unwrap(),
+            vec![
+                FileChange { path: "a.txt".into(), added: 2, removed: 1, binary: false },
+                FileChange { path: "logo.png".into(), added: 0, removed: 0, binary: true },
+                FileChange { path: "src/lib.rs".into(), added: 0, removed: 1, binary: false },
+            ]
+        );
+        assert_eq!(g.diff_numstat(&second, &second).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn snapshot_dirty_commits_only_when_there_is_something() {
+        let (dir, g, first) = committed_repo();
+        assert_eq!(g.snapshot_dirty("snapshot before mmm", &[]).unwrap(), None);
+        write(dir.path(), "wip.txt", "work in progress\n");
+        let sha = g.snapshot_dirty("snapshot before mmm", &[]).unwrap().unwrap();
+        assert_ne!(sha, first);
+        assert!(g.is_clean().unwrap());
+        assert_eq!(g.run(&["log", "-1", "--format=%s"]).unwrap().trim(), "snapshot before mmm");
+    }
+
+    #[test]
+    fn kept_out_paths_stay_uncommitted() {
+        let (dir, g, _) = committed_repo();
+        write(dir.path(), ".env", "TOKEN=x\n");
+        write(dir.path(), ".mmm/sessions/s/events.jsonl", "{}\n");
+        assert_eq!(g.snapshot_dirty("snapshot", &[".env", ".mmm"]).unwrap(), None);
+        write(dir.path(), "wip.txt", "work\n");
+        g.snapshot_dirty("snapshot", &[".env", ".mmm"]).unwrap().unwrap();
+        assert_eq!(g.run(&["show", "--name-only", "--format=", "HEAD"]).unwrap(), "wip.txt\n");
+        let left: Vec<String> = g.status().unwrap().into_iter().map(|e| e.path).collect();
+        assert_eq!(left, vec![".env", ".mmm/sessions/s/events.jsonl"]);
+        g.switch("main").unwrap();
+        assert!(g.switch("--orphan").is_err());
+    }
+
+    #[test]
+    fn push_updates_the_remote_branch_and_never_forces() {
+        let (dir, g, _) = committed_repo();
+        let remote = tempfile::tempdir().unwrap();
+        assert!(Command::new("git").args(["init", "-q", "--bare"]).arg(remote.path()).status().unwrap().success());
+        g.run(&["remote", "add", "origin", remote.path().to_str().unwrap()]).unwrap();
+        g.push("origin", "main").unwrap();
+        let remote_head = |g: &Git| g.run(&["ls-remote", "origin", "refs/heads/main"]).unwrap();
+        assert!(remote_head(&g).starts_with(&g.head().unwrap().unwrap()));
+
+        // Rewrite the local branch: the remote rejects a non-fast-forward push.
+        write(dir.path(), "a.txt", "diverged\n");
+        g.run(&["commit", "-qam", "diverged", "--amend"]).unwrap();
+        let err = g.push("origin", "main").unwrap_err();
+        assert!(err.to_string().contains("rejected"), "{err}");
+        assert!(g.push("--force", "main").is_err());
     }
 }

@@ -7,16 +7,21 @@
 //! an exit code; everything else lives in this library so tests can reach it.
 
 pub mod agent;
+pub mod analyzer;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod exec;
 pub mod git;
+pub mod llm;
 pub mod logging;
 pub mod printer;
+pub mod redact;
 pub mod secrets;
 pub mod session;
 pub mod settings;
 pub mod state;
+pub mod tools;
 
 pub use error::{CliError, Exit};
 

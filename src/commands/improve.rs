@@ -16,11 +16,11 @@ pub fn exec(ctx: &Ctx<'_>, args: &ImproveArgs) -> anyhow::Result<()> {
         use_cache: !args.no_cache,
         verbose: ctx.verbose > 0,
     };
-    super::runtime()?.block_on(async {
+    super::block_on(async {
         let (handle, cancel) = Cancel::new();
         tokio::spawn(watch_interrupts(handle, ctx.printer.clone()));
         improve::run(ctx, &opts, cancel).await
-    })
+    })?
 }
 
 /// First Ctrl+C: ask the session to roll back and stop. Second: exit at once (every state

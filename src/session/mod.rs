@@ -141,8 +141,10 @@ impl<'a> Runner<'a> {
     }
 
     /// Hooks for one conversation, labelled for the transcript (`review-3`, `implement-3`).
-    pub fn hooks(&'a self, iteration: u32, label: &str) -> RunnerHooks<'a> {
-        RunnerHooks { runner: self, iteration, label: format!("{label}-{iteration}") }
+    /// Tool calls are reported as events only for editing conversations (a review's one
+    /// call is its `review` event).
+    pub fn hooks(&'a self, iteration: u32, label: &str, report_tools: bool) -> RunnerHooks<'a> {
+        RunnerHooks { runner: self, iteration, label: format!("{label}-{iteration}"), report_tools }
     }
 
     fn record_transcript<T: Serialize>(&self, kind: &str, conversation: &str, body: &T) {
@@ -163,6 +165,7 @@ pub struct RunnerHooks<'a> {
     runner: &'a Runner<'a>,
     iteration: u32,
     label: String,
+    report_tools: bool,
 }
 
 impl Hooks for RunnerHooks<'_> {
@@ -178,6 +181,9 @@ impl Hooks for RunnerHooks<'_> {
     }
 
     fn on_tool(&self, name: &str, input: &Value, reply: &ToolReply) {
+        if !self.report_tools {
+            return;
+        }
         self.runner.emit(&Event::Tool {
             iteration: self.iteration,
             tool: name.to_string(),

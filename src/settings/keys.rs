@@ -288,6 +288,22 @@ pub static KEYS: &[KeyDef] = &[
         extra_env: &["ANTHROPIC_AUTH_TOKEN"],
         secret: true,
     },
+    KeyDef {
+        name: "pricing.input",
+        kind: Kind::Float { min: 0.0, max: f64::MAX },
+        default: Default::Unset,
+        doc: "Input price of the configured model in USD per million tokens, for models mmm has no price for (set with pricing.output).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "pricing.output",
+        kind: Kind::Float { min: 0.0, max: f64::MAX },
+        default: Default::Unset,
+        doc: "Output price of the configured model in USD per million tokens (set with pricing.input).",
+        extra_env: &[],
+        secret: false,
+    },
 ];
 
 /// The definition of a key, by its full name.

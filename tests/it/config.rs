@@ -70,6 +70,8 @@ fn every_key_can_be_set_from_each_layer() {
         ("request_timeout", "\"5m\"", "5m", json!("5m")),
         ("stream_idle_timeout", "\"30s\"", "30s", json!("30s")),
         ("max_retries", "3", "3", json!(3)),
+        ("pricing.input", "4.5", "4.5", json!(4.5)),
+        ("pricing.output", "20", "20", json!(20.0)),
     ];
     let p = Project::git();
     let none = |_: &mut assert_cmd::Command| {};

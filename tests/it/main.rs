@@ -6,4 +6,7 @@ mod common;
 mod cli;
 mod config;
 mod docs;
+mod improve;
 mod init;
+mod llm;
+mod models;

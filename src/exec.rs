@@ -1,0 +1,394 @@
+//! Running the project's validation commands: build, lint, test.
+//!
+//! Validation is mmm's word, not the model's: success means the project's own commands
+//! passed when mmm ran them. The commands come only from the user's configuration or the
+//! analyzer, never from the model. Each is a string the user wrote (`cargo test && cargo
+//! clippy`), so it runs through the platform shell (`sh -c` on Unix, `cmd /C` on Windows)
+//! exactly as written; mmm never interpolates anything into it.
+//!
+//! A command runs with stdin closed, in its own process group, under a timeout. On timeout,
+//! after it exits (stragglers it left in the background) and when the caller drops the
+//! future (an interrupted mmm), the whole group is killed, so no build outlives its run.
+//! Its stdout and stderr are read together as they arrive, so a chatty command never
+//! blocks on a full pipe, and only the head and tail of the output are kept, in memory
+//! bounded however much it prints. The kept output is redacted (see [`crate::redact`])
+//! because it is fed back to the model.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Lines kept from the start of the output.
+const HEAD_LINES: usize = 100;
+/// Lines kept from the end of the output.
+const TAIL_LINES: usize = 200;
+/// Byte caps for the head and the tail, for output made of very long lines.
+const HEAD_BYTES: usize = 16 * 1024;
+const TAIL_BYTES: usize = 32 * 1024;
+/// Longer lines are shortened to this many bytes.
+const MAX_LINE_BYTES: usize = 2000;
+/// After the command has exited (or been killed), how long to wait for its pipes to close.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// What one command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandResult {
+    /// The command as given.
+    pub command: String,
+    /// The exit code; `None` when it was killed by a signal or timed out.
+    pub exit_code: Option<i32>,
+    /// True when it ran past its timeout and was killed.
+    pub timed_out: bool,
+    pub duration: Duration,
+    /// stdout and stderr interleaved as they arrived; long output keeps its first and last
+    /// lines with a `[... N lines omitted ...]` marker between. Redacted.
+    pub output: String,
+}
+
+impl CommandResult {
+    /// True when the command exited 0 within its timeout.
+    pub fn passed(&self) -> bool {
+        !self.timed_out && self.exit_code == Some(0)
+    }
+}
+
+/// Runs `command` through the shell in `dir`, killing it (and everything it started) after
+/// `timeout`. A command that cannot be started at all (no shell, no such directory) is an
+/// error; a command that fails or times out is a [`CommandResult`] saying so.
+pub async fn run(command: &str, dir: &Path, timeout: Duration) -> anyhow::Result<CommandResult> {
+    let mut cmd = shell(command);
+    cmd.current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    #[cfg(unix)]
+    cmd.process_group(0);
+
+    let started = Instant::now();
+    let mut child = cmd.spawn().with_context(|| format!("starting `{command}` in {}", dir.display()))?;
+    let mut group = ProcessGroup::of(&child);
+    let capture = Arc::new(Mutex::new(Capture::default()));
+    let stdout = child.stdout.take().context("the command's stdout was not captured")?;
+    let stderr = child.stderr.take().context("the command's stderr was not captured")?;
+    let mut reader = tokio::spawn(pump(stdout, stderr, Arc::clone(&capture)));
+
+    let status = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(status) => Some(status.with_context(|| format!("waiting for `{command}`"))?),
+        Err(_elapsed) => None,
+    };
+    let duration = started.elapsed();
+    // Timed out: everything goes. Exited: whatever it left running in the background goes.
+    // (The leader is reaped by now, but while any member lives the kernel does not reuse
+    // its id; with none left the kill finds no group and does nothing.)
+    group.kill();
+    if status.is_none() {
+        child.start_kill().ok();
+        child.wait().await.ok();
+    }
+    if tokio::time::timeout(DRAIN_GRACE, &mut reader).await.is_err() {
+        // A process that left the group still holds the pipes; keep what arrived.
+        reader.abort();
+    }
+
+    let output = capture.lock().unwrap_or_else(PoisonError::into_inner).render();
+    Ok(CommandResult {
+        command: command.to_string(),
+        exit_code: status.and_then(|s| s.code()),
+        timed_out: status.is_none(),
+        duration,
+        output: crate::redact::redact(&output).into_owned(),
+    })
+}
+
+/// The platform shell running `command` verbatim.
+fn shell(command: &str) -> tokio::process::Command {
+    #[cfg(unix)]
+    {
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.arg("-c").arg(command);
+        cmd
+    }
+    #[cfg(windows)]
+    {
+        let mut cmd = tokio::process::Command::new("cmd");
+        cmd.arg("/C").arg(command);
+        cmd
+    }
+}
+
+/// The command's process group, killed when dropped unless killed already. On Windows
+/// only the direct child is killed (by `kill_on_drop`).
+struct ProcessGroup {
+    #[cfg(unix)]
+    pgid: Option<i32>,
+}
+
+impl ProcessGroup {
+    fn of(child: &tokio::process::Child) -> Self {
+        #[cfg(unix)]
+        {
+            Self { pgid: child.id().and_then(|id| i32::try_from(id).ok()) }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = child;
+            Self {}
+        }
+    }
+
+    fn kill(&mut self) {
+        #[cfg(unix)]
+        if let Some(pgid) = self.pgid.take() {
+            // SAFETY: kill(2) with a negative pid signals the process group `pgid`, which
+            // the child leads (process_group(0)); it touches no memory. An already empty
+            // group gives ESRCH, which is what we want to ignore.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Reads stdout and stderr until both close, feeding `capture` as bytes arrive.
+async fn pump(mut stdout: impl AsyncRead + Unpin, mut stderr: impl AsyncRead + Unpin, capture: Arc<Mutex<Capture>>) {
+    let (mut out_buf, mut err_buf) = (vec![0u8; 8192], vec![0u8; 8192]);
+    let (mut out_open, mut err_open) = (true, true);
+    while out_open || err_open {
+        let (stream, read) = tokio::select! {
+            read = stdout.read(&mut out_buf), if out_open => (Stream::Stdout, read),
+            read = stderr.read(&mut err_buf), if err_open => (Stream::Stderr, read),
+        };
+        let buf = match stream {
+            Stream::Stdout => &out_buf,
+            Stream::Stderr => &err_buf,
+        };
+        let mut capture = capture.lock().unwrap_or_else(PoisonError::into_inner);
+        match read {
+            Ok(n) if n > 0 => capture.push(stream, &buf[..n]),
+            _ => {
+                capture.finish(stream);
+                match stream {
+                    Stream::Stdout => out_open = false,
+                    Stream::Stderr => err_open = false,
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Bounded output: the first lines, a sliding window of the last lines, and a count of
+/// the lines dropped between them. Each stream has its own partial line so that stdout and
+/// stderr interleave by whole lines.
+#[derive(Debug, Default)]
+struct Capture {
+    head: Vec<String>,
+    head_bytes: usize,
+    tail: VecDeque<String>,
+    tail_bytes: usize,
+    omitted: usize,
+    partial: [Partial; 2],
+}
+
+#[derive(Debug, Default)]
+struct Partial {
+    bytes: Vec<u8>,
+    /// Bytes dropped from this line because it was too long.
+    cut: usize,
+}
+
+impl Capture {
+    fn push(&mut self, stream: Stream, mut bytes: &[u8]) {
+        let index = stream as usize;
+        while let Some(newline) = bytes.iter().position(|&b| b == b'\n') {
+            self.extend_partial(index, &bytes[..newline]);
+            self.end_line(index);
+            bytes = &bytes[newline + 1..];
+        }
+        self.extend_partial(index, bytes);
+    }
+
+    /// Ends the stream: a last line without a newline still counts.
+    fn finish(&mut self, stream: Stream) {
+        let index = stream as usize;
+        if !self.partial[index].bytes.is_empty() || self.partial[index].cut > 0 {
+            self.end_line(index);
+        }
+    }
+
+    fn extend_partial(&mut self, index: usize, bytes: &[u8]) {
+        let partial = &mut self.partial[index];
+        let room = MAX_LINE_BYTES.saturating_sub(partial.bytes.len());
+        let kept = bytes.len().min(room);
+        partial.bytes.extend_from_slice(&bytes[..kept]);
+        partial.cut += bytes.len() - kept;
+    }
+
+    fn end_line(&mut self, index: usize) {
+        let partial = std::mem::take(&mut self.partial[index]);
+        let bytes = partial.bytes.strip_suffix(b"\r").unwrap_or(&partial.bytes);
+        let mut line = String::from_utf8_lossy(bytes).into_owned();
+        if partial.cut > 0 {
+            line.push_str(&format!(" [... {} bytes cut ...]", partial.cut));
+        }
+        if self.omitted == 0
+            && self.tail.is_empty()
+            && self.head.len() < HEAD_LINES
+            && self.head_bytes + line.len() <= HEAD_BYTES
+        {
+            self.head_bytes += line.len();
+            self.head.push(line);
+            return;
+        }
+        self.tail_bytes += line.len();
+        self.tail.push_back(line);
+        while self.tail.len() > TAIL_LINES || self.tail_bytes > TAIL_BYTES {
+            let dropped = self.tail.pop_front().expect("the tail is not empty");
+            self.tail_bytes -= dropped.len();
+            self.omitted += 1;
+        }
+    }
+
+    fn render(&self) -> String {
+        let mut out = self.head.join("\n");
+        if self.omitted > 0 {
+            out.push_str(&format!("\n[... {} lines omitted ...]", self.omitted));
+        }
+        for line in &self.tail {
+            out.push('\n');
+            out.push_str(line);
+        }
+        out.trim_start_matches('\n').to_string()
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    const LONG: Duration = Duration::from_secs(60);
+
+    async fn sh(command: &str, dir: &Path, timeout: Duration) -> CommandResult {
+        run(command, dir, timeout).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn success_captures_stdout_and_stderr_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let result = sh("echo out; echo err >&2; pwd", dir.path(), LONG).await;
+        assert!(result.passed());
+        assert_eq!(result.exit_code, Some(0));
+        assert!(!result.timed_out);
+        let lines: Vec<&str> = result.output.lines().collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines.contains(&"out") && lines.contains(&"err"));
+        let pwd = std::fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(std::fs::canonicalize(lines.iter().find(|l| l.starts_with('/')).unwrap()).unwrap(), pwd);
+    }
+
+    #[tokio::test]
+    async fn failure_reports_the_exit_code_and_stdin_is_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        // `cat` would wait forever on an inherited terminal; with stdin closed it ends at once.
+        let result = sh("cat; printf 'no newline'; exit 3", dir.path(), LONG).await;
+        assert_eq!(
+            (result.exit_code, result.timed_out, result.passed(), result.output.as_str()),
+            (Some(3), false, false, "no newline")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_directory_is_an_error() {
+        let err = run("true", Path::new("/nonexistent/mmm-test"), LONG).await.unwrap_err();
+        assert!(format!("{err:#}").contains("starting `true` in /nonexistent/mmm-test"), "{err:#}");
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_the_whole_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        // The grandchild would create `marker` after a second unless killed with the group.
+        let result = sh("(sleep 1; touch marker) & echo started; wait", dir.path(), Duration::from_millis(300)).await;
+        assert_eq!((result.exit_code, result.timed_out, result.output.as_str()), (None, true, "started"));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(!dir.path().join("marker").exists(), "the grandchild survived the timeout");
+    }
+
+    #[tokio::test]
+    async fn background_stragglers_are_killed_when_the_command_exits() {
+        let dir = tempfile::tempdir().unwrap();
+        // The background job keeps the pipes open; run must not wait for it, and it must die.
+        let result = sh("(sleep 1; touch marker) & echo done", dir.path(), LONG).await;
+        assert_eq!((result.exit_code, result.output.as_str()), (Some(0), "done"));
+        assert!(result.duration < Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(!dir.path().join("marker").exists(), "the background job outlived the command");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_future_kills_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let interrupted =
+            tokio::time::timeout(Duration::from_millis(300), run("(sleep 1; touch marker) & wait", dir.path(), LONG))
+                .await;
+        assert!(interrupted.is_err());
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(!dir.path().join("marker").exists(), "the command outlived its dropped future");
+    }
+
+    #[tokio::test]
+    async fn long_output_keeps_head_and_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let result = sh("seq 1 1000", dir.path(), LONG).await;
+        let expected: Vec<String> = (1..=100)
+            .map(|n| n.to_string())
+            .chain(std::iter::once("[... 700 lines omitted ...]".to_string()))
+            .chain((801..=1000).map(|n| n.to_string()))
+            .collect();
+        assert_eq!(result.output, expected.join("\n"));
+    }
+
+    #[tokio::test]
+    async fn large_output_on_both_streams_does_not_deadlock_and_stays_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let result = sh("seq 1 200000; seq 1 200000 >&2; echo last", dir.path(), LONG).await;
+        assert!(result.passed());
+        assert!(result.output.starts_with("1\n2\n3\n"));
+        assert!(result.output.ends_with("\nlast"));
+        assert!(result.output.contains("[... 399701 lines omitted ...]"), "{}", &result.output[..2000]);
+        assert!(result.output.len() < HEAD_BYTES + TAIL_BYTES + 100);
+    }
+
+    #[tokio::test]
+    async fn very_long_lines_are_shortened_and_keys_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let result = sh("head -c 5000 /dev/zero | tr '\\0' x; echo; echo AKIAIOSFODNN7EXAMPLE", dir.path(), LONG).await;
+        assert_eq!(
+            result.output,
+            format!("{} [... 3000 bytes cut ...]\n[REDACTED:aws-access-key-id]", "x".repeat(2000))
+        );
+    }
+
+    #[test]
+    fn capture_interleaves_streams_by_whole_lines() {
+        let mut capture = Capture::default();
+        capture.push(Stream::Stdout, b"compil");
+        capture.push(Stream::Stderr, b"warning: x\r\n");
+        capture.push(Stream::Stdout, b"ing\n");
+        capture.finish(Stream::Stdout);
+        capture.finish(Stream::Stderr);
+        assert_eq!(capture.render(), "warning: x\ncompiling");
+    }
+}

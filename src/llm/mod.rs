@@ -1,0 +1,66 @@
+//! Talking to Claude: the Anthropic Messages API behind a small [`Model`] trait.
+//!
+//! One call per conversation turn: build a [`MessagesRequest`] (system prompt, messages,
+//! tools), optionally let [`cache::place_breakpoints`] mark what the API should cache,
+//! and [`Model::send`] it. The client streams the response, forwards text as it arrives,
+//! retries what is worth retrying (rate limits, overload, dropped or silent streams) and
+//! returns the whole assistant turn with its [`Usage`]; [`pricing`] turns usage into
+//! dollars. Append [`MessagesResponse::to_message`] and the tool results to the
+//! conversation and send again.
+//!
+//! This module knows nothing of git, tools or sessions, and never logs, stores or shows
+//! the API key: it lives in a request header only.
+
+pub mod cache;
+pub mod client;
+pub mod error;
+pub mod models;
+pub mod pricing;
+pub mod retry;
+pub mod sse;
+pub mod types;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use client::{AnthropicClient, ClientConfig, Credential};
+pub use error::{ApiError, LlmError};
+pub use models::ModelInfo;
+pub use pricing::{Price, Pricing};
+pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
+pub use types::*;
+
+/// Something that happened while a response was on its way, for live display.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StreamUpdate<'a> {
+    /// A piece of the model's visible text.
+    Text(&'a str),
+    /// A piece of the model's (summarised) thinking.
+    Thinking(&'a str),
+    /// The model started a tool call; its input follows and is complete in the response.
+    ToolUse { id: &'a str, name: &'a str },
+    /// The attempt failed and the request will be sent again after `delay`. Text already
+    /// forwarded for the failed attempt will be forwarded again from the start.
+    Retry { attempt: u32, delay: Duration, error: &'a LlmError },
+}
+
+/// The future [`Model::send`] returns.
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<MessagesResponse, LlmError>> + Send + 'a>>;
+
+/// A model provider: sends one request, returns one complete assistant turn.
+///
+/// Object-safe, so the session can hold a `Box<dyn Model>` (and tests a fake one).
+pub trait Model: Send + Sync {
+    /// The configured model id, for reports and pricing.
+    fn name(&self) -> &str;
+
+    /// Sends `request` (with retries) and returns the full response. `on_event` sees text
+    /// and thinking as it streams in, tool calls as they start, and each retry.
+    fn send<'a>(
+        &'a self,
+        request: &'a MessagesRequest,
+        on_event: &'a (dyn Fn(StreamUpdate<'_>) + Send + Sync),
+    ) -> SendFuture<'a>;
+}

@@ -1,0 +1,324 @@
+//! The workspace: the one directory the model's tools may touch, and the gate every path
+//! the model names goes through.
+//!
+//! A path from the model is resolved against the repository root, first lexically (`..`
+//! cannot climb out) and then through the file system (the deepest existing ancestor is
+//! canonicalized, so a symbolic link cannot lead out either). Paths outside the root,
+//! anything under a `.git` directory, secret files (see [`crate::secrets`]) and, for
+//! writes, mmm's own `.mmm/` directory are refused with an error the model can read. Paths
+//! shown back to the model are always relative to the root. This module never reads or
+//! writes a file itself.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::secrets::SecretFiles;
+
+/// What the caller means to do with a path; writes are refused in more places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    Read,
+    Write,
+}
+
+/// A refused or failed tool call, worded for the model (`Error: …`). It goes back to the
+/// model as an error result; it never ends the run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ToolError(pub String);
+
+impl ToolError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// The repository root the tools are confined to, and which files in it are secret.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// Canonical (symbolic links resolved), so containment is a prefix check.
+    root: PathBuf,
+    /// The root as given, so an absolute path spelled that way is still recognised.
+    given_root: PathBuf,
+    /// Shared, so that a clone (one per directory walk) is cheap.
+    secrets: Arc<SecretFiles>,
+}
+
+impl Workspace {
+    /// Confines the tools to `root`, which must exist.
+    pub fn new(root: &Path, secrets: SecretFiles) -> anyhow::Result<Self> {
+        let canonical =
+            root.canonicalize().with_context(|| format!("resolving the workspace root {}", root.display()))?;
+        Ok(Self { root: canonical, given_root: root.to_path_buf(), secrets: Arc::new(secrets) })
+    }
+
+    /// The canonical root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The file or directory `requested` names, as a canonical path inside the root, or
+    /// the reason it may not be used. `requested` is relative to the root; an absolute path
+    /// is accepted only inside it. The path need not exist (for `create`), but its existing
+    /// part must resolve inside the root.
+    pub fn resolve(&self, requested: &str, intent: Intent) -> Result<PathBuf, ToolError> {
+        if requested.trim().is_empty() {
+            return Err(ToolError::new("Error: The path is empty. Give a path relative to the repository root."));
+        }
+        if requested.contains('\0') {
+            return Err(ToolError::new("Error: The path contains a NUL character."));
+        }
+        let outside = || ToolError(format!("Error: Permission denied. `{requested}` is outside the repository."));
+        let lexical = self.lexical(Path::new(requested)).ok_or_else(outside)?;
+        self.check(&lexical, requested, intent)?;
+
+        let full = self.root.join(&lexical);
+        // The deepest ancestor that exists (a dangling symbolic link counts: it must not be
+        // written through), canonicalized; the rest does not exist yet.
+        let existing = full
+            .ancestors()
+            .find(|a| a.symlink_metadata().is_ok())
+            .expect("the root exists, so some ancestor of a path under it does");
+        let canonical = existing.canonicalize().map_err(|_| {
+            ToolError(format!(
+                "Error: Permission denied. `{requested}` goes through a symbolic link that points nowhere or loops."
+            ))
+        })?;
+        let rest = full.strip_prefix(existing).expect("an ancestor is a prefix");
+        // Joining an empty path would add a trailing slash.
+        let canonical = if rest.as_os_str().is_empty() { canonical } else { canonical.join(rest) };
+        let relative = canonical.strip_prefix(&self.root).map_err(|_| {
+            ToolError(format!(
+                "Error: Permission denied. `{requested}` leads outside the repository through a symbolic link."
+            ))
+        })?;
+        if relative != lexical {
+            self.check(relative, requested, intent)?;
+        }
+        Ok(canonical)
+    }
+
+    /// `path` (under the root) as the model sees it: relative, `/`-separated, `.` for the
+    /// root itself.
+    pub fn display(&self, path: &Path) -> String {
+        let relative = path.strip_prefix(&self.root).unwrap_or(path);
+        if relative.as_os_str().is_empty() {
+            return ".".to_string();
+        }
+        let shown = relative.to_string_lossy();
+        if std::path::MAIN_SEPARATOR == '/' {
+            shown.into_owned()
+        } else {
+            shown.replace(std::path::MAIN_SEPARATOR, "/")
+        }
+    }
+
+    /// True for what listings and searches must skip: `.git` and secret files. `path` is
+    /// absolute under the root or relative to it.
+    pub fn is_hidden(&self, path: &Path, is_dir: bool) -> bool {
+        let relative = path.strip_prefix(&self.root).unwrap_or(path);
+        has_git_component(relative) || self.is_secret(relative, is_dir)
+    }
+
+    /// `requested` relative to the root with `.` and `..` resolved by name, or `None` when
+    /// it climbs out or is absolute elsewhere.
+    fn lexical(&self, requested: &Path) -> Option<PathBuf> {
+        let relative = if requested.is_absolute() {
+            requested.strip_prefix(&self.root).or_else(|_| requested.strip_prefix(&self.given_root)).ok()?
+        } else {
+            requested
+        };
+        let mut out = PathBuf::new();
+        for component in relative.components() {
+            match component {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    if !out.pop() {
+                        return None;
+                    }
+                }
+                Component::Normal(name) => out.push(name),
+                Component::RootDir | Component::Prefix(_) => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// Refuses `.git`, secret files and (for writes) `.mmm/` by their path relative to the root.
+    fn check(&self, relative: &Path, requested: &str, intent: Intent) -> Result<(), ToolError> {
+        let shown = self.display(relative);
+        if has_git_component(relative) {
+            return Err(ToolError(format!(
+                "Error: Permission denied. `{requested}` is inside a `.git` directory, which the tools cannot read or edit."
+            )));
+        }
+        let is_dir = self.root.join(relative).is_dir();
+        if self.is_secret(relative, is_dir) {
+            return Err(ToolError(format!(
+                "Error: Permission denied. `{shown}` is a secret file and cannot be read or edited."
+            )));
+        }
+        if intent == Intent::Write && relative.components().next() == Some(Component::Normal(".mmm".as_ref())) {
+            return Err(ToolError(format!(
+                "Error: Permission denied. `{shown}` is inside `.mmm/`, mmm's own settings and state, which the tools cannot edit."
+            )));
+        }
+        Ok(())
+    }
+
+    fn is_secret(&self, relative: &Path, is_dir: bool) -> bool {
+        !relative.as_os_str().is_empty() && self.secrets.is_secret(relative, is_dir)
+    }
+}
+
+/// True when a component of `path` is `.git` (any case: some file systems ignore it).
+fn has_git_component(path: &Path) -> bool {
+    path.components().any(|c| matches!(c, Component::Normal(name) if name.eq_ignore_ascii_case(".git")))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A workspace over a temporary directory holding `src/main.rs`, `.env`, `.git/config`
+    /// and `.mmm/config.toml`.
+    pub(crate) fn workspace() -> (tempfile::TempDir, Workspace) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::create_dir_all(root.join(".mmm")).unwrap();
+        std::fs::write(root.join("src/main.rs"), "fn main() {}\n").unwrap();
+        std::fs::write(root.join(".env"), "API_KEY=hunter2-very-secret\n").unwrap();
+        std::fs::write(root.join(".git/config"), "[core]\n").unwrap();
+        std::fs::write(root.join(".mmm/config.toml"), "[validate]\n").unwrap();
+        let secrets = SecretFiles::new(root, &["private/".to_string()]).unwrap();
+        let ws = Workspace::new(root, secrets).unwrap();
+        (dir, ws)
+    }
+
+    fn refused(ws: &Workspace, requested: &str, intent: Intent) -> String {
+        ws.resolve(requested, intent).unwrap_err().0
+    }
+
+    #[test]
+    fn paths_inside_resolve_to_canonical_paths_shown_relative() {
+        let (_dir, ws) = workspace();
+        let main = ws.resolve("src/main.rs", Intent::Read).unwrap();
+        assert_eq!(main, ws.root().join("src/main.rs"));
+        assert_eq!(ws.display(&main), "src/main.rs");
+        assert_eq!(ws.resolve("./src/../src/./main.rs", Intent::Read).unwrap(), main);
+        assert_eq!(ws.resolve(main.to_str().unwrap(), Intent::Write).unwrap(), main);
+        assert_eq!(ws.resolve("new/dir/file.rs", Intent::Write).unwrap(), ws.root().join("new/dir/file.rs"));
+        let root = ws.resolve(".", Intent::Read).unwrap();
+        assert_eq!((ws.display(&root), root.as_path()), (".".to_string(), ws.root()));
+        // `..` that stays inside is fine.
+        assert_eq!(ws.resolve("src/../Cargo.toml", Intent::Write).unwrap(), ws.root().join("Cargo.toml"));
+    }
+
+    #[test]
+    fn paths_outside_the_root_are_refused() {
+        let (_dir, ws) = workspace();
+        for requested in ["..", "../x", "../../etc/passwd", "src/../../x", "/etc/passwd", "/"] {
+            assert_eq!(
+                refused(&ws, requested, Intent::Read),
+                format!("Error: Permission denied. `{requested}` is outside the repository."),
+            );
+        }
+        assert_eq!(
+            refused(&ws, "", Intent::Read),
+            "Error: The path is empty. Give a path relative to the repository root."
+        );
+    }
+
+    #[test]
+    fn git_directories_are_refused_however_they_are_spelled() {
+        let (_dir, ws) = workspace();
+        for requested in [
+            ".git",
+            ".git/config",
+            "sub/../.git/HEAD",
+            "./.git/hooks/pre-commit",
+            "vendor/lib/.git/config",
+            ".GIT/config",
+        ] {
+            assert_eq!(
+                refused(&ws, requested, Intent::Read),
+                format!(
+                    "Error: Permission denied. `{requested}` is inside a `.git` directory, which the tools cannot read or edit."
+                ),
+            );
+        }
+        let absolute = ws.root().join(".git/config");
+        assert!(refused(&ws, absolute.to_str().unwrap(), Intent::Write).contains("inside a `.git` directory"));
+    }
+
+    #[test]
+    fn secret_files_and_mmm_state_are_refused() {
+        let (_dir, ws) = workspace();
+        for (requested, shown) in [
+            (".env", ".env"),
+            ("./config/../.env.local", ".env.local"),
+            ("private/notes.md", "private/notes.md"),
+            ("deploy/server.key", "deploy/server.key"),
+        ] {
+            assert_eq!(
+                refused(&ws, requested, Intent::Read),
+                format!("Error: Permission denied. `{shown}` is a secret file and cannot be read or edited."),
+            );
+        }
+        assert_eq!(
+            refused(&ws, ".mmm/config.toml", Intent::Write),
+            "Error: Permission denied. `.mmm/config.toml` is inside `.mmm/`, mmm's own settings and state, which the tools cannot edit."
+        );
+        assert!(ws.resolve(".mmm/config.toml", Intent::Read).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symbolic_links_cannot_lead_out_or_to_secrets() {
+        use std::os::unix::fs::symlink;
+        let (_dir, ws) = workspace();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("passwd"), "root:x:0:0\n").unwrap();
+        let root = ws.root().to_path_buf();
+        symlink(outside.path().join("passwd"), root.join("link-file")).unwrap();
+        symlink(outside.path(), root.join("link-dir")).unwrap();
+        symlink(outside.path().join("missing"), root.join("dangling")).unwrap();
+        symlink(root.join(".env"), root.join("innocent.txt")).unwrap();
+        symlink(root.join(".git"), root.join("gitdir")).unwrap();
+        symlink(root.join("src"), root.join("src-link")).unwrap();
+
+        for requested in ["link-file", "link-dir", "link-dir/passwd", "link-dir/new-file.txt"] {
+            assert_eq!(
+                refused(&ws, requested, Intent::Write),
+                format!(
+                    "Error: Permission denied. `{requested}` leads outside the repository through a symbolic link."
+                ),
+            );
+        }
+        assert_eq!(
+            refused(&ws, "dangling", Intent::Write),
+            "Error: Permission denied. `dangling` goes through a symbolic link that points nowhere or loops."
+        );
+        assert_eq!(
+            refused(&ws, "innocent.txt", Intent::Read),
+            "Error: Permission denied. `.env` is a secret file and cannot be read or edited."
+        );
+        assert!(refused(&ws, "gitdir/config", Intent::Read).contains("inside a `.git` directory"));
+        // A link that stays inside resolves to its target.
+        assert_eq!(ws.resolve("src-link/main.rs", Intent::Read).unwrap(), root.join("src/main.rs"));
+    }
+
+    #[test]
+    fn hidden_entries_are_git_and_secret_files() {
+        let (_dir, ws) = workspace();
+        assert!(ws.is_hidden(&ws.root().join(".git"), true));
+        assert!(ws.is_hidden(Path::new("a/.env.production"), false));
+        assert!(ws.is_hidden(Path::new("private"), true));
+        assert!(!ws.is_hidden(Path::new("src/main.rs"), false));
+        assert!(!ws.is_hidden(ws.root(), true));
+    }
+}
