@@ -68,6 +68,30 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Improve the repository in verified steps: review, edit, check, commit or roll back
+    #[command(after_help = "\
+Examples:
+  mmm improve                           Up to 10 iterations on a new mmm/improve-... branch
+  mmm improve --target 9 --budget-usd 2 Stop at score 9 or after $2 of API use
+  mmm improve --focus \"error handling\"  Steer the review
+  mmm improve --dry-run                 Analyze, run the checks and review; change nothing
+  mmm improve --resume                  Continue the last interrupted session")]
+    Improve(ImproveArgs),
+
+    /// Show the last session and the totals so far
+    #[command(after_help = "\
+Examples:
+  mmm status
+  mmm status --output json")]
+    Status,
+
+    /// List past sessions, or show every iteration of one
+    #[command(after_help = "\
+Examples:
+  mmm history                        One line per session
+  mmm history 20261124-061500-3f2a   Every iteration of that session")]
+    History(HistoryArgs),
+
     /// Analyse a project: languages, build/test commands, structure, health score
     #[command(after_help = "\
 Examples:
@@ -103,6 +127,84 @@ Examples:
   mmm completions zsh > ~/.zfunc/_mmm
   mmm completions fish > ~/.config/fish/completions/mmm.fish")]
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImproveArgs {
+    /// Stop once the review scores at least this (0-10) with the checks passing [setting: target]
+    #[arg(long, value_name = "SCORE")]
+    pub target: Option<String>,
+
+    /// Most iterations to run [setting: max_iterations]
+    #[arg(long, value_name = "N")]
+    pub max_iterations: Option<String>,
+
+    /// Stop once the API cost reaches this many US dollars [setting: budget_usd]
+    #[arg(long, value_name = "USD")]
+    pub budget_usd: Option<String>,
+
+    /// Stop once this many tokens have been used [setting: max_tokens]
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<String>,
+
+    /// Stop after this much time, e.g. 30m or 2h [setting: time_limit]
+    #[arg(long, value_name = "DURATION")]
+    pub time_limit: Option<String>,
+
+    /// The Claude model to use [setting: model]
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// What the review should concentrate on: an area or free text
+    #[arg(long, value_name = "TEXT")]
+    pub focus: Option<String>,
+
+    /// Commit uncommitted changes first, as a separate "snapshot before mmm" commit
+    #[arg(long)]
+    pub allow_dirty: bool,
+
+    /// Work on the current branch instead of a new mmm/improve-... branch [setting: in_place]
+    #[arg(long)]
+    pub in_place: bool,
+
+    /// Analyze, run the checks and review (if a key is set), then print the plan; change nothing
+    #[arg(long, conflicts_with = "resume")]
+    pub dry_run: bool,
+
+    /// Continue a stopped session (the last one, or SESSION) on its branch, with its settings
+    #[arg(long, value_name = "SESSION", num_args = 0..=1)]
+    pub resume: Option<Option<String>>,
+
+    /// Analyze the project afresh instead of reusing .mmm/cache/analysis.json
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl ImproveArgs {
+    /// The flags that are settings, as (key, value, flag) for the settings' flag layer.
+    pub fn setting_flags(&self) -> Vec<(&'static str, String, &'static str)> {
+        let mut flags: Vec<(&'static str, String, &'static str)> = [
+            ("target", &self.target, "--target"),
+            ("max_iterations", &self.max_iterations, "--max-iterations"),
+            ("budget_usd", &self.budget_usd, "--budget-usd"),
+            ("max_tokens", &self.max_tokens, "--max-tokens"),
+            ("time_limit", &self.time_limit, "--time-limit"),
+            ("model", &self.model, "--model"),
+        ]
+        .into_iter()
+        .filter_map(|(key, value, flag)| value.clone().map(|v| (key, v, flag)))
+        .collect();
+        if self.in_place {
+            flags.push(("in_place", "true".into(), "--in-place"));
+        }
+        flags
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// A session id (from `mmm history`) to show iteration by iteration
+    pub session: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

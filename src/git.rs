@@ -145,12 +145,16 @@ impl Git {
         Ok(())
     }
 
-    /// Stages every change (untracked files included, ignored ones not) and commits it with
-    /// `message` (subject, body and trailers as given), returning the new commit. The user's
-    /// identity, configuration and hooks apply; a hook that rejects the commit is an error.
-    /// Nothing to commit is an error too.
-    pub fn add_all_and_commit(&self, message: &str) -> anyhow::Result<String> {
-        self.run(&["add", "--all"])?;
+    /// Stages every change (untracked files included, ignored ones not) except the paths in
+    /// `keep_out` (files or directories, relative to the root: mmm's own `.mmm/`, secret
+    /// files), and commits it with `message` (subject, body and trailers as given),
+    /// returning the new commit. The user's identity, configuration and hooks apply; a hook
+    /// that rejects the commit is an error. Nothing to commit is an error too.
+    pub fn add_all_and_commit(&self, message: &str, keep_out: &[&str]) -> anyhow::Result<String> {
+        let excludes: Vec<String> = keep_out.iter().map(|p| format!(":(exclude,literal){p}")).collect();
+        let mut args = vec!["add", "--all", "--", "."];
+        args.extend(excludes.iter().map(String::as_str));
+        self.run(&args)?;
         if self.output(&["diff", "--cached", "--quiet"])?.status.success() {
             bail!("nothing to commit: the work tree has no changes");
         }
@@ -173,11 +177,21 @@ impl Git {
     /// For `--allow-dirty`: commits the user's uncommitted changes as a commit of their own,
     /// so nothing of theirs is mixed into mmm's commits or lost. `None` when the tree was
     /// already clean.
-    pub fn snapshot_dirty(&self, message: &str) -> anyhow::Result<Option<String>> {
-        if self.is_clean()? {
+    pub fn snapshot_dirty(&self, message: &str, keep_out: &[&str]) -> anyhow::Result<Option<String>> {
+        let changed = self.status()?;
+        let kept_out = |path: &str| keep_out.iter().any(|k| path == *k || path.starts_with(&format!("{k}/")));
+        if changed.iter().all(|e| kept_out(&e.path)) {
             return Ok(None);
         }
-        self.add_all_and_commit(message).map(Some)
+        self.add_all_and_commit(message, keep_out).map(Some)
+    }
+
+    /// Checks out an existing branch (`git switch`); uncommitted changes make it fail.
+    pub fn switch(&self, branch: &str) -> anyhow::Result<()> {
+        if branch.starts_with('-') {
+            bail!("refusing to switch to `{branch}`: not a branch name");
+        }
+        self.run(&["switch", "--quiet", branch]).map(drop)
     }
 
     /// Records what [`Git::roll_back_to`] restores. Taken at the start of an iteration, on a
@@ -397,7 +411,7 @@ mod tests {
         write(dir.path(), ".gitignore", "target/\n*.log\n");
         write(dir.path(), "a.txt", "one\ntwo\n");
         write(dir.path(), "src/lib.rs", "pub fn f() {}\n");
-        let sha = g.add_all_and_commit("initial").unwrap();
+        let sha = g.add_all_and_commit("initial", &[]).unwrap();
         (dir, g, sha)
     }
 
@@ -407,13 +421,13 @@ mod tests {
         assert_eq!(g.head().unwrap().as_deref(), Some(first.as_str()));
         write(dir.path(), "a.txt", "changed\n");
         let message = "mmm: tidy a.txt\n\n# Issues addressed\n- high: a.txt was untidy\n\nMmm-Session: 20250101-000000";
-        let second = g.add_all_and_commit(message).unwrap();
+        let second = g.add_all_and_commit(message, &[]).unwrap();
         assert_ne!(first, second);
         assert_eq!(g.head().unwrap(), Some(second.clone()));
         assert_eq!(g.run(&["log", "-1", "--format=%B"]).unwrap().trim_end(), message);
         assert_eq!(g.run(&["log", "-1", "--format=%an <%ae>"]).unwrap().trim(), "t <t@t.invalid>");
         assert!(g.is_clean().unwrap());
-        let err = g.add_all_and_commit("again").unwrap_err();
+        let err = g.add_all_and_commit("again", &[]).unwrap_err();
         assert_eq!(err.to_string(), "nothing to commit: the work tree has no changes");
     }
 
@@ -426,7 +440,7 @@ mod tests {
         std::fs::write(&hook, "#!/bin/sh\necho 'lint says no' >&2\nexit 1\n").unwrap();
         std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
         write(dir.path(), "a.txt", "changed\n");
-        let err = g.add_all_and_commit("mmm: change").unwrap_err();
+        let err = g.add_all_and_commit("mmm: change", &[]).unwrap_err();
         let cli = err.downcast_ref::<CliError>().unwrap();
         assert_eq!(cli.to_string(), "git commit failed: lint says no");
         assert!(cli.hint().unwrap().contains("hook"));
@@ -485,7 +499,7 @@ mod tests {
         let (dir, g, first) = committed_repo();
         let start = g.snapshot().unwrap();
         write(dir.path(), "a.txt", "iteration\n");
-        g.add_all_and_commit("mmm: iteration").unwrap();
+        g.add_all_and_commit("mmm: iteration", &[]).unwrap();
         g.roll_back_to(&start).unwrap();
         assert_eq!(g.head().unwrap(), Some(first.clone()));
         assert_eq!(std::fs::read_to_string(dir.path().join("a.txt")).unwrap(), "one\ntwo\n");
@@ -529,7 +543,7 @@ mod tests {
         write(dir.path(), "a.txt", "one\nTWO\nthree\n");
         std::fs::remove_file(dir.path().join("src/lib.rs")).unwrap();
         std::fs::write(dir.path().join("logo.png"), [0u8, 159, 146, 150, 0, 1]).unwrap();
-        let second = g.add_all_and_commit("change").unwrap();
+        let second = g.add_all_and_commit("change", &[]).unwrap();
         assert_eq!(
             g.diff_numstat(&first, &second).unwrap(),
             vec![
@@ -544,12 +558,27 @@ mod tests {
     #[test]
     fn snapshot_dirty_commits_only_when_there_is_something() {
         let (dir, g, first) = committed_repo();
-        assert_eq!(g.snapshot_dirty("snapshot before mmm").unwrap(), None);
+        assert_eq!(g.snapshot_dirty("snapshot before mmm", &[]).unwrap(), None);
         write(dir.path(), "wip.txt", "work in progress\n");
-        let sha = g.snapshot_dirty("snapshot before mmm").unwrap().unwrap();
+        let sha = g.snapshot_dirty("snapshot before mmm", &[]).unwrap().unwrap();
         assert_ne!(sha, first);
         assert!(g.is_clean().unwrap());
         assert_eq!(g.run(&["log", "-1", "--format=%s"]).unwrap().trim(), "snapshot before mmm");
+    }
+
+    #[test]
+    fn kept_out_paths_stay_uncommitted() {
+        let (dir, g, _) = committed_repo();
+        write(dir.path(), ".env", "TOKEN=x\n");
+        write(dir.path(), ".mmm/sessions/s/events.jsonl", "{}\n");
+        assert_eq!(g.snapshot_dirty("snapshot", &[".env", ".mmm"]).unwrap(), None);
+        write(dir.path(), "wip.txt", "work\n");
+        g.snapshot_dirty("snapshot", &[".env", ".mmm"]).unwrap().unwrap();
+        assert_eq!(g.run(&["show", "--name-only", "--format=", "HEAD"]).unwrap(), "wip.txt\n");
+        let left: Vec<String> = g.status().unwrap().into_iter().map(|e| e.path).collect();
+        assert_eq!(left, vec![".env", ".mmm/sessions/s/events.jsonl"]);
+        g.switch("main").unwrap();
+        assert!(g.switch("--orphan").is_err());
     }
 
     #[test]

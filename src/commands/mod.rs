@@ -5,8 +5,11 @@
 mod analyze;
 mod completions;
 mod config;
+mod history;
+mod improve;
 mod init;
 mod models;
+mod status;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -18,11 +21,12 @@ use crate::error::CliError;
 use crate::printer::Printer;
 use crate::settings::{FlagValue, Inputs, Settings};
 
-/// What every command gets: where it runs, the settings, and the printer.
+/// What every command gets: where it runs, the settings, the printer and `-v`.
 pub struct Ctx<'a> {
     pub cwd: PathBuf,
     pub settings: Settings,
     pub printer: &'a Printer,
+    pub verbose: u8,
 }
 
 /// Runs the parsed command line.
@@ -38,26 +42,45 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         return completions::exec(printer, args);
     }
 
-    let flags = cli.global.overrides.iter().map(|s| FlagValue::parse_override(s)).collect::<Result<Vec<_>, _>>()?;
+    let mut flags = cli.global.overrides.iter().map(|s| FlagValue::parse_override(s)).collect::<Result<Vec<_>, _>>()?;
+    if let Command::Improve(args) = &cli.command {
+        flags.extend(args.setting_flags().into_iter().map(|(key, text, flag)| FlagValue {
+            key: key.to_string(),
+            text,
+            flag: flag.to_string(),
+        }));
+    }
     let inputs = Inputs::from_process(flags)?;
     let settings = Settings::load(&inputs).context("resolving settings")?;
+    // Whatever the key is, it never reaches the model or a log, even if it appears in a
+    // file the model reads or in a command's output.
+    for secret in ["api_key", "auth_token"].into_iter().filter_map(|k| settings.str(k)) {
+        crate::redact::add_secret(secret);
+    }
     for warning in &settings.warnings {
         printer.warn(warning);
     }
-    let ctx = Ctx { cwd: inputs.cwd, settings, printer };
+    let ctx = Ctx { cwd: inputs.cwd, settings, printer, verbose: cli.global.verbose };
 
     match cli.command {
         Command::Analyze(args) => analyze::exec(&ctx, &args),
         Command::Config(ConfigCommand::Show) => config::show(&ctx),
         Command::Init(args) => init::exec(&ctx, &args),
+        Command::Improve(args) => improve::exec(&ctx, &args),
+        Command::Status => status::exec(&ctx),
+        Command::History(args) => history::exec(&ctx, &args),
         Command::Models => models::exec(&ctx),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }
 
-/// Runs a command's async work (API calls) to completion on a runtime of its own.
+/// Runs a command's async work (API calls, checks) to completion on a runtime of its own.
+/// Multi-threaded, so the agent can run a tool's blocking file I/O in place.
 pub fn block_on<F: Future>(future: F) -> anyhow::Result<F::Output> {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     Ok(runtime.block_on(future))
 }

@@ -7,6 +7,8 @@
 //! upgrade mmm. Nothing here ever writes a secret.
 
 pub mod journal;
+pub mod session;
+pub mod summary;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -65,10 +67,12 @@ impl Layout {
     }
 }
 
-/// What `.mmm/.gitignore` holds: everything mmm writes at run time. `config.toml` is
-/// meant to be committed.
+/// What `.mmm/.gitignore` holds: everything mmm writes at run time, and itself.
+/// `config.toml` is meant to be committed.
 pub const GITIGNORE: &str = "\
-# mmm's runtime files. config.toml is meant to be committed.
+# mmm's runtime files; config.toml is meant to be committed. This file ignores itself,
+# so mmm never leaves an untracked file behind (it writes it again when it is missing).
+.gitignore
 sessions/
 cache/
 state.json

@@ -15,7 +15,10 @@ fn help_lists_only_working_commands_with_examples() {
         .take_while(|l| !l.is_empty())
         .map(|l| l.split_whitespace().next().unwrap())
         .collect();
-    assert_eq!(commands, vec!["analyze", "config", "init", "models", "completions", "help"]);
+    assert_eq!(
+        commands,
+        vec!["improve", "status", "history", "analyze", "config", "init", "models", "completions", "help"]
+    );
     assert!(text.contains("Examples:\n  mmm init"), "{text}");
 }
 

@@ -13,10 +13,7 @@ fn init_writes_both_files_at_the_repository_root() {
         "created   .mmm/config.toml\ncreated   .mmm/.gitignore\n\
          Edit .mmm/config.toml to change a setting; `mmm config show` shows the result.\n"
     );
-    assert_eq!(
-        p.read(".mmm/.gitignore"),
-        "# mmm's runtime files. config.toml is meant to be committed.\nsessions/\ncache/\nstate.json\n*.tmp\n"
-    );
+    assert_eq!(p.read(".mmm/.gitignore"), mmm::state::GITIGNORE);
     let config = p.read(".mmm/config.toml");
     assert!(
         config
@@ -25,11 +22,11 @@ fn init_writes_both_files_at_the_repository_root() {
     );
     assert!(config.contains("\n[validate]\n"), "{config}");
     assert!(!config.contains("api_key ="), "secrets never get a line");
-    // git sees config.toml and .gitignore but none of the runtime files.
+    // git sees config.toml but none of the runtime files (nor the ignore file itself).
     p.write(".mmm/sessions/x/session.json", "{}");
     p.write(".mmm/state.json", "{}");
     let status = p.run_git(&["status", "--porcelain", "--untracked-files=all"]);
-    assert_eq!(status, "?? .mmm/.gitignore\n?? .mmm/config.toml\n");
+    assert_eq!(status, "?? .mmm/config.toml\n");
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod analyze;
 mod cli;
 mod config;
 mod docs;
+mod improve;
 mod init;
 mod llm;
 mod models;

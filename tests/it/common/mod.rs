@@ -77,7 +77,13 @@ impl Project {
 /// `mmm` in `dir`, with every variable that could change its behaviour removed and
 /// `HOME` / `XDG_CONFIG_HOME` pointing at `home`.
 pub fn mmm_in(dir: &Path, home: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("mmm").expect("the mmm binary");
+    Command::from_std(mmm_std(dir, home))
+}
+
+/// The same as [`mmm_in`], as a plain `std` command (for a test that spawns mmm and
+/// signals it while it runs).
+pub fn mmm_std(dir: &Path, home: &Path) -> StdCommand {
+    let mut cmd = StdCommand::new(assert_cmd::cargo::cargo_bin("mmm"));
     cmd.current_dir(dir);
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();

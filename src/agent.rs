@@ -1,0 +1,153 @@
+//! The tool-use conversation: send, run the tools the model asks for, send the results
+//! back, until the model stops asking.
+//!
+//! [`run_turns`] is the whole loop. It knows nothing of git, checks or sessions: it gets a
+//! model, a conversation, something that runs tools and hooks that see every request,
+//! response and tool call (for the journal, the transcript, the budget and the screen).
+//! A tool that fails is a result the model reads (`is_error`), never an error here; only
+//! an API failure that survived its retries ends the loop with an `Err`.
+
+use serde_json::Value;
+
+use crate::llm::{ContentBlock, LlmError, Message, MessagesRequest, MessagesResponse, Model, Role, StopReason, Usage};
+
+/// What a tool call produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolReply {
+    pub content: String,
+    pub is_error: bool,
+}
+
+/// Runs the tools a conversation offers.
+pub trait ToolRunner {
+    fn run(&mut self, name: &str, input: &Value) -> ToolReply;
+}
+
+/// Sees everything the loop does, and can end it between turns.
+pub trait Hooks: Sync {
+    /// Before each request (the transcript records it).
+    fn on_request(&self, _request: &MessagesRequest) {}
+    /// After each response, with its usage already added to the conversation.
+    fn on_response(&self, _response: &MessagesResponse) {}
+    /// After each tool call.
+    fn on_tool(&self, _name: &str, _input: &Value, _reply: &ToolReply) {}
+    /// Live text from the model while a response streams.
+    fn on_text(&self, _delta: &str) {}
+    /// Checked between turns: `true` ends the loop (a budget was spent).
+    fn over_budget(&self, _conversation: &Conversation) -> bool {
+        false
+    }
+}
+
+/// A conversation in progress: the request that grows turn by turn, and what it cost.
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    pub request: MessagesRequest,
+    pub usage: Usage,
+    pub requests: u32,
+}
+
+impl Conversation {
+    pub fn new(request: MessagesRequest) -> Self {
+        Self { request, usage: Usage::default(), requests: 0 }
+    }
+
+    /// Adds user text (a follow-up: check failures, a nudge): to the last message when it
+    /// is the user's (after its tool results, as the API requires), else as a new message.
+    pub fn push_user_text(&mut self, text: impl Into<String>) {
+        match self.request.messages.last_mut() {
+            Some(last) if last.role == Role::User => last.content.push(ContentBlock::text(text)),
+            _ => self.request.messages.push(Message::user_text(text)),
+        }
+    }
+}
+
+/// Why [`run_turns`] returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ended {
+    /// The model stopped calling tools; its last text.
+    Done { text: String },
+    /// The per-call turn limit was reached.
+    TurnLimit { turns: u32 },
+    /// The model ran out of output tokens without finishing.
+    MaxTokens,
+    /// The model declined the request.
+    Refusal { text: String },
+    /// A budget was spent between turns.
+    Budget,
+}
+
+/// Sends the conversation and runs the requested tools, turn after turn, until the model
+/// ends its turn without tool calls, `max_turns` requests have been made, the output is
+/// cut off, the model refuses, or `hooks.over_budget` says stop.
+///
+/// Each request re-places the prompt-cache breakpoints, so tools, system prompt and the
+/// conversation so far are read from cache on every later turn. Every assistant turn is
+/// appended exactly as received (thinking blocks included), and all tool results of a turn
+/// go back in one user message, in the order the calls were made.
+pub async fn run_turns(
+    model: &dyn Model,
+    conversation: &mut Conversation,
+    tools: &mut dyn ToolRunner,
+    max_turns: u32,
+    hooks: &dyn Hooks,
+) -> Result<Ended, LlmError> {
+    let mut turns = 0;
+    loop {
+        if hooks.over_budget(conversation) {
+            return Ok(Ended::Budget);
+        }
+        if turns >= max_turns {
+            return Ok(Ended::TurnLimit { turns });
+        }
+        turns += 1;
+        crate::llm::cache::place_breakpoints(&mut conversation.request);
+        hooks.on_request(&conversation.request);
+        let on_update = |update: crate::llm::StreamUpdate<'_>| {
+            if let crate::llm::StreamUpdate::Text(delta) = update {
+                hooks.on_text(delta);
+            }
+        };
+        let response = model.send(&conversation.request, &on_update).await?;
+        conversation.usage += response.usage;
+        conversation.requests += 1;
+        hooks.on_response(&response);
+        conversation.request.messages.push(response.to_message());
+
+        match response.stop_reason.clone().unwrap_or(StopReason::EndTurn) {
+            StopReason::ToolUse => {
+                let results = response
+                    .tool_uses()
+                    .map(|call| {
+                        let reply = tokio::task::block_in_place(|| tools.run(&call.name, &call.input));
+                        hooks.on_tool(&call.name, &call.input, &reply);
+                        ContentBlock::tool_result(&call.id, reply.content, reply.is_error)
+                    })
+                    .collect::<Vec<_>>();
+                if results.is_empty() {
+                    return Ok(Ended::Done { text: response.text() });
+                }
+                conversation.request.messages.push(Message::user(results));
+            }
+            // The server paused a long turn: send the conversation back as it is to continue.
+            StopReason::PauseTurn => {}
+            StopReason::MaxTokens | StopReason::ModelContextWindowExceeded => {
+                drop_unanswered_tool_uses(conversation);
+                return Ok(Ended::MaxTokens);
+            }
+            StopReason::Refusal => return Ok(Ended::Refusal { text: response.text() }),
+            _ => return Ok(Ended::Done { text: response.text() }),
+        }
+    }
+}
+
+/// A turn cut off by `max_tokens` may end in `tool_use` blocks that will get no result;
+/// the API rejects a conversation that continues after them, so they are removed.
+fn drop_unanswered_tool_uses(conversation: &mut Conversation) {
+    if let Some(last) = conversation.request.messages.last_mut().filter(|m| m.role == Role::Assistant) {
+        last.content.retain(|b| !matches!(b, ContentBlock::ToolUse(_)));
+        if last.content.is_empty() {
+            conversation.request.messages.pop();
+        }
+    }
+}

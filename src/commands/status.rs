@@ -1,0 +1,61 @@
+//! `mmm status`: the project's mmm state at a glance — the last session, the current score
+//! and the totals so far.
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::git::Git;
+use crate::printer::{Report, Styles};
+use crate::session::events::{cost, tokens};
+use crate::state::Layout;
+use crate::state::session::SessionRecord;
+use crate::state::summary::ProjectState;
+
+#[derive(Serialize)]
+struct StatusReport {
+    r#type: &'static str,
+    state: ProjectState,
+    last_session: Option<SessionRecord>,
+}
+
+impl Report for StatusReport {
+    fn human(&self, s: &Styles) -> String {
+        let Some(last) = &self.last_session else {
+            return "No mmm sessions in this repository yet: start one with `mmm improve`.".to_string();
+        };
+        let t = &self.state.totals;
+        let score = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into());
+        let reason =
+            last.stop_reason.as_ref().map(|r| r.to_string()).unwrap_or_else(|| "still running or cut off".into());
+        let mut lines = vec![
+            format!("{} {}", s.bold("Last session"), last.id),
+            format!("  status      {:?} — {reason}", last.status).to_lowercase(),
+            format!("  branch      {}", s.cyan(&last.branch)),
+            format!("  score       {} → {}", score(last.score_before()), score(last.score_now())),
+            format!("  iterations  {} ({} committed)", last.iterations.len(), last.commits().count()),
+            format!("  cost        {} for {} tokens", cost(last.cost_usd), tokens(last.usage.total())),
+            String::new(),
+            format!("{} (all sessions)", s.bold("Totals")),
+            format!("  sessions {}, iterations {}, commits {}", t.sessions, t.iterations, t.commits),
+            format!("  {} tokens, {}", tokens(t.usage.total()), cost(Some(t.cost_usd))),
+        ];
+        if matches!(
+            last.status,
+            crate::state::session::SessionStatus::Interrupted | crate::state::session::SessionStatus::Failed
+        ) {
+            lines.push(format!("\nResume with `mmm improve --resume {}`.", last.id));
+        }
+        lines.join("\n")
+    }
+}
+
+pub fn exec(ctx: &Ctx<'_>) -> anyhow::Result<()> {
+    let git = Git::open(&ctx.cwd)?;
+    let layout = Layout::new(git.root());
+    let state = ProjectState::load_or_default(&layout.state_file())?;
+    let last_session = match &state.last_session {
+        Some(id) => Some(SessionRecord::load(&layout.session_dir(id).join("session.json"))?),
+        None => None,
+    };
+    ctx.printer.report(&StatusReport { r#type: "status", state, last_session })
+}

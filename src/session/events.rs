@@ -1,0 +1,232 @@
+//! What a session reports as it goes. Each event is written once to the journal
+//! (`events.jsonl`), printed as one JSON line in `--output json`, and, when it matters to
+//! a person, rendered as a line of text. One type serves all three so they cannot drift.
+
+use serde::Serialize;
+
+use super::review::Issue;
+use super::stop::StopReason;
+use crate::llm::Usage;
+use crate::printer::Styles;
+use crate::state::session::{CheckRecord, IterationRecord, Outcome};
+
+/// A step of a session.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    SessionStarted {
+        session: String,
+        branch: String,
+        start_commit: String,
+        model: String,
+        checks: Vec<String>,
+        resumed: bool,
+    },
+    /// `--allow-dirty` committed the user's uncommitted changes first.
+    Snapshot {
+        commit: String,
+        files: Vec<String>,
+    },
+    Baseline {
+        passed: bool,
+        checks: Vec<CheckRecord>,
+    },
+    Review {
+        iteration: u32,
+        score: f64,
+        summary: String,
+        issues: Vec<Issue>,
+    },
+    Tool {
+        iteration: u32,
+        tool: String,
+        command: Option<String>,
+        path: Option<String>,
+        is_error: bool,
+    },
+    Validation {
+        iteration: u32,
+        round: u32,
+        passed: bool,
+        checks: Vec<CheckRecord>,
+    },
+    Iteration(Box<IterationRecord>),
+    Stopped {
+        reason: StopReason,
+        message: String,
+    },
+    Summary(Box<Summary>),
+}
+
+/// The closing facts of a session (also the last JSON line).
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub session: String,
+    pub branch: String,
+    pub score_before: Option<f64>,
+    pub score_after: Option<f64>,
+    pub iterations: u32,
+    pub commits: Vec<String>,
+    pub files_changed: usize,
+    pub lines_added: u64,
+    pub lines_removed: u64,
+    pub usage: Usage,
+    /// Share of input tokens read from the prompt cache, 0 to 1.
+    pub cache_hit_ratio: f64,
+    pub cost_usd: Option<f64>,
+    pub requests: u32,
+    pub elapsed_secs: u64,
+    pub stop_reason: StopReason,
+    pub stop_message: String,
+    pub next: String,
+}
+
+impl Event {
+    /// The line a person sees for this event, if any. `verbose` shows tool calls too.
+    pub fn human(&self, s: &Styles, verbose: bool) -> Option<String> {
+        match self {
+            Event::SessionStarted { session, branch, model, checks, resumed, .. } => Some(format!(
+                "{} session {} on branch {} with {model}\n  checks: {}",
+                if *resumed { "Resuming" } else { "Starting" },
+                s.bold(session),
+                s.cyan(branch),
+                checks.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+            )),
+            Event::Snapshot { commit, files } => Some(format!(
+                "Committed your {} uncommitted file(s) as {} (snapshot before mmm)",
+                files.len(),
+                short(commit)
+            )),
+            Event::Baseline { passed, checks } => Some(if *passed {
+                format!("Baseline: {} all {} checks pass", s.green("✓"), checks.len())
+            } else {
+                let failed = checks.iter().find(|c| !c.passed).map(|c| c.command.as_str()).unwrap_or("?");
+                format!("Baseline: {} `{failed}` fails — the first focus is to get the checks green", s.red("✗"))
+            }),
+            Event::Review { iteration, score, issues, .. } => Some(format!(
+                "#{iteration} review: score {} — {} issue(s){}",
+                s.bold(format!("{score:.1}")),
+                issues.len(),
+                issues.first().map(|i| format!(", worst: {}", truncate(&i.to_string(), 90))).unwrap_or_default()
+            )),
+            Event::Tool { tool, command, path, is_error, .. } if verbose => Some(format!(
+                "   {} {}{}",
+                s.dim(command.as_deref().unwrap_or(tool)),
+                path.as_deref().unwrap_or(""),
+                if *is_error { s.yellow(" (error)") } else { String::new() }
+            )),
+            Event::Tool { .. } => None,
+            Event::Validation { round, passed, checks, .. } => Some(format!(
+                "   checks{}: {}",
+                if *round > 0 { format!(" after fix round {round}") } else { String::new() },
+                if *passed {
+                    s.green(format!("{}/{} passed", checks.len(), checks.len()))
+                } else {
+                    let failed = checks.iter().find(|c| !c.passed).map(|c| c.command.as_str()).unwrap_or("?");
+                    s.red(format!("`{failed}` failed"))
+                }
+            )),
+            Event::Iteration(it) => Some(iteration_line(it, s)),
+            Event::Stopped { message, .. } => Some(format!("Stopped: {message}")),
+            Event::Summary(summary) => Some(summary_block(summary, s)),
+        }
+    }
+}
+
+/// `#2 committed  3 files +40 -12  41.2k tokens  $0.08  Add error handling`.
+pub fn iteration_line(it: &IterationRecord, s: &Styles) -> String {
+    let outcome = match it.outcome {
+        Outcome::Committed => s.green("committed  "),
+        Outcome::RolledBack => s.yellow("rolled back"),
+        Outcome::NoChange => s.dim("no change  "),
+        Outcome::Failed => s.red("failed     "),
+    };
+    let added: u64 = it.files_changed.iter().map(|f| f.added).sum();
+    let removed: u64 = it.files_changed.iter().map(|f| f.removed).sum();
+    let detail = match (&it.summary, &it.error) {
+        (_, Some(error)) if it.outcome != Outcome::Committed => error.clone(),
+        (Some(summary), _) => summary.clone(),
+        _ => String::new(),
+    };
+    format!(
+        "#{} {outcome} {} file(s) +{added} -{removed}  {} tokens  {}  {}",
+        it.index,
+        it.files_changed.len(),
+        tokens(it.usage.total()),
+        cost(it.cost_usd),
+        truncate(&detail, 100)
+    )
+}
+
+fn summary_block(x: &Summary, s: &Styles) -> String {
+    let score = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into());
+    let mut lines = vec![
+        String::new(),
+        s.bold(format!("Session {} — {}", x.session, x.stop_message)),
+        format!("  score       {} → {}", score(x.score_before), score(x.score_after)),
+        format!("  iterations  {} ({} committed)", x.iterations, x.commits.len()),
+        format!("  changes     {} file(s), +{} -{}", x.files_changed, x.lines_added, x.lines_removed),
+        format!(
+            "  tokens      {} in {} request(s), {:.0}% of input read from cache",
+            tokens(x.usage.total()),
+            x.requests,
+            x.cache_hit_ratio * 100.0
+        ),
+        format!("  cost        {}", cost(x.cost_usd)),
+        format!(
+            "  time        {}",
+            crate::settings::value::format_duration(std::time::Duration::from_secs(x.elapsed_secs))
+        ),
+        format!("  branch      {}", s.cyan(&x.branch)),
+    ];
+    lines.push(format!("Next: {}", x.next));
+    lines.join("\n")
+}
+
+/// `41.2k`, `1.3M`, `950`.
+pub fn tokens(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
+/// `$0.08`, or `$?` when the price is unknown.
+pub fn cost(usd: Option<f64>) -> String {
+    usd.map(|c| format!("${c:.2}")).unwrap_or_else(|| "$?".into())
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(10)]
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or("");
+    if line.chars().count() <= max {
+        line.to_string()
+    } else {
+        format!("{}…", line.chars().take(max - 1).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!((tokens(950), tokens(41_234), tokens(1_260_000)), ("950".into(), "41.2k".into(), "1.3M".into()));
+        assert_eq!((cost(Some(0.084)), cost(None)), ("$0.08".into(), "$?".into()));
+        assert_eq!(truncate("abcdef\nsecond", 4), "abc…");
+    }
+
+    #[test]
+    fn events_serialise_with_their_type() {
+        let e = Event::Snapshot { commit: "abc".into(), files: vec!["a".into()] };
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({"type": "snapshot", "commit": "abc", "files": ["a"]})
+        );
+    }
+}

@@ -1,0 +1,505 @@
+//! `mmm improve` end to end: the real binary in a temporary repository against the fake
+//! Anthropic server. The project's "check" passes unless `src/app.txt` contains `BUG`, so
+//! the scripted model can break and fix it with the editor tool.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::fake_api::{FakeApi, Msg, Reply, TEST_KEY};
+use crate::common::{Project, json_lines, stderr, stdout};
+
+const CHECK: &str = "! grep -q BUG src/app.txt";
+const EDITOR: &str = "str_replace_based_edit_tool";
+
+/// A repository whose check passes, with `.mmm/config.toml` naming the check.
+fn project() -> Project {
+    let p = Project::git();
+    p.write("src/app.txt", "greeting = hello\n");
+    p.write(".gitignore", ".env\n");
+    p.write(".mmm/config.toml", &format!("[validate]\ncommands = [{CHECK:?}]\n"));
+    p.run_git(&["add", "-A"]);
+    p.run_git(&["commit", "-q", "-m", "project"]);
+    p
+}
+
+fn improve(p: &Project, server: &FakeApi) -> assert_cmd::Command {
+    let mut cmd = p.mmm();
+    cmd.env("ANTHROPIC_API_KEY", TEST_KEY).env("ANTHROPIC_BASE_URL", server.url()).arg("improve");
+    cmd
+}
+
+fn issue() -> Value {
+    json!([{"severity": "high", "file": "src/app.txt", "description": "the greeting is curt"}])
+}
+
+fn review(score: f64, issues: Value) -> Reply {
+    Reply::stream(&Msg::new().tool_use(
+        "toolu_review",
+        "submit_review",
+        json!({"score": score, "summary": "A tiny project.", "issues": issues}),
+    ))
+}
+
+fn edit(id: &str, input: Value) -> Reply {
+    Reply::stream(&Msg::new().tool_use(id, EDITOR, input))
+}
+
+fn replace(id: &str, old: &str, new: &str) -> Reply {
+    edit(id, json!({"command": "str_replace", "path": "src/app.txt", "old_str": old, "new_str": new}))
+}
+
+fn done(text: &str) -> Reply {
+    Reply::stream(&Msg::new().text(text))
+}
+
+fn session_dir(p: &Project) -> std::path::PathBuf {
+    let state: Value = serde_json::from_str(&p.read(".mmm/state.json")).unwrap();
+    p.root.join(".mmm/sessions").join(state["last_session"].as_str().unwrap())
+}
+
+fn session(p: &Project) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(session_dir(p).join("session.json")).unwrap()).unwrap()
+}
+
+fn events(p: &Project) -> Vec<Value> {
+    std::fs::read_to_string(session_dir(p).join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The last message of a recorded request.
+fn last_message(server: &FakeApi, i: usize) -> Value {
+    let body = server.request(i).json();
+    body["messages"].as_array().unwrap().last().unwrap().clone()
+}
+
+#[test]
+fn a_good_change_is_committed_and_recorded_then_the_target_stops_the_session() {
+    let p = project();
+    let start = p.run_git(&["rev-parse", "HEAD"]);
+    let server = FakeApi::with([
+        review(6.0, issue()),
+        replace("toolu_1", "hello", "hello, and welcome"),
+        done("Make the greeting friendlier\n\nThe greeting now welcomes the reader."),
+        review(9.0, json!([])),
+    ]);
+    let out = improve(&p, &server).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    assert_eq!(p.read("src/app.txt"), "greeting = hello, and welcome\n");
+    let branch = p.run_git(&["branch", "--show-current"]);
+    assert!(branch.starts_with("mmm/improve-"), "{branch}");
+    assert_eq!(p.run_git(&["rev-parse", "main"]), start, "the user's branch never moves");
+    let s = session(&p);
+    let id = s["id"].as_str().unwrap();
+    assert_eq!(
+        p.run_git(&["log", "-1", "--format=%B"]),
+        format!(
+            "mmm: Make the greeting friendlier\n\nThe greeting now welcomes the reader.\n\n\
+             Issues addressed:\n- [high] src/app.txt: the greeting is curt\n\nMmm-Session: {id}\n\n"
+        )
+    );
+    assert_eq!(p.run_git(&["status", "--porcelain"]), "", "nothing left uncommitted");
+
+    let it = &s["iterations"][0];
+    assert_eq!(s["iterations"].as_array().unwrap().len(), 1);
+    assert_eq!(it["outcome"], "committed");
+    assert_eq!((it["score_before"].as_f64(), it["score_after"].as_f64()), (Some(6.0), Some(9.0)));
+    assert_eq!(it["commit"].as_str().unwrap(), p.run_git(&["rev-parse", "HEAD"]).trim());
+    assert_eq!(it["files_changed"], json!([{"path": "src/app.txt", "added": 1, "removed": 1}]));
+    assert_eq!(it["validation"][0]["command"], CHECK);
+    assert_eq!(
+        (it["validation"][0]["exit_code"].as_i64(), it["validation"][0]["passed"].as_bool()),
+        (Some(0), Some(true))
+    );
+    assert_eq!((it["fix_rounds"].as_u64(), it["requests"].as_u64()), (Some(0), Some(3)));
+    assert_eq!(
+        it["usage"],
+        json!({"input_tokens": 30, "output_tokens": 15, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0})
+    );
+    assert_eq!(it["issues"], issue());
+    assert_eq!(s["stop_reason"], json!({"kind": "target_reached", "score": 9.0, "target": 8.0}));
+    assert_eq!((s["status"].as_str(), s["requests"].as_u64()), (Some("completed"), Some(4)));
+    assert_eq!(s["baseline"][0]["passed"], true);
+
+    let state: Value = serde_json::from_str(&p.read(".mmm/state.json")).unwrap();
+    assert_eq!(state["current_score"], 9.0);
+    assert_eq!(
+        (
+            state["totals"]["sessions"].as_u64(),
+            state["totals"]["iterations"].as_u64(),
+            state["totals"]["commits"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+
+    let types: Vec<String> = events(&p).iter().map(|e| e["type"].as_str().unwrap().to_string()).collect();
+    assert_eq!(
+        types,
+        ["session_started", "baseline", "review", "tool", "validation", "iteration", "review", "stopped", "summary"]
+    );
+    let transcript = std::fs::read_to_string(session_dir(&p).join("transcript.jsonl")).unwrap();
+    assert_eq!(transcript.lines().count(), 8, "4 requests and 4 responses");
+    assert!(!transcript.contains(TEST_KEY));
+
+    let text = stdout(&out);
+    assert!(
+        text.contains("#1 review: score 6.0 — 1 issue(s), worst: [high] src/app.txt: the greeting is curt"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Session ") && text.contains("target reached: score 9.0 ≥ 8.0 with the checks passing"),
+        "{text}"
+    );
+    assert!(text.contains("  score       6.0 → 9.0\n"), "{text}");
+}
+
+#[test]
+fn a_broken_build_is_fed_back_and_fixed() {
+    let p = project();
+    let server = FakeApi::with([
+        review(5.0, issue()),
+        replace("toolu_1", "hello", "hello BUG"),
+        done("Change the greeting"),
+        replace("toolu_2", "BUG", "friend"),
+        done("Greet the friend"),
+        review(8.5, json!([])),
+    ]);
+    let out = improve(&p, &server).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let fix = last_message(&server, 3);
+    assert_eq!(fix["role"], "user");
+    let text = fix["content"][0]["text"].as_str().unwrap();
+    assert!(text.starts_with("The checks failed after your change (fix round 1 of 3)."), "{text}");
+    assert!(text.contains(&format!("- `{CHECK}` FAILED (exit 1)")), "{text}");
+    let it = &session(&p)["iterations"][0];
+    assert_eq!((it["outcome"].as_str(), it["fix_rounds"].as_u64()), (Some("committed"), Some(1)));
+    assert_eq!(it["summary"], "Greet the friend");
+    assert_eq!(p.read("src/app.txt"), "greeting = hello friend\n");
+}
+
+#[test]
+fn a_change_never_fixed_is_rolled_back_to_the_exact_start() {
+    let p = project();
+    p.write("notes.txt", "the user's untracked notes\n");
+    let before = p.run_git(&["rev-parse", "HEAD"]);
+    let both = Msg::new()
+        .tool_use("toolu_1", EDITOR, json!({"command": "create", "path": "src/new/extra.txt", "file_text": "new\n"}))
+        .tool_use(
+            "toolu_2",
+            EDITOR,
+            json!({"command": "str_replace", "path": "src/app.txt", "old_str": "hello", "new_str": "BUG"}),
+        );
+    let server = FakeApi::with([review(5.0, issue()), Reply::stream(&both), done("Try"), done("Still trying")]);
+    let out =
+        improve(&p, &server).args(["--max-iterations", "1", "-c", "fix_rounds=1", "--allow-dirty"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    assert_eq!(p.read("src/app.txt"), "greeting = hello\n");
+    assert!(!p.root.join("src/new").exists(), "created files and directories are gone");
+    assert_eq!(p.read("notes.txt"), "the user's untracked notes\n", "the user's files are kept");
+    let s = session(&p);
+    let it = &s["iterations"][0];
+    assert_eq!((it["outcome"].as_str(), it["commit"].as_str()), (Some("rolled_back"), None));
+    assert_eq!(it["error"], format!("checks still failing after 1 fix round(s): `{CHECK}` failed (exit 1)"));
+    assert_eq!(s["stop_reason"], json!({"kind": "iteration_limit", "iterations": 1}));
+    // Only the --allow-dirty snapshot was committed on top of the start.
+    assert_eq!(p.run_git(&["rev-parse", "HEAD~1"]), before);
+    assert_eq!(p.run_git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_model_that_changes_nothing_ends_with_no_change() {
+    let p = project();
+    let server = FakeApi::with([review(5.0, issue()), done("Nothing needs changing")]);
+    let out = improve(&p, &server).args(["--max-iterations", "1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(session(&p)["iterations"][0]["outcome"], "no_change");
+    assert!(stdout(&out).contains("#1 no change"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_review_at_the_target_stops_before_any_edit() {
+    let p = project();
+    let server = FakeApi::with([review(8.0, issue())]);
+    let out = improve(&p, &server).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = session(&p);
+    assert_eq!(s["iterations"], json!([]));
+    assert_eq!(s["stop_reason"]["kind"], "target_reached");
+
+    let p = project();
+    let server = FakeApi::with([review(6.0, json!([]))]);
+    improve(&p, &server).assert().success();
+    assert_eq!(session(&p)["stop_reason"], json!({"kind": "no_issues", "score": 6.0}));
+}
+
+#[test]
+fn the_budget_stops_the_session() {
+    let p = project();
+    let costly = Msg::new()
+        .tool_use("toolu_review", "submit_review", json!({"score": 5, "summary": "s", "issues": issue()}))
+        .usage(json!({"input_tokens": 100_000, "output_tokens": 1_000}));
+    let server = FakeApi::with([Reply::stream(&costly)]);
+    let out = improve(&p, &server).args(["--budget-usd", "0.1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = session(&p);
+    // $2 per million input and $10 per million output tokens for claude-sonnet-5.
+    assert_eq!(s["stop_reason"], json!({"kind": "budget", "spent_usd": 0.21, "budget_usd": 0.1}));
+    assert_eq!(s["cost_usd"], 0.21);
+    assert_eq!(s["iterations"][0]["outcome"], "no_change");
+}
+
+#[test]
+fn paths_outside_the_repository_and_secrets_are_refused() {
+    let p = project();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("victim.txt"), "outside\n").unwrap();
+    std::os::unix::fs::symlink(outside.path(), p.root.join("escape")).unwrap();
+    p.run_git(&["add", "escape"]);
+    p.run_git(&["commit", "-q", "-m", "a link out of the repository"]);
+    p.write(".env", "API_TOKEN=hunter2-very-secret\n");
+    let calls = Msg::new()
+        .tool_use("t1", EDITOR, json!({"command": "view", "path": "../outside.txt"}))
+        .tool_use("t2", EDITOR, json!({"command": "create", "path": outside.path().join("x.txt"), "file_text": "x"}))
+        .tool_use("t3", EDITOR, json!({"command": "str_replace", "path": "escape/victim.txt", "old_str": "outside", "new_str": "owned"}))
+        .tool_use("t4", EDITOR, json!({"command": "create", "path": ".git/config", "file_text": "[core]\n"}))
+        .tool_use("t5", EDITOR, json!({"command": "view", "path": ".env"}))
+        .tool_use("t6", "search", json!({"pattern": "API_TOKEN"}))
+        .tool_use("t7", EDITOR, json!({"command": "create", "path": ".mmm/config.toml", "file_text": "[validate]\ncommands = [\"true\"]\n"}));
+    let server = FakeApi::with([review(5.0, issue()), Reply::stream(&calls), done("Gave up")]);
+    let out = improve(&p, &server).args(["--max-iterations", "1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let results = &last_message(&server, 2)["content"];
+    let errors: Vec<(bool, &str)> = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["is_error"].as_bool().unwrap_or(false), r["content"].as_str().unwrap_or("")))
+        .collect();
+    for (i, (is_error, _)) in errors.iter().enumerate().take(5) {
+        assert!(is_error, "call t{} should be refused: {errors:?}", i + 1);
+    }
+    assert_eq!(errors[5], (false, "No matches found for `API_TOKEN`."), "search never looks in a secret file");
+    assert!(errors[6].0, "the model cannot rewrite mmm's own settings: {errors:?}");
+    assert_eq!(std::fs::read_to_string(outside.path().join("victim.txt")).unwrap(), "outside\n");
+    assert!(!outside.path().join("x.txt").exists());
+    assert!(p.read(".mmm/config.toml").contains(CHECK));
+    for request in server.requests() {
+        let body = String::from_utf8_lossy(&request.body).to_string();
+        assert!(!body.contains("very-secret"), "the secret reached the model");
+        assert!(!body.contains(TEST_KEY), "the key reached a request body");
+    }
+}
+
+#[test]
+fn requests_place_cache_breakpoints_and_keep_thinking_blocks() {
+    let p = project();
+    let thinking = Msg::new().thinking("Let me look at the file first.", "sig-Zm9vYmFy==").tool_use(
+        "toolu_1",
+        EDITOR,
+        json!({"command": "view", "path": "src/app.txt"}),
+    );
+    let server = FakeApi::with([review(5.0, issue()), Reply::stream(&thinking), done("Looked")]);
+    improve(&p, &server).args(["--max-iterations", "1"]).assert().success();
+    let second = server.request(2).json();
+    let assistant = &second["messages"][1];
+    assert_eq!(
+        assistant["content"][0],
+        json!({"type": "thinking", "thinking": "Let me look at the file first.", "signature": "sig-Zm9vYmFy=="})
+    );
+    let tools = second["tools"].as_array().unwrap();
+    assert_eq!(tools.last().unwrap()["cache_control"], json!({"type": "ephemeral"}));
+    assert_eq!(second["system"].as_array().unwrap().last().unwrap()["cache_control"], json!({"type": "ephemeral"}));
+    let last_user = second["messages"].as_array().unwrap().last().unwrap();
+    assert_eq!(last_user["content"].as_array().unwrap().last().unwrap()["cache_control"], json!({"type": "ephemeral"}));
+    let marks = second.to_string().matches("\"cache_control\"").count();
+    assert!(marks <= 4, "at most four breakpoints, found {marks}");
+    assert_eq!(last_user["content"][0]["content"], "1: greeting = hello");
+}
+
+#[test]
+fn json_output_is_one_event_per_line_ending_with_the_summary() {
+    let p = project();
+    let server = FakeApi::with([
+        review(6.0, issue()),
+        replace("toolu_1", "hello", "hi"),
+        done("Shorten the greeting"),
+        review(9.0, json!([])),
+    ]);
+    let out = improve(&p, &server).args(["--output", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        ["session_started", "baseline", "review", "tool", "validation", "iteration", "review", "stopped", "summary"]
+    );
+    let summary = lines.last().unwrap();
+    assert_eq!((summary["score_before"].as_f64(), summary["score_after"].as_f64()), (Some(6.0), Some(9.0)));
+    assert_eq!((summary["iterations"].as_u64(), summary["files_changed"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(summary["commits"].as_array().unwrap().len(), 1);
+    assert_eq!(summary["stop_reason"]["kind"], "target_reached");
+    assert_eq!(
+        lines[3],
+        json!({"type": "tool", "iteration": 1, "tool": EDITOR, "command": "str_replace", "path": "src/app.txt", "is_error": false})
+    );
+}
+
+#[test]
+fn a_dirty_tree_is_refused_and_allow_dirty_snapshots_it() {
+    let p = project();
+    p.write("README.md", "# changed by the user\n");
+    p.write("wip.txt", "work in progress\n");
+    let server = FakeApi::start();
+    let out = improve(&p, &server).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: the working tree has uncommitted changes:\n  README.md\n  wip.txt\n\
+         hint: commit or stash them first, or pass --allow-dirty to commit them as a separate \"snapshot before mmm\" commit\n"
+    );
+    drop(server);
+
+    p.write(".env.local", "SECRET=1\n");
+    let server = FakeApi::with([review(9.0, json!([]))]);
+    let out = improve(&p, &server).arg("--allow-dirty").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(p.run_git(&["log", "-1", "--format=%s"]), "mmm: snapshot before mmm\n");
+    assert_eq!(p.run_git(&["show", "--name-only", "--format=", "HEAD"]), "README.md\nwip.txt\n");
+    assert_eq!(p.run_git(&["status", "--porcelain"]), "?? .env.local\n", "secret files stay out of git");
+}
+
+#[test]
+fn ctrl_c_rolls_back_and_resume_finishes_the_session() {
+    let p = project();
+    let stalled = Reply::stream(&Msg::new().text("I am still thinking about this")).stall_after(120);
+    let server = FakeApi::with([review(5.0, issue()), replace("toolu_1", "hello", "hello BUG"), stalled]);
+    let mut child = crate::common::mmm_std(&p.root, &p.home)
+        .env("ANTHROPIC_API_KEY", TEST_KEY)
+        .env("ANTHROPIC_BASE_URL", server.url())
+        .arg("improve")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.requests().len() < 3 {
+        assert!(Instant::now() < deadline, "mmm never reached the editing step");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(p.read("src/app.txt"), "greeting = hello BUG\n", "the edit was made before the interrupt");
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(p.read("src/app.txt"), "greeting = hello\n", "the iteration was rolled back");
+    assert_eq!(p.run_git(&["status", "--porcelain"]), "");
+    let s = session(&p);
+    assert_eq!((s["status"].as_str(), s["stop_reason"]["kind"].as_str()), (Some("interrupted"), Some("interrupted")));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("hint: resume with `mmm improve --resume {}`", s["id"].as_str().unwrap())), "{err}");
+    drop(server);
+
+    let server = FakeApi::with([
+        review(5.0, issue()),
+        replace("toolu_1", "hello", "hello there"),
+        done("Extend the greeting"),
+        review(9.0, json!([])),
+    ]);
+    let out = improve(&p, &server).arg("--resume").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let resumed = session(&p);
+    assert_eq!(resumed["id"], s["id"]);
+    assert_eq!((resumed["status"].as_str(), resumed["iterations"].as_array().unwrap().len()), (Some("completed"), 1));
+    assert_eq!(p.read("src/app.txt"), "greeting = hello there\n");
+    assert!(stdout(&out).starts_with("Resuming session"), "{}", stdout(&out));
+}
+
+#[test]
+fn preflight_errors_say_what_to_do() {
+    let plain = Project::new();
+    let out = plain.mmm().env("ANTHROPIC_API_KEY", TEST_KEY).arg("improve").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .ends_with("hint: run `git init` (and commit your files) first, or use -C to point at a repository\n"),
+        "{}",
+        stderr(&out)
+    );
+
+    let p = project();
+    let out = p.mmm().arg("improve").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .starts_with("error: no Anthropic API key: ANTHROPIC_API_KEY is not set\nhint: export ANTHROPIC_API_KEY="),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = improve(&p, &FakeApi::start()).arg("--resume").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: there is no session to resume in this repository\nhint: start one with `mmm improve`\n"
+    );
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let p = project();
+    let head = p.run_git(&["rev-parse", "HEAD"]);
+    let out = p.mmm().args(["improve", "--dry-run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("Dry run: nothing will be edited, committed or recorded\n"), "{text}");
+    assert!(text.contains("  review   skipped: no ANTHROPIC_API_KEY set"), "{text}");
+    assert!(text.contains("  baseline 1/1 passed"), "{text}");
+
+    let server = FakeApi::with([review(6.0, issue())]);
+    let out = improve(&p, &server).args(["--dry-run", "--output", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan = &json_lines(&out)[0];
+    assert_eq!((plan["type"].as_str(), plan["baseline_passed"].as_bool()), (Some("plan"), Some(true)));
+    assert_eq!(plan["would_address"], issue());
+    assert_eq!(p.run_git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(p.run_git(&["branch", "--show-current"]), "main\n");
+    assert!(!p.root.join(".mmm/sessions").exists() && !Path::new(&p.root.join(".mmm/state.json")).exists());
+}
+
+#[test]
+fn status_and_history_show_the_sessions() {
+    let p = project();
+    let out = p.mmm().arg("status").output().unwrap();
+    assert_eq!(stdout(&out), "No mmm sessions in this repository yet: start one with `mmm improve`.\n");
+    let server = FakeApi::with([
+        review(6.0, issue()),
+        replace("toolu_1", "hello", "hi"),
+        done("Shorten the greeting"),
+        review(9.0, json!([])),
+    ]);
+    improve(&p, &server).assert().success();
+    let id = session(&p)["id"].as_str().unwrap().to_string();
+
+    let text = stdout(&p.mmm().arg("status").output().unwrap());
+    assert!(text.starts_with(&format!("Last session {id}\n  status      completed — target reached")), "{text}");
+    assert!(text.contains("  score       6.0 → 9.0\n  iterations  1 (1 committed)\n"), "{text}");
+
+    let text = stdout(&p.mmm().arg("history").output().unwrap());
+    let row: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[..7], [id.as_str(), "completed", "1", "1", "6.0", "→", "9.0"]);
+
+    let text = stdout(&p.mmm().args(["history", &id]).output().unwrap());
+    assert!(text.contains("#1 committed   1 file(s) +1 -1"), "{text}");
+    assert!(text.contains("Shorten the greeting  score 6.0 → 9.0"), "{text}");
+    let out = p.mmm().args(["history", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let json = json_lines(&p.mmm().args(["--output", "json", "history"]).output().unwrap());
+    assert_eq!(json[0]["sessions"][0]["id"], id);
+}
