@@ -380,7 +380,7 @@ fn ctrl_c_rolls_back_and_resume_finishes_the_session() {
     let p = project();
     let stalled = Reply::stream(&Msg::new().text("I am still thinking about this")).stall_after(120);
     let server = FakeApi::with([review(5.0, issue()), replace("toolu_1", "hello", "hello BUG"), stalled]);
-    let mut child = crate::common::mmm_std(&p.root, &p.home)
+    let child = crate::common::mmm_std(&p.root, &p.home)
         .env("ANTHROPIC_API_KEY", TEST_KEY)
         .env("ANTHROPIC_BASE_URL", server.url())
         .arg("improve")
