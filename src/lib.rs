@@ -6,6 +6,7 @@
 //! The binary (`src/main.rs`) only parses arguments, calls [`run`] and maps the error to
 //! an exit code; everything else lives in this library so tests can reach it.
 
+pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod error;
