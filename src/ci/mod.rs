@@ -1,11 +1,16 @@
 //! Running mmm unattended in a CI job: deciding that we are in CI, plain timestamped log
-//! lines, and GitHub annotations from failing checks ([`annotations`]).
+//! lines, GitHub annotations from failing checks ([`annotations`]), the files GitHub Actions
+//! hands a step ([`github`]) and the Markdown report of a session ([`report`]).
 //!
 //! Everything here is a pure function of its arguments: the caller passes the environment
 //! in and decides where each piece goes, so nothing in this module reads the process
-//! environment, prompts, or writes to stdout.
+//! environment, prompts, or writes to stdout. The only writes are the appends to the files
+//! GitHub names (in [`github`]), and nothing written ever contains a secret: the inputs are
+//! check output (already redacted by `exec`) and session facts.
 
 pub mod annotations;
+pub mod github;
+pub mod report;
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
