@@ -207,9 +207,8 @@ mod tests {
             cost_usd: Some(0.123456),
             elapsed_secs: 0,
         };
-        let strings = |o: [(&'static str, String); 5]| o.map(|(n, v)| (n, v));
         assert_eq!(
-            strings(outputs(&report)),
+            outputs(&report),
             [
                 ("branch", "mmm/improve-20261124-061000".to_string()),
                 ("commits", "2".to_string()),
