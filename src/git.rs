@@ -155,6 +155,34 @@ impl Git {
         let mut args = vec!["add", "--all", "--", "."];
         args.extend(excludes.iter().map(String::as_str));
         self.run(&args)?;
+        self.commit_staged(message)
+    }
+
+    /// Whether any of `paths` (relative to the root) differs from HEAD: modified, deleted,
+    /// or new and not ignored.
+    pub fn paths_changed(&self, paths: &[String]) -> anyhow::Result<bool> {
+        if paths.is_empty() {
+            return Ok(false);
+        }
+        let literal: Vec<String> = paths.iter().map(|p| format!(":(literal){p}")).collect();
+        let mut args = vec!["status", "--porcelain=v1", "--untracked-files=all", "--"];
+        args.extend(literal.iter().map(String::as_str));
+        Ok(!self.run(&args)?.trim().is_empty())
+    }
+
+    /// Stages exactly `paths` (new, modified or deleted) and commits them, as
+    /// [`Git::add_all_and_commit`] does; anything else in the tree (build output the checks
+    /// left, say) stays out of the commit.
+    pub fn commit_paths(&self, message: &str, paths: &[String]) -> anyhow::Result<String> {
+        let literal: Vec<String> = paths.iter().map(|p| format!(":(literal){p}")).collect();
+        let mut args = vec!["add", "--all", "--"];
+        args.extend(literal.iter().map(String::as_str));
+        self.run(&args)?;
+        self.commit_staged(message)
+    }
+
+    /// Commits what is staged; nothing staged is an error.
+    fn commit_staged(&self, message: &str) -> anyhow::Result<String> {
         if self.output(&["diff", "--cached", "--quiet"])?.status.success() {
             bail!("nothing to commit: the work tree has no changes");
         }
@@ -564,6 +592,24 @@ mod tests {
         assert_ne!(sha, first);
         assert!(g.is_clean().unwrap());
         assert_eq!(g.run(&["log", "-1", "--format=%s"]).unwrap().trim(), "snapshot before mmm");
+    }
+
+    #[test]
+    fn only_the_named_paths_are_committed() {
+        let (dir, g, first) = committed_repo();
+        write(dir.path(), "a.txt", "changed\n");
+        write(dir.path(), "new dir/b.txt", "new\n");
+        write(dir.path(), "build/out", "build output\n");
+        let paths = vec!["a.txt".to_string(), "new dir/b.txt".to_string()];
+        assert!(g.paths_changed(&paths).unwrap());
+        assert!(!g.paths_changed(&["src/lib.rs".to_string()]).unwrap());
+        let sha = g.commit_paths("change", &paths).unwrap();
+        assert_eq!(
+            g.diff_numstat(&first, &sha).unwrap().into_iter().map(|f| f.path).collect::<Vec<_>>(),
+            vec!["a.txt", "new dir/b.txt"]
+        );
+        assert_eq!(g.status().unwrap().into_iter().map(|e| e.path).collect::<Vec<_>>(), vec!["build/out"]);
+        assert!(!g.paths_changed(&paths).unwrap());
     }
 
     #[test]

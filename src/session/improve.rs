@@ -692,6 +692,7 @@ impl Engine<'_> {
 
         let mut round = 0;
         let mut final_text = String::new();
+        let mut changed: Vec<String> = Vec::new();
         let (outcome, checks_after) = loop {
             let spinner = self.ctx.printer.spinner(if round == 0 {
                 format!("#{index} editing")
@@ -723,7 +724,10 @@ impl Engine<'_> {
                     break (Outcome::Failed, None);
                 }
             }
-            if user_changes(&self.git)?.is_empty() {
+            // What the model changed through its tools; build output the checks leave
+            // behind is not part of the change.
+            changed = tools.changed_files().iter().map(|p| p.to_string_lossy().into_owned()).collect();
+            if !self.git.paths_changed(&changed)? {
                 break (Outcome::NoChange, None);
             }
             let spinner = self.ctx.printer.spinner(format!("#{index} running the checks"));
@@ -758,7 +762,7 @@ impl Engine<'_> {
         if outcome == Outcome::Committed {
             let subject = it.summary.clone().unwrap_or_else(|| first_line(&issues[0].description));
             let message = commit_message(&subject, &final_text, &issues, &record.id);
-            let sha = self.git.add_all_and_commit(&message, &[MMM_DIR])?;
+            let sha = self.git.commit_paths(&message, &changed)?;
             it.files_changed = self
                 .git
                 .diff_numstat(&snapshot.head, &sha)?

@@ -503,3 +503,22 @@ fn status_and_history_show_the_sessions() {
     let json = json_lines(&p.mmm().args(["--output", "json", "history"]).output().unwrap());
     assert_eq!(json[0]["sessions"][0]["id"], id);
 }
+
+#[test]
+fn build_output_left_by_the_checks_is_never_committed() {
+    let p = project();
+    p.write(
+        ".mmm/config.toml",
+        &format!("[validate]\ncommands = [{:?}]\n", format!("{CHECK} && mkdir -p out && echo built > out/artifact")),
+    );
+    p.run_git(&["commit", "-qam", "checks that build"]);
+    let server = FakeApi::with([
+        review(6.0, issue()),
+        replace("toolu_1", "hello", "hi"),
+        done("Shorten the greeting"),
+        review(9.0, json!([])),
+    ]);
+    improve(&p, &server).assert().success();
+    assert_eq!(p.run_git(&["show", "--name-only", "--format=", "HEAD"]), "src/app.txt\n");
+    assert_eq!(p.run_git(&["status", "--porcelain"]), "?? out/\n", "the build output is the project's, left as it is");
+}
