@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use super::change::{ChangeKind, CheckPlan, Workbench, is_fatal};
 use super::checks;
 use super::events::{Event, Summary};
 use super::prompts::{self, ProjectContext};
@@ -26,9 +27,7 @@ use crate::commands::Ctx;
 use crate::error::CliError;
 use crate::exec::CommandResult;
 use crate::git::{Git, Snapshot};
-use crate::llm::{
-    AnthropicClient, LlmError, Message, MessagesRequest, Model, Pricing, SystemBlock, Tool, ToolChoice, Usage,
-};
+use crate::llm::{AnthropicClient, Message, MessagesRequest, Model, Pricing, SystemBlock, Tool, ToolChoice, Usage};
 use crate::redact::redact;
 use crate::secrets::SecretFiles;
 use crate::settings::{MMM_DIR, Settings};
@@ -508,11 +507,6 @@ async fn run_review(
     }
 }
 
-/// API errors that no later iteration can get past: bad key, no such model, bad request.
-fn is_fatal(e: &LlmError) -> bool {
-    !e.is_retryable()
-}
-
 impl ToolRunner for Tools {
     fn run(&mut self, name: &str, input: &serde_json::Value) -> ToolReply {
         let outcome = self.execute(name, input);
@@ -687,78 +681,35 @@ impl Engine<'_> {
         )?;
         let mut tools = Tools::new(workspace);
         let mut conversation = Conversation::new(self.implement_request(settings, &issues, &review.summary, &tools));
-        let hooks = self.runner.hooks(index, "implement", true);
-        let timeout = Duration::from_secs(settings.check_timeout_secs);
 
-        let mut round = 0;
-        let mut final_text = String::new();
-        let mut changed: Vec<String> = Vec::new();
-        let (outcome, checks_after) = loop {
-            let spinner = self.ctx.printer.spinner(if round == 0 {
-                format!("#{index} editing")
-            } else {
-                format!("#{index} fixing (round {round} of {})", settings.fix_rounds)
-            });
-            let ended =
-                agent::run_turns(self.model.as_ref(), &mut conversation, &mut tools, settings.max_turns, &hooks).await;
-            spinner.finish();
-            match ended {
-                Ok(Ended::Done { text }) => final_text = text,
-                Ok(Ended::Refusal { .. }) => {
-                    it.error = Some("the model declined to make the change".into());
-                    break (Outcome::Failed, None);
-                }
-                Ok(Ended::TurnLimit { turns }) => {
-                    tracing::info!("iteration {index}: turn limit ({turns}) reached; checking what was changed");
-                }
-                Ok(Ended::MaxTokens) => {
-                    tracing::info!("iteration {index}: output limit reached; checking what was changed")
-                }
-                Ok(Ended::Budget) => tracing::info!("iteration {index}: budget spent; checking what was changed"),
-                Err(e) => {
-                    it.error = Some(format!("the editing request failed: {e}"));
-                    if is_fatal(&e) {
-                        self.git.roll_back_to(snapshot)?;
-                        return Ok(Step::Fatal { message: it.error.unwrap_or_default() });
-                    }
-                    break (Outcome::Failed, None);
-                }
+        let workbench =
+            Workbench { printer: self.ctx.printer, runner: &self.runner, git: &self.git, model: self.model.as_ref() };
+        let change = workbench.edit_until_green(index, &mut conversation, &mut tools, &check_plan(settings)).await?;
+        let outcome = match change.kind {
+            ChangeKind::Green => Outcome::Committed,
+            ChangeKind::StillFailing => Outcome::RolledBack,
+            ChangeKind::NoChange => Outcome::NoChange,
+            ChangeKind::Declined | ChangeKind::ApiFailed { fatal: false } => Outcome::Failed,
+            ChangeKind::ApiFailed { fatal: true } => {
+                self.git.roll_back_to(snapshot)?;
+                return Ok(Step::Fatal { message: change.error.unwrap_or_default() });
             }
-            // What the model changed through its tools; build output the checks leave
-            // behind is not part of the change.
-            changed = tools.changed_files().iter().map(|p| p.to_string_lossy().into_owned()).collect();
-            if !self.git.paths_changed(&changed)? {
-                break (Outcome::NoChange, None);
-            }
-            let spinner = self.ctx.printer.spinner(format!("#{index} running the checks"));
-            let results = checks::run(&settings.checks, self.git.root(), timeout).await;
-            spinner.finish();
-            let passed = checks::passed(&settings.checks, &results);
-            it.validation = checks::records(&results);
-            self.runner.emit(&Event::Validation { iteration: index, round, passed, checks: it.validation.clone() });
-            if passed {
-                break (Outcome::Committed, Some(results));
-            }
-            if round >= settings.fix_rounds || hooks_over_budget(&self.runner) {
-                it.error = Some(format!(
-                    "checks still failing after {round} fix round(s): {}",
-                    checks::brief(&settings.checks, &results)
-                ));
-                break (Outcome::RolledBack, None);
-            }
-            round += 1;
-            let failures = redact(&checks::describe(&settings.checks, &results)).into_owned();
-            conversation.push_user_text(prompts::fix_request(round, settings.fix_rounds, &failures));
         };
-
-        it.fix_rounds = round;
-        it.summary = summary_line(&final_text);
+        if !change.results.is_empty() {
+            it.validation = checks::records(&change.results);
+        }
+        it.error = change.error.clone().filter(|_| outcome != Outcome::NoChange);
+        it.fix_rounds = change.rounds;
+        it.summary = summary_line(&change.final_text);
         usage += conversation.usage;
         requests += conversation.requests;
         it.usage = usage;
         it.requests = requests;
         it.cost_usd = (self.runner.price)(&usage);
         it.outcome = outcome;
+        let final_text = change.final_text;
+        let changed = change.changed;
+        let checks_after = (outcome == Outcome::Committed).then_some(change.results);
         if outcome == Outcome::Committed {
             let subject = it.summary.clone().unwrap_or_else(|| first_line(&issues[0].description));
             let message = commit_message(&subject, &final_text, &issues, &record.id);
@@ -897,9 +848,14 @@ impl Engine<'_> {
     }
 }
 
-fn hooks_over_budget(runner: &Runner<'_>) -> bool {
-    let usage = runner.total_usage();
-    stop::over_budget(&runner.limits, (runner.price)(&usage).unwrap_or(0.0), usage.total())
+/// The checks and conversation limits of the session's settings.
+pub fn check_plan(settings: &SessionSettings) -> CheckPlan {
+    CheckPlan {
+        commands: settings.checks.clone(),
+        timeout: Duration::from_secs(settings.check_timeout_secs),
+        fix_rounds: settings.fix_rounds,
+        max_turns: settings.max_turns,
+    }
 }
 
 /// One line per earlier iteration, for the reviewer.

@@ -6,6 +6,7 @@
 //! the usage so far) and implements the agent's hooks, so every request, response and tool
 //! call is recorded, priced and shown in one place.
 
+pub mod change;
 pub mod checks;
 pub mod events;
 pub mod improve;
