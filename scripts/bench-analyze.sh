@@ -2,8 +2,8 @@
 # Benchmark of `mmm analyze` against `tokei` (a line counter) on the same trees:
 #   (a) the cargo registry sources on disk (~/.cargo/registry/src, left there by building mmm)
 #   (b) a generated tree of 100,000 small files in ten languages
-# Each tool runs RUNS times per tree after one warm-up run; the script prints the median wall
-# time and the median peak resident memory (RSS) side by side. mmm runs the full analysis
+# Each tool runs RUNS times per tree (alternating, after one warm-up run each); the script
+# prints the median wall time and the median peak resident memory (RSS) side by side. mmm runs the full analysis
 # (--no-cache); tokei counts lines. Targets: mmm no slower than 1.2x tokei, and under 150 MB
 # peak at 100,000 files. Record the figures in BENCHMARKS.md.
 #
@@ -69,36 +69,32 @@ for d in range(1000):
 print(f"{n} files", file=sys.stderr)
 PY
 
-# Runs a command RUNS times (after one warm-up) and prints "median_seconds median_peak_kib".
-measure() {
-    python3 - "$RUNS" "$@" <<'PY'
-import os, statistics, subprocess, sys, time
-
-runs, cmd = int(sys.argv[1]), sys.argv[2:]
-times, peaks = [], []
-for i in range(runs + 1):
-    start = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - start
-    if status != 0:
-        sys.exit(f"{cmd[0]} failed with status {status}")
-    if i > 0:  # the first run only warms the page cache
-        times.append(elapsed)
-        peaks.append(usage.ru_maxrss)  # KiB on Linux
-print(f"{statistics.median(times):.3f} {int(statistics.median(peaks))}")
-PY
-}
-
+# Runs mmm and tokei on one tree RUNS times each, alternating so that both see the same machine
+# load, after one warm-up run each, and prints a row: files, median seconds and median peak
+# RSS of each, and the time ratio. Peak RSS comes from wait4(2) for each child.
 report() {
     local name="$1" tree="$2" files
     files="$(find "$tree" -type f | wc -l | tr -d ' ')"
-    read -r mmm_s mmm_kib < <(measure "$MMM" analyze --no-cache --output json "$tree")
-    read -r tokei_s tokei_kib < <(measure "$TOKEI" "$tree")
-    python3 - "$name" "$files" "$mmm_s" "$mmm_kib" "$tokei_s" "$tokei_kib" <<'PY'
-import sys
-name, files, ms, mk, ts, tk = sys.argv[1:]
-ms, ts, mk, tk = float(ms), float(ts), int(mk) / 1024, int(tk) / 1024
+    python3 - "$RUNS" "$name" "$files" "$tree" "$MMM" "$TOKEI" <<'PY'
+import os, statistics, subprocess, sys, time
+
+runs, name, files, tree, mmm, tokei = sys.argv[1:]
+commands = {"mmm": [mmm, "analyze", "--no-cache", "--output", "json", tree], "tokei": [tokei, tree]}
+times = {k: [] for k in commands}
+peaks = {k: [] for k in commands}
+for i in range(int(runs) + 1):
+    for key, cmd in commands.items():
+        start = time.perf_counter()
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - start
+        if status != 0:
+            sys.exit(f"{cmd[0]} failed with status {status}")
+        if i > 0:  # the first round only warms the page cache
+            times[key].append(elapsed)
+            peaks[key].append(usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+ms, ts = statistics.median(times["mmm"]), statistics.median(times["tokei"])
+mk, tk = statistics.median(peaks["mmm"]), statistics.median(peaks["tokei"])
 print(f"{name:<22} {int(files):>9,} {ms:>9.3f} {ts:>9.3f} {ms / ts:>7.2f}x {mk:>9.1f} {tk:>9.1f}")
 PY
 }
