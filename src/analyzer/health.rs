@@ -133,6 +133,15 @@ pub struct FocusArea {
     pub reason: String,
 }
 
+/// Keeps the first `n` items in `cmp` order, sorted, without sorting the rest.
+fn top<T>(items: &mut Vec<T>, n: usize, cmp: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    if items.len() > n {
+        items.select_nth_unstable_by(n, &cmp);
+        items.truncate(n);
+    }
+    items.sort_by(cmp);
+}
+
 fn is_source(f: &FileEntry) -> bool {
     f.status == Status::Scanned && f.lang.is_some_and(|l| l.def().kind == Kind::Programming)
 }
@@ -160,7 +169,10 @@ pub fn assess(files: &[FileEntry], structure: &Structure, projects: &[Project], 
     let mut h = Health::default();
     let (mut comment_lines, mut source_files, mut large_files) = (0u64, 0u64, 0u64);
     let mut functions = Vec::new();
-    let mut smells: Vec<SmellStat> = Vec::new();
+    let mut largest: Vec<(u64, &str)> = Vec::new();
+    // Per smell: its definition, language, total, and (count, path, first line) per file.
+    type Hits<'f> = Vec<(u32, &'f str, u32)>;
+    let mut smells: Vec<(&syntax::SmellDef, &str, u64, Hits<'_>)> = Vec::new();
     let mut todo_items = Vec::new();
     for f in files.iter().filter(|f| is_source(f)) {
         let code = f.scan.lines.code;
@@ -174,7 +186,7 @@ pub fn assess(files: &[FileEntry], structure: &Structure, projects: &[Project], 
             if code > LARGE_FILE {
                 large_files += 1;
             }
-            h.largest_files.push(FileSize { path: f.path.to_string(), code_lines: code - f.scan.test_code });
+            largest.push((code - f.scan.test_code, &f.path));
             for (sym, name) in f.scan.symbols.iter().filter(|(s, _)| s.kind.is_function()) {
                 h.functions.total += 1;
                 h.functions.over_50_lines += u64::from(sym.lines > LONG_FUNCTION);
@@ -185,19 +197,13 @@ pub fn assess(files: &[FileEntry], structure: &Structure, projects: &[Project], 
         let lang = f.lang.map(|l| l.def());
         for hit in &f.scan.smells {
             let Some(def) = lang.and_then(|l| syntax::smells(l.syntax).get(hit.smell as usize)) else { continue };
-            let location = Location { path: f.path.to_string(), line: hit.first_line, count: hit.count };
-            match smells.iter_mut().find(|s| s.id == def.id) {
+            let location = (hit.count, &*f.path, hit.first_line);
+            match smells.iter_mut().find(|s| s.0.id == def.id) {
                 Some(s) => {
-                    s.count += u64::from(hit.count);
-                    s.locations.push(location);
+                    s.2 += u64::from(hit.count);
+                    s.3.push(location);
                 }
-                None => smells.push(SmellStat {
-                    id: def.id.into(),
-                    label: def.label.into(),
-                    language: lang.map_or("", |l| l.name).into(),
-                    count: u64::from(hit.count),
-                    locations: vec![location],
-                }),
+                None => smells.push((def, lang.map_or("", |l| l.name), u64::from(hit.count), vec![location])),
             }
         }
     }
@@ -219,19 +225,23 @@ pub fn assess(files: &[FileEntry], structure: &Structure, projects: &[Project], 
         }
     }
     h.todos.items = todo_items;
-    for s in &mut smells {
-        s.locations.sort_by(|a, b| b.count.cmp(&a.count).then(a.path.cmp(&b.path)));
-        s.locations.truncate(5);
-    }
-    smells.sort_by(|a, b| b.count.cmp(&a.count).then(a.id.cmp(&b.id)));
-    h.smells = smells;
-    h.largest_files.sort_by(|a, b| b.code_lines.cmp(&a.code_lines).then(a.path.cmp(&b.path)));
-    h.largest_files.truncate(TOP);
-    functions.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)).then(a.3.cmp(&b.3)));
+    h.smells = smells
+        .into_iter()
+        .map(|(def, language, count, mut hits)| {
+            top(&mut hits, 5, |a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+            let locations =
+                hits.into_iter().map(|(count, path, line)| Location { path: path.into(), line, count }).collect();
+            SmellStat { id: def.id.into(), label: def.label.into(), language: language.into(), count, locations }
+        })
+        .collect();
+    h.smells.sort_by(|a, b| b.count.cmp(&a.count).then(a.id.cmp(&b.id)));
+    top(&mut largest, TOP, |a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    h.largest_files =
+        largest.into_iter().map(|(code_lines, path)| FileSize { path: path.into(), code_lines }).collect();
+    top(&mut functions, TOP, |a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)).then(a.3.cmp(&b.3)));
     h.longest_functions = functions
-        .iter()
-        .take(TOP)
-        .map(|&(lines, path, name, line)| FunctionSize { path: path.into(), name: name.into(), line, lines })
+        .into_iter()
+        .map(|(lines, path, name, line)| FunctionSize { path: path.into(), name: name.into(), line, lines })
         .collect();
     h.dependencies = projects.iter().map(|p| u64::from(p.dependencies.runtime + p.dependencies.dev)).sum();
 
@@ -422,7 +432,19 @@ pub fn focus(h: &Health, structure: &Structure, checks: &[Check]) -> Vec<FocusAr
                     }
                     _ => c.detail.clone(),
                 },
-                "tooling" => c.detail.clone(),
+                "tooling" => {
+                    let mut gaps = Vec::new();
+                    if structure.ci.is_empty() {
+                        gaps.push("no CI configured");
+                    }
+                    if !checks.iter().any(|c| c.name.starts_with("lint")) && structure.linters.is_empty() {
+                        gaps.push("no linter configured");
+                    }
+                    if checks.iter().all(|c| c.name.starts_with("lint")) {
+                        gaps.push("no build or test command found");
+                    }
+                    gaps.join(", ")
+                }
                 "maintenance" => {
                     let top =
                         h.todos.items.first().map(|t| format!(", first at {}:{}", t.path, t.line)).unwrap_or_default();

@@ -115,14 +115,20 @@ pub struct Analysis {
 pub fn analyze(root: &Path, opts: &Options) -> anyhow::Result<Analysis> {
     let root = canonical_dir(root)?;
     let secrets = SecretFiles::new(&root, &opts.secret_files)?;
+    let started = std::time::Instant::now();
     let walked =
         walk::walk(&root, secrets, &walk::WalkOptions { max_file_size: opts.max_file_size, threads: opts.threads });
+    tracing::debug!("walked {} files in {:?}", walked.files.len(), started.elapsed());
     let (projects, warnings) = projects::detect(&walked.manifests, &walked.files);
     let checks = projects::checks(&projects);
+    tracing::debug!("projects after {:?}", started.elapsed());
     let structure = structure::analyze(&walked.files);
+    tracing::debug!("structure after {:?}", started.elapsed());
     let health = health::assess(&walked.files, &structure, &projects, &checks);
     let focus_areas = health::focus(&health, &structure, &checks);
+    tracing::debug!("health after {:?}", started.elapsed());
     let map = repomap::build(&walked.files, &walked.idents, &structure.entry_points);
+    tracing::debug!("repo map after {:?}", started.elapsed());
     let languages = languages(&walked.files);
     let primary_language = languages
         .iter()
@@ -215,5 +221,102 @@ impl Analysis {
     /// The human report (used by `mmm analyze`).
     pub fn human(&self, styles: &crate::printer::Styles) -> String {
         render::human(self, styles)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn the_repo_map_puts_entry_points_then_the_most_referenced_files_first() {
+        let dir = tree(&[
+            ("Cargo.toml", "[package]\nname = \"app\"\n"),
+            ("src/main.rs", "mod config;\nfn main() {\n    let c = config::Config::load();\n    run::run(c);\n}\n"),
+            (
+                "src/config.rs",
+                "pub struct Config;\n\nimpl Config {\n    pub fn load() -> Config {\n        Config\n    }\n}\n",
+            ),
+            ("src/run.rs", "use crate::config::Config;\n\npub fn run(c: Config) {}\n"),
+            ("src/util.rs", "pub fn helper() {}\n"),
+        ]);
+        let a = analyze(dir.path(), &Options::default()).unwrap();
+        assert_eq!(
+            a.repo_map(1000),
+            "src/main.rs (entry point, 5 lines)\n  fn main:2\n\
+             src/config.rs (6 lines, 2 refs)\n  struct Config:1\n  impl Config:3\n    fn load:4\n\
+             src/run.rs (2 lines, 1 ref)\n  fn run:3\n\
+             src/util.rs (1 line)\n  fn helper:1\n"
+        );
+        assert_eq!(a.repo_map(22), "src/main.rs (entry point, 5 lines)\n  fn main:2\n… 3 more files not shown\n");
+        assert_eq!(
+            a.validation_commands(),
+            ["cargo build --all-targets", "cargo clippy --all-targets -- -D warnings", "cargo test"]
+        );
+    }
+
+    #[test]
+    fn commands_of_projects_in_subdirectories_name_their_directory() {
+        let dir = tree(&[
+            ("api/Cargo.toml", "[package]\nname = \"api\"\n"),
+            ("api/src/lib.rs", "pub fn api() {}\n"),
+            ("web/package.json", r#"{"scripts":{"test":"jest"}}"#),
+        ]);
+        let a = analyze(dir.path(), &Options::default()).unwrap();
+        assert_eq!(
+            a.validation_commands(),
+            [
+                "cd api && cargo build --all-targets",
+                "cd api && cargo clippy --all-targets -- -D warnings",
+                "cd api && cargo test",
+                "cd web && npm test",
+            ]
+        );
+        assert_eq!(a.checks()[3], Check { name: "test (web)".into(), dir: "web".into(), command: "npm test".into() });
+        let summary = a.prompt_summary();
+        let lines: Vec<&str> = summary.lines().collect();
+        assert_eq!(lines[0], "Project analysis (mmm analyzer, schema v1)");
+        assert_eq!(lines[1], "Files: 3 (3 read); primary language: Rust");
+        assert_eq!(
+            lines[2],
+            "Languages: TOML 2 code lines in 1 file, JSON 1 code lines in 1 file, Rust 1 code lines in 1 file"
+        );
+        assert_eq!(lines[3], "Projects:");
+        assert_eq!(
+            lines[4],
+            "- api cargo (Rust) api; tests: cargo test; build: cargo build --all-targets; \
+             lint: cargo clippy --all-targets -- -D warnings; test: cargo test; format: cargo fmt --all"
+        );
+        assert_eq!(lines[5], "- web npm (JavaScript); test: npm test");
+        assert_eq!(
+            lines[6],
+            "Validation checks mmm runs: (in api) cargo build --all-targets; \
+             (in api) cargo clippy --all-targets -- -D warnings; (in api) cargo test; (in web) npm test"
+        );
+        assert!(lines[8].starts_with("Health score: "), "{summary}");
+        assert!(summary.contains("\n- tests 0.00/2.5: no test code found\n"), "{summary}");
+        assert!(
+            summary.ends_with(
+                "\nFocus areas, most urgent first:\n1. tests: add tests: no test code found\n\
+                 2. documentation: no README, few comments (0% of lines)\n3. tooling: no CI configured\n"
+            ),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn a_missing_directory_is_a_usage_error() {
+        let err = analyze(Path::new("/no/such/dir"), &Options::default()).unwrap_err();
+        assert_eq!(crate::error::classify(&err).0, crate::Exit::Usage);
     }
 }

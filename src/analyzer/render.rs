@@ -358,16 +358,18 @@ pub fn prompt_summary(a: &Analysis) -> String {
         .ok();
     let structure: Vec<String> = structure_rows(a).into_iter().map(|(l, v)| format!("{l}: {v}")).collect();
     writeln!(out, "Structure: {}", structure.join("; ")).ok();
-    let breakdown: Vec<String> =
-        a.health.breakdown.iter().map(|c| format!("{} {:.2}/{:.1} ({})", c.name, c.score, c.max, c.detail)).collect();
-    writeln!(out, "Health score: {:.1}/10 = {}", a.health.score, breakdown.join("; ")).ok();
+    writeln!(out, "Health score: {:.1}/10, the sum of:", a.health.score).ok();
+    for c in &a.health.breakdown {
+        writeln!(out, "- {} {:.2}/{:.1}: {}", c.name, c.score, c.max, c.detail).ok();
+    }
     for (label, value) in health_rows(a) {
         writeln!(out, "{}: {value}", capitalize(label)).ok();
     }
     if !a.focus_areas.is_empty() {
-        let focus: Vec<String> =
-            a.focus_areas.iter().enumerate().map(|(i, f)| format!("{}. {}: {}", i + 1, f.area, f.reason)).collect();
-        writeln!(out, "Focus areas: {}", focus.join("; ")).ok();
+        writeln!(out, "Focus areas, most urgent first:").ok();
+        for (i, f) in a.focus_areas.iter().enumerate() {
+            writeln!(out, "{}. {}: {}", i + 1, f.area, f.reason).ok();
+        }
     }
     out
 }

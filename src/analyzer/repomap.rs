@@ -43,27 +43,35 @@ pub struct MapFile {
 
 /// The map entries of the tree, most central first.
 pub fn build(files: &[FileEntry], idents: &IdentMap, entry_points: &[String]) -> Vec<MapFile> {
-    let scanned = files.iter().filter(|f| f.status == Status::Scanned && !f.scan.symbols.is_empty()).count();
-    let too_common = (scanned as u32 / 4).max(20);
-    let mut map: Vec<MapFile> = files
+    let mapped = |f: &&FileEntry| f.status == Status::Scanned && !f.scan.symbols.is_empty();
+    let too_common = (files.iter().filter(mapped).count() as u32 / 4).max(20);
+    // Rank every file cheaply, then build entries for the most central only.
+    let mut ranked: Vec<(bool, bool, u64, &FileEntry)> = files
         .iter()
-        .filter(|f| f.status == Status::Scanned && !f.scan.symbols.is_empty())
+        .filter(mapped)
         .map(|f| {
-            let mut references = 0u64;
-            for (s, name) in f.scan.symbols.iter() {
-                if s.parent.is_some()
-                    || s.kind == SymbolKind::Impl
-                    || s.kind == SymbolKind::Method
-                    || name.len() < MIN_IDENT
-                {
-                    continue;
-                }
-                let mentions = idents.get(&ident_hash(name.as_bytes())).copied().unwrap_or(0);
-                if mentions <= too_common {
-                    references += u64::from(mentions.saturating_sub(1));
-                }
-            }
-            let symbols = f
+            let entry_point = entry_points.iter().any(|e| **e == *f.path);
+            (f.is_test, !entry_point, references(f, idents, too_common), f)
+        })
+        .collect();
+    let order = |a: &(bool, bool, u64, &FileEntry), b: &(bool, bool, u64, &FileEntry)| {
+        (a.0, a.1, std::cmp::Reverse(a.2), &a.3.path).cmp(&(b.0, b.1, std::cmp::Reverse(b.2), &b.3.path))
+    };
+    if ranked.len() > MAX_FILES {
+        ranked.select_nth_unstable_by(MAX_FILES, order);
+        ranked.truncate(MAX_FILES);
+    }
+    ranked.sort_by(order);
+    ranked
+        .into_iter()
+        .map(|(test, not_entry, references, f)| MapFile {
+            path: f.path.to_string(),
+            language: f.lang.map_or("", |l| l.name()).to_string(),
+            code_lines: f.scan.lines.code,
+            entry_point: !not_entry,
+            test,
+            references,
+            symbols: f
                 .scan
                 .symbols
                 .iter()
@@ -74,38 +82,35 @@ pub fn build(files: &[FileEntry], idents: &IdentMap, entry_points: &[String]) ->
                     line: s.line,
                     parent: s.parent.filter(|&p| (p as usize) < MAX_SYMBOLS),
                 })
-                .collect();
-            MapFile {
-                path: f.path.to_string(),
-                language: f.lang.map_or("", |l| l.name()).to_string(),
-                code_lines: f.scan.lines.code,
-                entry_point: entry_points.iter().any(|e| **e == *f.path),
-                test: f.is_test,
-                references,
-                symbols,
-            }
+                .collect(),
         })
-        .collect();
-    map.sort_by(|a, b| {
-        (a.test, !a.entry_point, std::cmp::Reverse(a.references), &a.path).cmp(&(
-            b.test,
-            !b.entry_point,
-            std::cmp::Reverse(b.references),
-            &b.path,
-        ))
-    });
-    map.truncate(MAX_FILES);
-    map
+        .collect()
+}
+
+/// How often other files mention the file's top-level symbols.
+fn references(f: &FileEntry, idents: &IdentMap, too_common: u32) -> u64 {
+    let mut references = 0u64;
+    for (s, name) in f.scan.symbols.iter() {
+        if s.parent.is_some() || matches!(s.kind, SymbolKind::Impl | SymbolKind::Method) || name.len() < MIN_IDENT {
+            continue;
+        }
+        let mentions = idents.get(&ident_hash(name.as_bytes())).copied().unwrap_or(0);
+        if mentions <= too_common {
+            references += u64::from(mentions.saturating_sub(1));
+        }
+    }
+    references
 }
 
 /// One file's block of the map.
 fn render_file(f: &MapFile) -> Vec<String> {
-    let mut notes = vec![format!("{} lines", f.code_lines)];
+    let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let mut notes = vec![plural(f.code_lines, "line")];
     if f.entry_point {
         notes.insert(0, "entry point".into());
     }
     if f.references > 0 {
-        notes.push(format!("{} refs", f.references));
+        notes.push(plural(f.references, "ref"));
     }
     let mut lines = vec![format!("{} ({})", f.path, notes.join(", "))];
     for s in &f.symbols {
@@ -177,7 +182,7 @@ mod tests {
         assert_eq!(
             render(&map, 1000),
             "src/main.rs (entry point, 10 lines)\n  struct Cli:1\nsrc/lib.rs (10 lines, 5 refs)\n  struct Thing:1\n    fn run:2\n\
-             src/other.rs (10 lines, 1 refs)\n  struct Other:1\n"
+             src/other.rs (10 lines, 1 ref)\n  struct Other:1\n"
         );
         let small = render(&map, 25);
         assert_eq!(small, "src/main.rs (entry point, 10 lines)\n  struct Cli:1\n… 2 more files not shown\n");

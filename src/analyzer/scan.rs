@@ -20,9 +20,9 @@ use super::syntax::{self, SymbolKind, is_ident};
 
 /// Most symbols kept per file; the rest are counted in no map.
 const MAX_SYMBOLS: usize = 200;
-/// Most TODO markers kept per file (all are counted).
+/// Most to-do markers kept per file (all are counted).
 const MAX_TODOS: usize = 50;
-/// Longest TODO text kept, in characters.
+/// Longest to-do text kept, in characters.
 const TODO_TEXT: usize = 100;
 
 /// Lines of one file or language.
@@ -113,7 +113,7 @@ pub struct FileScan {
     pub lines: LineCounts,
     /// Code lines that are tests: all of a test file, or a Rust file's `#[cfg(test)]` part.
     pub test_code: u64,
-    /// TODO markers in comments (at most [`MAX_TODOS`] kept).
+    /// The to-do markers in comments (at most [`MAX_TODOS`] kept).
     pub todos: Vec<Todo>,
     /// Markers found per kind (TODO, FIXME, HACK), kept or not.
     pub todo_counts: [u32; 3],
@@ -461,7 +461,7 @@ fn todo_text(def: &super::lang::LangDef, line: &[u8], col: usize, kind: LineKind
     {
         return None;
     }
-    // A marker is `TODO:`/`TODO(name)`, or the first word of a comment (`// TODO fix`);
+    // A marker is followed by `:` or `(`, or is the first word of a comment (`// TODO fix`);
     // "the TODO list" in prose is not one.
     let before = line[..col].trim_ascii_end();
     let last_word = before.rsplit(|b| b.is_ascii_whitespace()).next().unwrap_or(&[]);

@@ -245,6 +245,9 @@ const CONFIGS: &[&str] = &[
 ];
 
 fn matches(pattern: &str, name: &str) -> bool {
+    if pattern.as_bytes()[0] != name.as_bytes().first().copied().unwrap_or(0) {
+        return false;
+    }
     match pattern.strip_suffix('*') {
         Some(prefix) => name.starts_with(prefix),
         None => name == pattern,
@@ -288,14 +291,19 @@ pub fn analyze(files: &[FileEntry]) -> Structure {
     s.source_dirs = ranked(sources);
     s.test_dirs = ranked(tests);
 
+    let is_entry_name = |f: &FileEntry| {
+        let name = f.name();
+        ENTRY_NAMES.iter().any(|e| {
+            e.len() >= name.len()
+                && e.as_bytes()[e.len() - name.len()..] == *name.as_bytes()
+                && f.path.ends_with(e)
+                && (f.path.len() == e.len() || f.path.as_bytes()[f.path.len() - e.len() - 1] == b'/')
+        })
+    };
     let mut entries: Vec<&str> = files
         .iter()
         .filter(|f| !f.is_test && f.status == Status::Scanned)
-        .filter(|f| {
-            f.scan.has_main
-                || ENTRY_NAMES.iter().any(|e| *f.path == **e || f.path.ends_with(&format!("/{e}")))
-                || (f.path.starts_with("src/bin/") && f.path.ends_with(".rs"))
-        })
+        .filter(|f| f.scan.has_main || is_entry_name(f) || (f.path.starts_with("src/bin/") && f.path.ends_with(".rs")))
         .map(|f| &*f.path)
         .collect();
     entries.sort_by_key(|p| (p.matches('/').count(), *p));
@@ -304,14 +312,19 @@ pub fn analyze(files: &[FileEntry]) -> Structure {
 
     for f in files {
         let name = f.name();
-        let depth = f.path.matches('/').count();
+        let depth = f.path.bytes().filter(|&b| b == b'/').count();
+        if depth > 2 {
+            continue;
+        }
         for &(prefix, system) in CI {
             let hit = if prefix.ends_with('/') { f.path.starts_with(prefix) } else { *f.path == *prefix };
             if hit && !s.ci.iter().any(|c| c == system) {
                 s.ci.push(system.to_string());
             }
         }
-        if depth <= 2 {
+        // Every linter and config file name starts with a dot, a lower-case letter or one of
+        // D/P/V (Dockerfile, Procfile, Vagrantfile): most source files are ruled out by that.
+        if name.starts_with(|c: char| c == '.' || c.is_ascii_lowercase() || "DPV".contains(c)) {
             if let Some(&(_, tool)) = LINTERS.iter().find(|(p, _)| matches(p, name))
                 && !s.linters.iter().any(|l| l == tool)
             {
@@ -337,7 +350,8 @@ pub fn analyze(files: &[FileEntry]) -> Structure {
     }
     for dir in ["docs", "doc", "documentation"] {
         let prefix = format!("{dir}/");
-        let n = files.iter().filter(|f| f.path.starts_with(&prefix)).count() as u64;
+        let start = files.partition_point(|f| *f.path < *prefix);
+        let n = files[start..].iter().take_while(|f| f.path.starts_with(&prefix)).count() as u64;
         if n > 0 {
             s.docs.docs_dir = Some(dir.to_string());
             s.docs.docs_files = n;

@@ -84,6 +84,9 @@ pub const PRUNED_DIRS: &[&str] = &[
     "__snapshots__",
 ];
 
+/// Pruned directories that are not worth reporting as skipped.
+const UNCOUNTED_DIRS: &[&str] = &[".git", ".hg", ".svn", ".jj", ".mmm"];
+
 /// Files that only tools write: counted, never read.
 const GENERATED_FILES: &[&str] = &[
     "Cargo.lock",
@@ -251,7 +254,9 @@ pub fn walk(root: &Path, secrets: SecretFiles, opts: &WalkOptions) -> Walked {
             }
             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
             if is_dir && is_pruned_dir(entry) {
-                pruned.fetch_add(1, Ordering::Relaxed);
+                if !UNCOUNTED_DIRS.contains(&entry.file_name().to_str().unwrap_or("")) {
+                    pruned.fetch_add(1, Ordering::Relaxed);
+                }
                 return false;
             }
             if secrets.is_secret(entry.path(), is_dir) {
