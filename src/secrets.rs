@@ -60,7 +60,9 @@ mod tests {
             assert!(s.is_secret(Path::new(secret), false), "{secret} should be secret");
         }
         assert!(s.is_secret(&root.join("deploy/prod.key"), false));
-        for normal in ["src/main.rs", "environment.md", "keys.rs", "docs/env.md", "Cargo.toml"] {
+        for normal in
+            ["src/main.rs", "environment.md", "keys.rs", "docs/env.md", "Cargo.toml", "src/secrets.rs", "secrets.md"]
+        {
             assert!(!s.is_secret(Path::new(normal), false), "{normal} should not be secret");
         }
     }
