@@ -25,7 +25,7 @@ pub fn exec(ctx: &Ctx<'_>, args: &ImproveArgs) -> anyhow::Result<()> {
 
 /// First Ctrl+C: ask the session to roll back and stop. Second: exit at once (every state
 /// file on disk is still whole: they are written by rename).
-async fn watch_interrupts(handle: CancelHandle, printer: crate::printer::Printer) {
+pub(super) async fn watch_interrupts(handle: CancelHandle, printer: crate::printer::Printer) {
     if tokio::signal::ctrl_c().await.is_err() {
         return;
     }

@@ -9,6 +9,8 @@ mod history;
 mod improve;
 mod init;
 mod models;
+mod run;
+mod specs;
 mod status;
 
 use std::future::Future;
@@ -16,7 +18,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, SpecCommand};
 use crate::error::CliError;
 use crate::printer::Printer;
 use crate::settings::{FlagValue, Inputs, Settings};
@@ -50,6 +52,13 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
             flag: flag.to_string(),
         }));
     }
+    if let Command::Run(args) = &cli.command {
+        flags.extend(args.setting_flags().into_iter().map(|(key, text, flag)| FlagValue {
+            key: key.to_string(),
+            text,
+            flag: flag.to_string(),
+        }));
+    }
     let inputs = Inputs::from_process(flags)?;
     let settings = Settings::load(&inputs).context("resolving settings")?;
     // Whatever the key is, it never reaches the model or a log, even if it appears in a
@@ -67,6 +76,9 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Config(ConfigCommand::Show) => config::show(&ctx),
         Command::Init(args) => init::exec(&ctx, &args),
         Command::Improve(args) => improve::exec(&ctx, &args),
+        Command::Run(args) => run::exec(&ctx, &args),
+        Command::Specs(args) => specs::list(&ctx, &args),
+        Command::Spec(SpecCommand::New(args)) => specs::new(&ctx, &args),
         Command::Status => status::exec(&ctx),
         Command::History(args) => history::exec(&ctx, &args),
         Command::Models => models::exec(&ctx),

@@ -91,7 +91,7 @@ async fn resume(
     id: Option<&str>,
     cancel: Cancel,
 ) -> anyhow::Result<()> {
-    let (mut record, mut project_state) = setup::load_for_resume(&git, &layout, id, "mmm improve")?;
+    let (mut record, mut project_state) = setup::load_for_resume(&git, &layout, id, SessionKind::Improve)?;
     let model = setup::model(&ctx.settings)?;
     let project = setup::analyze(ctx, git.root(), opts.use_cache).await?;
     let runner = setup::reopen(ctx, &layout, &mut record, &mut project_state, opts.verbose)?;

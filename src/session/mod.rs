@@ -13,8 +13,9 @@ pub mod improve;
 pub mod prompts;
 pub mod review;
 pub mod setup;
-
+pub mod spec;
 pub mod stop;
+pub mod verdict;
 
 use std::sync::Mutex;
 use std::time::Instant;

@@ -253,13 +253,17 @@ pub fn start<'a>(
 
 /// The session `--resume [ID]` names (the last one by default), loaded and checked: it
 /// exists, it has not completed, and the tree is clean; then its branch is checked out.
-/// `command` (`mmm improve`) goes into the hints.
+/// A session of another `kind` is refused.
 pub fn load_for_resume(
     git: &Git,
     layout: &Layout,
     id: Option<&str>,
-    command: &str,
+    kind: SessionKind,
 ) -> anyhow::Result<(SessionRecord, ProjectState)> {
+    let command = match kind {
+        SessionKind::Improve => "mmm improve",
+        SessionKind::Spec => "mmm run <spec>",
+    };
     let project_state = ProjectState::load_or_default(&layout.state_file())?;
     let id = match id.map(str::to_string).or_else(|| project_state.last_session.clone()) {
         Some(id) => id,
@@ -276,6 +280,15 @@ pub fn load_for_resume(
             .into());
     }
     let record = SessionRecord::load(&path)?;
+    if record.kind != kind {
+        let other = match record.kind {
+            SessionKind::Improve => "mmm improve",
+            SessionKind::Spec => "mmm run",
+        };
+        return Err(CliError::usage(format!("session {id} was not started by `{command}`"))
+            .with_hint(format!("resume it with `{other} --resume {id}`"))
+            .into());
+    }
     if record.status == SessionStatus::Completed {
         let reason = record.stop_reason.as_ref().map(|r| r.to_string()).unwrap_or_default();
         return Err(CliError::usage(format!("session {id} already completed ({reason})"))
