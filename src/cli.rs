@@ -78,7 +78,7 @@ Examples:
   mmm improve --resume                  Continue the last interrupted session")]
     Improve(ImproveArgs),
 
-    /// Implement spec files: edit until the checks pass and every acceptance criterion is met
+    /// Implement spec files until the checks pass and every criterion is met
     #[command(after_help = "\
 Examples:
   mmm run specs/014-retry-budget.md     Implement one spec on a new mmm/spec-... branch, commit it

@@ -96,7 +96,11 @@ pub async fn run(ctx: &Ctx<'_>, opts: &RunOptions, cancel: Cancel) -> anyhow::Re
         }
         let status = project_state.specs.get(&spec.id).map(|s| s.status).unwrap_or_default();
         if status == SpecStatus::Done && !opts.force {
-            let _ = ctx.printer.line(format!("Skipping {}: done (use --force to run it again)", spec.id));
+            if ctx.printer.is_json() {
+                ctx.printer.json(&serde_json::json!({"type": "spec_skipped", "spec": spec.id, "status": "done"}))?;
+            } else {
+                ctx.printer.line(format!("Skipping {}: done (use --force to run it again)", spec.id))?;
+            }
             continue;
         }
         let project = match &project {

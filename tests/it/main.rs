@@ -11,3 +11,4 @@ mod improve;
 mod init;
 mod llm;
 mod models;
+mod run;
