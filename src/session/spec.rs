@@ -21,7 +21,7 @@ use super::events::Event;
 use super::improve::check_plan;
 use super::prompts::{self, ProjectContext};
 use super::setup::{self, NewSession, OneCall, Project, Started};
-use super::stop::StopReason;
+use super::stop::{self, Progress, StopReason};
 use super::verdict::{self, SUBMIT_VERDICT};
 use super::{Cancel, Runner};
 use crate::agent::Conversation;
@@ -33,7 +33,8 @@ use crate::redact::redact;
 use crate::secrets::SecretFiles;
 use crate::spec::{self, Spec};
 use crate::state::session::{
-    CriterionRecord, FileChangeRecord, IterationRecord, Outcome, SessionKind, SessionRecord, SessionStatus, SpecRecord,
+    CriterionRecord, FileChangeRecord, IterationRecord, Outcome, SessionKind, SessionRecord, SessionSettings,
+    SessionStatus, SpecRecord,
 };
 use crate::state::summary::{ProjectState, SpecState, SpecStatus};
 use crate::state::{self, Layout};
@@ -321,6 +322,9 @@ impl Engine<'_> {
         let rounds = settings.limits.max_iterations.max(1);
         let mut verdict = Vec::new();
         for round in 1..=rounds {
+            if let Some(reason) = self.limit_reached(settings) {
+                return Ok(Attempt::Failed { change: None, criteria: verdict, message: format!("{reason}") });
+            }
             let change = workbench.edit_until_green(index, &mut conversation, &mut tools, &plan).await?;
             if change.kind != ChangeKind::Green {
                 let message = change.error.clone().unwrap_or_else(|| "the change did not pass the checks".into());
@@ -328,6 +332,10 @@ impl Engine<'_> {
             }
             if criteria.is_empty() {
                 return Ok(Attempt::Done { change, criteria: verdict });
+            }
+            if let Some(reason) = self.limit_reached(settings) {
+                let message = format!("{reason} before the criteria were verified");
+                return Ok(Attempt::Failed { change: Some(change), criteria: verdict, message });
             }
             let checks_text = redact(&checks::describe(&settings.checks, &change.results)).into_owned();
             let diff = redact(&self.describe_change(&change.changed)?).into_owned();
@@ -366,6 +374,20 @@ impl Engine<'_> {
             conversation.push_user_text(redact(&prompts::unmet_request(round, rounds, &unmet)).into_owned());
         }
         unreachable!("the last round returns")
+    }
+
+    /// The budget, token or time limit that has been reached, if any.
+    fn limit_reached(&self, settings: &SessionSettings) -> Option<StopReason> {
+        let usage = self.runner.total_usage();
+        let progress = Progress {
+            cost_usd: (self.runner.price)(&usage).unwrap_or(0.0),
+            tokens: usage.total(),
+            elapsed: Duration::from_secs(self.runner.elapsed_secs()),
+            ..Progress::default()
+        };
+        stop::before_iteration(&settings.limits, &progress).filter(|r| {
+            matches!(r, StopReason::Budget { .. } | StopReason::TokenLimit { .. } | StopReason::TimeLimit { .. })
+        })
     }
 
     /// The change for the verifier: the diff of modified files, new files in full.

@@ -190,6 +190,24 @@ fn a_spec_whose_checks_never_pass_is_rolled_back_and_recorded_as_failed() {
     assert!(s["spec"]["last_check_output"].as_str().unwrap().contains("grep -q BUG"), "{s}");
 }
 
+#[test]
+fn a_spent_token_budget_fails_the_spec_before_verifying() {
+    let p = project();
+    p.write("specs/001-greet.md", GREET);
+    let server = FakeApi::with([replace("toolu_1", "hello", "hello world")]);
+    let out = run(&p, &server).args(["specs/001-greet.md", "--max-tokens", "1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("was not implemented: token limit reached: 15 of 1 before the criteria were verified"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(p.read("src/app.txt"), "greeting = hello\n");
+    assert_eq!(p.run_git(&["status", "--porcelain"]), "?? specs/\n", "the user's new spec is kept");
+    assert_eq!(state(&p)["specs"]["001-greet"]["status"], "failed");
+}
+
 fn spec_file(p: &Project, name: &str, title: &str, deps: &str) {
     p.write(&format!("specs/{name}.md"), &format!("---\ndepends_on: [{deps}]\n---\n# {title}\n\nMake a file.\n"));
 }
