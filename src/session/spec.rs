@@ -104,6 +104,24 @@ pub async fn run(ctx: &Ctx<'_>, opts: &RunOptions, cancel: Cancel) -> anyhow::Re
             }
             continue;
         }
+        let waiting: Vec<&str> = spec
+            .depends_on
+            .iter()
+            .filter(|d| project_state.specs.get(*d).is_none_or(|s| s.status != SpecStatus::Done))
+            .map(String::as_str)
+            .collect();
+        if !waiting.is_empty() && !opts.force {
+            let message = format!(
+                "it depends on {}, which {} not done",
+                waiting.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", "),
+                if waiting.len() == 1 { "is" } else { "are" }
+            );
+            failed.push((spec.id.clone(), None, message));
+            if !opts.keep_going {
+                break;
+            }
+            continue;
+        }
         let project = match &project {
             Some(p) => p,
             None => project.insert(setup::analyze(ctx, git.root(), true).await?),
@@ -137,7 +155,7 @@ pub async fn run(ctx: &Ctx<'_>, opts: &RunOptions, cancel: Cancel) -> anyhow::Re
             Finished::Done => {}
             Finished::Interrupted { session } => return Err(interrupted(&session)),
             Finished::Failed { session, message } => {
-                failed.push((spec.id.clone(), session, message));
+                failed.push((spec.id.clone(), Some(session), message));
                 if !opts.keep_going {
                     break;
                 }
@@ -167,7 +185,7 @@ async fn resume(
     match engine.drive(record, cancel).await? {
         Finished::Done => Ok(()),
         Finished::Interrupted { session } => Err(interrupted(&session)),
-        Finished::Failed { session, message } => failures(vec![(spec.id.clone(), session, message)]),
+        Finished::Failed { session, message } => failures(vec![(spec.id.clone(), Some(session), message)]),
     }
 }
 
@@ -177,11 +195,14 @@ fn interrupted(session: &str) -> anyhow::Error {
         .into()
 }
 
-fn failures(failed: Vec<(String, String, String)>) -> anyhow::Result<()> {
+fn failures(failed: Vec<(String, Option<String>, String)>) -> anyhow::Result<()> {
     match failed.as_slice() {
         [] => Ok(()),
-        [(id, session, message)] => Err(CliError::failure(format!("spec `{id}` was not implemented: {message}"))
+        [(id, Some(session), message)] => Err(CliError::failure(format!("spec `{id}` was not implemented: {message}"))
             .with_hint(format!("see `mmm history {session}`; edit the spec, then `mmm run` it again"))
+            .into()),
+        [(id, None, message)] => Err(CliError::failure(format!("spec `{id}` was not run: {message}"))
+            .with_hint("run its dependencies first (`mmm run specs/` runs them in order), or pass --force")
             .into()),
         many => Err(CliError::failure(format!(
             "{} specs were not implemented: {}",
@@ -248,18 +269,18 @@ impl Engine<'_> {
     /// Baseline, the attempt (Ctrl+C rolls it back), then the record and the state.
     async fn drive(&self, mut record: SessionRecord, cancel: Cancel) -> anyhow::Result<Finished> {
         let settings = record.settings.clone();
+        let path = record.spec.as_ref().map(|s| s.path.clone()).unwrap_or_default();
+        if self.spec.criteria.is_empty() {
+            self.ctx.printer.warn(format!(
+                "{path} has no acceptance criteria: its goal is its title and text, checked by the checks alone"
+            ));
+        }
         self.runner.emit(&Event::SpecStarted {
             spec: self.spec.id.clone(),
             title: self.spec.title.clone(),
-            path: record.spec.as_ref().map(|s| s.path.clone()).unwrap_or_default(),
+            path,
             criteria: self.criteria(),
         });
-        if self.spec.criteria.is_empty() {
-            self.ctx.printer.warn(format!(
-                "{} has no acceptance criteria: its goal is its title and text, checked by the checks alone",
-                self.spec.path.display()
-            ));
-        }
         let timeout = Duration::from_secs(settings.check_timeout_secs);
         let spinner = self.ctx.printer.spinner("running the checks (baseline)");
         let baseline = tokio::select! {
@@ -442,7 +463,9 @@ impl Engine<'_> {
             Attempt::Done { change, criteria } => {
                 let original = std::fs::read_to_string(&self.spec.path)
                     .with_context(|| format!("reading {}", self.spec.path.display()))?;
-                state::write_atomic(&self.spec.path, spec::tick(&original, self.spec).as_bytes())?;
+                // The spec as it is now: the change may have touched it.
+                let current = spec::parse(&self.spec.path, &original).unwrap_or_else(|_| self.spec.clone());
+                state::write_atomic(&self.spec.path, spec::tick(&original, &current).as_bytes())?;
                 let mut paths = change.changed.clone();
                 if !paths.contains(&spec_record.path) {
                     paths.push(spec_record.path.clone());

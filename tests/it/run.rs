@@ -240,6 +240,18 @@ fn a_directory_runs_in_dependency_order_and_a_cycle_is_refused() {
         assert_eq!(st["specs"][id]["status"], "done", "{id}");
     }
 
+    // A spec whose dependency is not done is not run (unless forced).
+    spec_file(&p, "006-later", "Later", "009-unknown");
+    let out = run(&p, &server).arg("specs/006-later.md").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .starts_with("error: spec `006-later` was not run: it depends on `009-unknown`, which is not done\n"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(p.root.join("specs/006-later.md")).unwrap();
+
     spec_file(&p, "004-a", "A", "005-b");
     spec_file(&p, "005-b", "B", "004-a");
     let out = run(&p, &server).arg("specs").output().unwrap();
@@ -249,6 +261,31 @@ fn a_directory_runs_in_dependency_order_and_a_cycle_is_refused() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn keep_going_runs_the_specs_a_failure_does_not_block() {
+    let p = project();
+    spec_file(&p, "001-a", "A", "");
+    spec_file(&p, "002-b", "B", "001-a");
+    spec_file(&p, "003-c", "C", "");
+    p.run_git(&["add", "-A"]);
+    p.run_git(&["commit", "-q", "-m", "specs"]);
+    let server =
+        FakeApi::with([replace("toolu_1", "hello", "hello BUG"), done("A"), create("toolu_2", "c.txt"), done("C")]);
+    let out = run(&p, &server).args(["specs", "--keep-going", "-c", "fix_rounds=0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("warning: specs/001-a.md has no acceptance criteria"), "{err}");
+    assert!(err.contains("\nerror: 2 specs were not implemented: `001-a`, `002-b`\n"), "{err}");
+    assert_eq!(p.run_git(&["log", "-1", "--format=%s"]), "mmm: implement 003-c — C\n");
+    assert_eq!(p.read("src/app.txt"), "greeting = hello\n");
+    let st = state(&p);
+    assert_eq!(
+        (st["specs"]["001-a"]["status"].as_str(), st["specs"]["003-c"]["status"].as_str()),
+        (Some("failed"), Some("done"))
+    );
+    assert!(st["specs"].get("002-b").is_none(), "a blocked spec stays pending");
 }
 
 #[test]
