@@ -252,6 +252,14 @@ fn a_directory_runs_in_dependency_order_and_a_cycle_is_refused() {
     );
     std::fs::remove_file(p.root.join("specs/006-later.md")).unwrap();
 
+    // `--only` picks one spec; done ones are still skipped; an unknown id is a usage error.
+    let out = run(&p, &server).args(["specs", "--only", "003-mid", "--output", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json_lines(&out), vec![json!({"type": "spec_skipped", "spec": "003-mid", "status": "done"})]);
+    let out = run(&p, &server).args(["specs", "--only", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("error: no spec with the id `nope` in "), "{}", stderr(&out));
+
     spec_file(&p, "004-a", "A", "005-b");
     spec_file(&p, "005-b", "B", "004-a");
     let out = run(&p, &server).arg("specs").output().unwrap();
