@@ -57,7 +57,10 @@ pub struct ImproveOptions {
 }
 
 /// Runs `mmm improve`.
-pub async fn run(ctx: &Ctx<'_>, opts: &ImproveOptions, cancel: Cancel) -> anyhow::Result<()> {
+/// Runs `mmm improve`: the finished session's record, or `None` for `--dry-run`. How the
+/// session ended decides the exit code ([`super::exit_result`]), after the caller has
+/// written any CI outputs.
+pub async fn run(ctx: &Ctx<'_>, opts: &ImproveOptions, cancel: Cancel) -> anyhow::Result<Option<SessionRecord>> {
     let git = Git::open(&ctx.cwd)?;
     let layout = Layout::new(git.root());
     if let Some(id) = &opts.resume {
@@ -88,7 +91,7 @@ pub async fn run(ctx: &Ctx<'_>, opts: &ImproveOptions, cancel: Cancel) -> anyhow
     let price = price_fn(&ctx.settings, &settings)?;
 
     if opts.dry_run {
-        return dry_run(ctx, opts, &git, &project, &settings, model.as_deref()).await;
+        return dry_run(ctx, opts, &git, &project, &settings, model.as_deref()).await.map(|()| None);
     }
     let model = model.expect("a model client exists outside --dry-run");
 
@@ -96,7 +99,7 @@ pub async fn run(ctx: &Ctx<'_>, opts: &ImproveOptions, cancel: Cancel) -> anyhow
     let branch = if settings.in_place {
         base_branch.clone().unwrap_or_else(|| "HEAD".into())
     } else {
-        let name = format!("mmm/improve-{}", jiff::Zoned::now().strftime("%Y%m%d-%H%M%S"));
+        let name = free_branch_name(&git, &format!("mmm/improve-{}", jiff::Zoned::now().strftime("%Y%m%d-%H%M%S")))?;
         git.create_branch_and_switch(&name)?;
         name
     };
@@ -140,6 +143,7 @@ pub async fn run(ctx: &Ctx<'_>, opts: &ImproveOptions, cancel: Cancel) -> anyhow
         usage: Usage::default(),
         cost_usd: Some(0.0),
         requests: 0,
+        scores: Vec::new(),
     };
     record.save(&session_dir.join("session.json"))?;
     let mut project_state = ProjectState::load_or_default(&layout.state_file())?;
@@ -160,7 +164,7 @@ pub async fn run(ctx: &Ctx<'_>, opts: &ImproveOptions, cancel: Cancel) -> anyhow
         runner.emit(&event);
     }
     let engine = Engine { ctx, runner, git, layout, model, project, base_branch };
-    engine.drive(record, project_state, cancel).await
+    engine.drive(record, project_state, cancel).await.map(Some)
 }
 
 /// `mmm improve --resume [ID]`: continue a stopped session on its branch.
@@ -171,7 +175,7 @@ async fn resume(
     layout: Layout,
     id: Option<&str>,
     cancel: Cancel,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<SessionRecord>> {
     let mut project_state = ProjectState::load_or_default(&layout.state_file())?;
     let id = match id.map(str::to_string).or_else(|| project_state.last_session.clone()) {
         Some(id) => id,
@@ -227,7 +231,7 @@ async fn resume(
         resumed: true,
     });
     let engine = Engine { ctx, runner, git, layout, model, project, base_branch: None };
-    engine.drive(record, project_state, cancel).await
+    engine.drive(record, project_state, cancel).await.map(Some)
 }
 
 /// The analysis the prompts are built from.
@@ -307,6 +311,19 @@ fn user_changes(git: &Git) -> anyhow::Result<Vec<String>> {
 
 fn is_mmm_path(path: &str) -> bool {
     path == ".mmm" || path.starts_with(".mmm/")
+}
+
+/// `base`, or `base-2`, `base-3`, ... when a branch of that name exists (two sessions
+/// started in the same second). Existing branches are never reused.
+fn free_branch_name(git: &Git, base: &str) -> anyhow::Result<String> {
+    let exists = |name: &str| git.run(&["rev-parse", "--verify", "--quiet", &format!("refs/heads/{name}")]).is_ok();
+    let mut name = base.to_string();
+    let mut n = 1;
+    while exists(&name) {
+        n += 1;
+        name = format!("{base}-{n}");
+    }
+    Ok(name)
 }
 
 /// `20261124-061500-3f2a`: sortable, unique enough for one repository.
@@ -401,6 +418,7 @@ fn dry_record(settings: &SessionSettings) -> SessionRecord {
         usage: Usage::default(),
         cost_usd: None,
         requests: 0,
+        scores: Vec::new(),
     }
 }
 
@@ -546,7 +564,7 @@ impl Engine<'_> {
         mut record: SessionRecord,
         mut project_state: ProjectState,
         cancel: Cancel,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<SessionRecord> {
         let settings = record.settings.clone();
         let timeout = Duration::from_secs(settings.check_timeout_secs);
         let iterations_before = record.iterations.len();
@@ -584,8 +602,11 @@ impl Engine<'_> {
             };
             match step {
                 Step::Done { record: it, score, checks } => {
-                    if let (Some(prev), Some(score)) = (record.iterations.last_mut(), score) {
-                        prev.score_after = Some(score);
+                    if let Some(score) = score {
+                        record.scores.push(score);
+                        if let Some(prev) = record.iterations.last_mut() {
+                            prev.score_after = Some(score);
+                        }
                     }
                     if let Some(results) = checks {
                         current_checks = results;
@@ -596,6 +617,7 @@ impl Engine<'_> {
                     record.save(&self.session_file(&record))?;
                 }
                 Step::Stop { reason, score } => {
+                    record.scores.push(score);
                     if let Some(prev) = record.iterations.last_mut() {
                         prev.score_after = Some(score);
                     }
@@ -772,7 +794,7 @@ impl Engine<'_> {
         project_state: &mut ProjectState,
         iterations_before: usize,
         reason: StopReason,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<SessionRecord> {
         self.sync_usage(&mut record);
         record.status = match &reason {
             StopReason::Interrupted => SessionStatus::Interrupted,
@@ -797,20 +819,7 @@ impl Engine<'_> {
         let summary = self.summary(&record, reason.clone(), message);
         self.runner.emit(&Event::Summary(Box::new(summary)));
 
-        match reason {
-            StopReason::Interrupted => Err(CliError::interrupted("interrupted: the current iteration was rolled back")
-                .with_hint(format!("resume with `mmm improve --resume {}`", record.id))
-                .into()),
-            StopReason::Error { message } => Err(CliError::failure(message)
-                .with_hint(format!("fix the cause, then `mmm improve --resume {}`", record.id))
-                .into()),
-            StopReason::Failing { iterations } => {
-                Err(CliError::failure(format!("{iterations} failed iterations in a row"))
-                    .with_hint(format!("see `mmm history {}` for what went wrong", record.id))
-                    .into())
-            }
-            _ => Ok(()),
-        }
+        Ok(record)
     }
 
     fn summary(&self, record: &SessionRecord, reason: StopReason, message: String) -> Summary {

@@ -231,6 +231,9 @@ fn a_review_at_the_target_stops_before_any_edit() {
     let s = session(&p);
     assert_eq!(s["iterations"], json!([]));
     assert_eq!(s["stop_reason"]["kind"], "target_reached");
+    assert_eq!(s["scores"], json!([8.0]), "the score that stopped the session is recorded");
+    let state: Value = serde_json::from_str(&p.read(".mmm/state.json")).unwrap();
+    assert_eq!(state["current_score"], 8.0);
 
     let p = project();
     let server = FakeApi::with([review(6.0, json!([]))]);
