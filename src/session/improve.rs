@@ -93,7 +93,9 @@ pub async fn run(ctx: &Ctx<'_>, opts: &ImproveOptions, cancel: Cancel) -> anyhow
     if opts.dry_run {
         return dry_run(ctx, opts, &git, &project, &settings, model.as_deref()).await.map(|()| None);
     }
-    let model = model.expect("a model client exists outside --dry-run");
+    let Some(model) = model else {
+        anyhow::bail!("no API client was set up for a session that edits (outside --dry-run)");
+    };
 
     let base_branch = git.current_branch()?;
     let branch = if settings.in_place {
