@@ -61,6 +61,10 @@ pub struct GlobalArgs {
     #[arg(short = 'C', value_name = "DIR", global = true)]
     pub directory: Option<PathBuf>,
 
+    /// Run unattended (also when CI=true): no spinners, timestamped progress on stderr
+    #[arg(long, global = true)]
+    pub ci: bool,
+
     /// Set a setting for this run, above every other layer (repeatable): -c target=9
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE", global = true)]
     pub overrides: Vec<String>,
@@ -75,8 +79,10 @@ Examples:
   mmm improve --target 9 --budget-usd 2 Stop at score 9 or after $2 of API use
   mmm improve --focus \"error handling\"  Steer the review
   mmm improve --dry-run                 Analyze, run the checks and review; change nothing
-  mmm improve --resume                  Continue the last interrupted session")]
-    Improve(ImproveArgs),
+  mmm improve --resume                  Continue the last interrupted session
+  mmm improve --ci --summary-file report.md --fail-under 7 --push
+                                        Unattended, with a report, a gate and a branch to review")]
+    Improve(Box<ImproveArgs>),
 
     /// Implement spec files until the checks pass and every criterion is met
     #[command(after_help = "\
@@ -200,6 +206,32 @@ pub struct ImproveArgs {
     /// Analyze the project afresh instead of reusing .mmm/cache/analysis.json
     #[arg(long)]
     pub no_cache: bool,
+
+    #[command(flatten)]
+    pub results: ResultArgs,
+}
+
+/// What a session leaves for a pipeline: a report, a gate, a branch to review.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ResultArgs {
+    /// Write a Markdown report of the session to PATH (also appended to $GITHUB_STEP_SUMMARY when set)
+    #[arg(long, value_name = "PATH")]
+    pub summary_file: Option<std::path::PathBuf>,
+
+    /// Exit with code 3 when the final score is below SCORE
+    #[arg(long, value_name = "SCORE", value_parser = parse_score)]
+    pub fail_under: Option<f64>,
+
+    /// Push the session's branch to origin when it has commits (never forced)
+    #[arg(long)]
+    pub push: bool,
+}
+
+fn parse_score(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| (0.0..=10.0).contains(s))
+        .ok_or_else(|| format!("`{text}` is not a score from 0 to 10"))
 }
 
 impl ImproveArgs {

@@ -16,6 +16,8 @@ pub enum Exit {
     Failure = 1,
     /// Bad usage, configuration or input: nothing was attempted.
     Usage = 2,
+    /// The run completed, but below the score `--fail-under` asked for.
+    TargetNotReached = 3,
     /// Interrupted by the user (Ctrl+C).
     Interrupted = 130,
 }
@@ -44,6 +46,11 @@ impl CliError {
     /// A failed run (exit 1).
     pub fn failure(message: impl Into<String>) -> Self {
         Self { exit: Exit::Failure, message: message.into(), hint: None }
+    }
+
+    /// The run completed below the `--fail-under` score (exit 3).
+    pub fn target_not_reached(message: impl Into<String>) -> Self {
+        Self { exit: Exit::TargetNotReached, message: message.into(), hint: None }
     }
 
     /// The user interrupted the run (exit 130).

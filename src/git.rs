@@ -302,7 +302,18 @@ impl Git {
             bail!("refusing to push: remote `{remote}` and branch `{branch}` must not start with `-`");
         }
         let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
-        self.run(&["push", "--quiet", remote, &refspec])?;
+        // Unattended: a remote that wants a password fails instead of waiting for one.
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&self.root)
+            .args(["push", "--quiet", remote, &refspec])
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .context("running git push")?;
+        if !out.status.success() {
+            bail!("git push {remote} {branch} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
         Ok(())
     }
 

@@ -11,11 +11,14 @@ fn main() {
     install_panic_hook();
     let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
     let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let env: Vec<(String, String)> = std::env::vars().collect();
     let printer = Printer::new(PrinterOptions {
         format: cli.global.output,
         color: cli.global.color,
         quiet: cli.global.quiet,
         no_color_env,
+        ci: cli.global.ci || mmm::ci::is_ci(&env),
+        github: env.iter().any(|(k, v)| k == "GITHUB_ACTIONS" && v == "true"),
     });
     let styles = printer.stderr_styles();
     mmm::logging::init(cli.global.verbose, cli.global.quiet, styles.bold("x") != "x");

@@ -82,6 +82,11 @@ pub struct PrinterOptions {
     pub quiet: bool,
     /// `NO_COLOR` set to a non-empty value.
     pub no_color_env: bool,
+    /// Unattended (`--ci`, or `CI=true`): no spinners; progress lines go to stderr with a
+    /// timestamp, so stdout holds only results (and workflow commands).
+    pub ci: bool,
+    /// Running in GitHub Actions: failing checks are reported as annotations.
+    pub github: bool,
 }
 
 /// The only writer to stdout.
@@ -92,6 +97,8 @@ pub struct Printer {
     stdout_styles: Styles,
     stderr_styles: Styles,
     stderr_tty: bool,
+    ci: bool,
+    github: bool,
 }
 
 impl Printer {
@@ -110,7 +117,19 @@ impl Printer {
             },
             stderr_styles: Styles { enabled: decide(stderr_tty) },
             stderr_tty,
+            ci: opts.ci,
+            github: opts.github,
         }
+    }
+
+    /// Unattended mode: no spinners, timestamped progress on stderr.
+    pub fn is_ci(&self) -> bool {
+        self.ci
+    }
+
+    /// Whether failing checks should become GitHub annotations.
+    pub fn github_annotations(&self) -> bool {
+        self.github
     }
 
     pub fn format(&self) -> OutputFormat {
@@ -150,10 +169,24 @@ impl Printer {
         self.write_stdout(&line)
     }
 
-    /// Prints a line of text in human mode (unless `-q`); nothing in JSON mode.
+    /// Prints a line of progress in human mode (unless `-q`); nothing in JSON mode. In CI
+    /// mode it goes to stderr with a timestamp on every line.
     pub fn line(&self, text: impl Display) -> anyhow::Result<()> {
         if self.format == OutputFormat::Human && !self.quiet {
-            self.write_stdout(&text.to_string())?;
+            if self.ci {
+                eprintln!("{}", crate::ci::ci_line(&crate::ci::timestamp(), &text.to_string()));
+            } else {
+                self.write_stdout(&text.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A workflow command for the CI runner (`::error file=...::...`), on stdout in human
+    /// mode, where the runner reads it. In JSON mode the caller emits an event instead.
+    pub fn workflow_command(&self, command: impl Display) -> anyhow::Result<()> {
+        if self.format == OutputFormat::Human {
+            self.write_stdout(&command.to_string())?;
         }
         Ok(())
     }
@@ -173,7 +206,7 @@ impl Printer {
     /// A spinner on stderr while something slow happens; hidden unless stderr is a
     /// terminal in human mode. Finish it with [`Spinner::finish`] or by dropping it.
     pub fn spinner(&self, message: impl Into<String>) -> Spinner {
-        let visible = self.stderr_tty && self.format == OutputFormat::Human && !self.quiet;
+        let visible = self.stderr_tty && self.format == OutputFormat::Human && !self.quiet && !self.ci;
         let bar = if visible {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.enable_steady_tick(Duration::from_millis(100));

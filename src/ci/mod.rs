@@ -10,6 +10,7 @@
 
 pub mod annotations;
 pub mod github;
+pub mod publish;
 pub mod report;
 
 use std::borrow::Cow;

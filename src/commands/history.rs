@@ -67,12 +67,7 @@ impl Report for SessionDetail {
             lines.push("No iteration completed.".into());
         }
         for it in &r.iterations {
-            let score = match (it.score_before, it.score_after) {
-                (Some(b), Some(a)) => format!("score {b:.1} → {a:.1}"),
-                (Some(b), None) => format!("score {b:.1}"),
-                _ => "no review".into(),
-            };
-            lines.push(format!("{}  {score}", iteration_line(it, s)));
+            lines.push(iteration_line(it, s));
             if let Some(commit) = &it.commit {
                 lines.push(format!("     commit {commit}"));
             }

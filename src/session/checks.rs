@@ -36,7 +36,16 @@ pub fn passed(commands: &[String], results: &[CommandResult]) -> bool {
     results.len() == commands.len() && results.iter().all(CommandResult::passed)
 }
 
-/// The results as recorded in `session.json`.
+/// Lines of a failed check's output kept in the record.
+const RECORDED_LINES: usize = 100;
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The results as recorded in `session.json` (with the end of a failed check's output).
 pub fn records(results: &[CommandResult]) -> Vec<CheckRecord> {
     results
         .iter()
@@ -46,6 +55,7 @@ pub fn records(results: &[CommandResult]) -> Vec<CheckRecord> {
             passed: r.passed(),
             timed_out: r.timed_out,
             duration_ms: r.duration.as_millis() as u64,
+            output: (!r.passed()).then(|| tail(&r.output, RECORDED_LINES)),
         })
         .collect()
 }

@@ -184,7 +184,7 @@ impl Event {
     }
 }
 
-/// `#2 committed  3 files +40 -12  41.2k tokens  $0.08  Add error handling`.
+/// `#2 committed   score 6.0  3 file(s) +40 -12  41.2k tokens  $0.08  Add error handling`.
 pub fn iteration_line(it: &IterationRecord, s: &Styles) -> String {
     let outcome = match it.outcome {
         Outcome::Committed => s.green("committed  "),
@@ -199,8 +199,13 @@ pub fn iteration_line(it: &IterationRecord, s: &Styles) -> String {
         (Some(summary), _) => summary.clone(),
         _ => String::new(),
     };
+    let score = match (it.score_before, it.score_after) {
+        (Some(before), Some(after)) => format!("score {before:.1} → {after:.1}"),
+        (Some(before), None) => format!("score {before:.1}"),
+        _ => "no review".to_string(),
+    };
     format!(
-        "#{} {outcome} {} file(s) +{added} -{removed}  {} tokens  {}  {}",
+        "#{} {outcome} {score}  {} file(s) +{added} -{removed}  {} tokens  {}  {}",
         it.index,
         it.files_changed.len(),
         tokens(it.usage.total()),

@@ -24,7 +24,6 @@ use super::stop::{self, Progress, StopReason};
 use super::{Cancel, Runner};
 use crate::agent::Conversation;
 use crate::commands::Ctx;
-use crate::error::CliError;
 use crate::exec::CommandResult;
 use crate::git::{Git, Snapshot};
 use crate::llm::{Message, MessagesRequest, Model, SystemBlock, ToolChoice, Usage};
@@ -53,7 +52,10 @@ pub struct ImproveOptions {
 }
 
 /// Runs `mmm improve`.
-pub async fn run(ctx: &Ctx<'_>, opts: &ImproveOptions, cancel: Cancel) -> anyhow::Result<()> {
+/// Runs `mmm improve`: the finished session's record, or `None` for `--dry-run`. How the
+/// session ended decides the exit code ([`super::exit_result`]), after the caller has
+/// written any CI outputs.
+pub async fn run(ctx: &Ctx<'_>, opts: &ImproveOptions, cancel: Cancel) -> anyhow::Result<Option<SessionRecord>> {
     let git = Git::open(&ctx.cwd)?;
     let layout = Layout::new(git.root());
     if let Some(id) = &opts.resume {
@@ -72,14 +74,16 @@ pub async fn run(ctx: &Ctx<'_>, opts: &ImproveOptions, cancel: Cancel) -> anyhow
     let price = setup::price_fn(&ctx.settings, &settings)?;
 
     if opts.dry_run {
-        return dry_run(ctx, opts, &git, &project, &settings, model.as_deref()).await;
+        return dry_run(ctx, opts, &git, &project, &settings, model.as_deref()).await.map(|()| None);
     }
-    let model = model.expect("a model client exists outside --dry-run");
+    let Some(model) = model else {
+        anyhow::bail!("no API client was set up for a session that edits (outside --dry-run)");
+    };
     let new = NewSession { kind: SessionKind::Improve, branch_prefix: "improve".into(), settings, dirty, spec: None };
     let started = setup::start(ctx, &git, &layout, new, opts.verbose, price)?;
     let Started { record, runner, project_state, base_branch } = started;
     let engine = Engine { ctx, runner, git, layout, model, project, base_branch };
-    engine.drive(record, project_state, cancel).await
+    engine.drive(record, project_state, cancel).await.map(Some)
 }
 
 /// `mmm improve --resume [ID]`: continue a stopped session on its branch.
@@ -90,13 +94,13 @@ async fn resume(
     layout: Layout,
     id: Option<&str>,
     cancel: Cancel,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<SessionRecord>> {
     let (mut record, mut project_state) = setup::load_for_resume(&git, &layout, id, SessionKind::Improve)?;
     let model = setup::model(&ctx.settings)?;
     let project = setup::analyze(ctx, git.root(), opts.use_cache).await?;
     let runner = setup::reopen(ctx, &layout, &mut record, &mut project_state, opts.verbose)?;
     let engine = Engine { ctx, runner, git, layout, model, project, base_branch: None };
-    engine.drive(record, project_state, cancel).await
+    engine.drive(record, project_state, cancel).await.map(Some)
 }
 
 /// `--dry-run`: analysis, baseline, the review when a key is set, and the plan. No edits,
@@ -187,6 +191,7 @@ fn dry_record(settings: &SessionSettings) -> SessionRecord {
         cost_usd: None,
         requests: 0,
         spec: None,
+        scores: Vec::new(),
     }
 }
 
@@ -264,7 +269,7 @@ impl Engine<'_> {
         mut record: SessionRecord,
         mut project_state: ProjectState,
         cancel: Cancel,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<SessionRecord> {
         let settings = record.settings.clone();
         let timeout = Duration::from_secs(settings.check_timeout_secs);
         let iterations_before = record.iterations.len();
@@ -302,8 +307,11 @@ impl Engine<'_> {
             };
             match step {
                 Step::Done { record: it, score, checks } => {
-                    if let (Some(prev), Some(score)) = (record.iterations.last_mut(), score) {
-                        prev.score_after = Some(score);
+                    if let Some(score) = score {
+                        record.scores.push(score);
+                        if let Some(prev) = record.iterations.last_mut() {
+                            prev.score_after = Some(score);
+                        }
                     }
                     if let Some(results) = checks {
                         current_checks = results;
@@ -314,6 +322,7 @@ impl Engine<'_> {
                     record.save(&self.session_file(&record))?;
                 }
                 Step::Stop { reason, score } => {
+                    record.scores.push(score);
                     if let Some(prev) = record.iterations.last_mut() {
                         prev.score_after = Some(score);
                     }
@@ -487,7 +496,7 @@ impl Engine<'_> {
         project_state: &mut ProjectState,
         iterations_before: usize,
         reason: StopReason,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<SessionRecord> {
         self.sync_usage(&mut record);
         record.status = match &reason {
             StopReason::Interrupted => SessionStatus::Interrupted,
@@ -512,20 +521,7 @@ impl Engine<'_> {
         let summary = self.summary(&record, reason.clone(), message);
         self.runner.emit(&Event::Summary(Box::new(summary)));
 
-        match reason {
-            StopReason::Interrupted => Err(CliError::interrupted("interrupted: the current iteration was rolled back")
-                .with_hint(format!("resume with `mmm improve --resume {}`", record.id))
-                .into()),
-            StopReason::Error { message } => Err(CliError::failure(message)
-                .with_hint(format!("fix the cause, then `mmm improve --resume {}`", record.id))
-                .into()),
-            StopReason::Failing { iterations } => {
-                Err(CliError::failure(format!("{iterations} failed iterations in a row"))
-                    .with_hint(format!("see `mmm history {}` for what went wrong", record.id))
-                    .into())
-            }
-            _ => Ok(()),
-        }
+        Ok(record)
     }
 
     fn summary(&self, record: &SessionRecord, reason: StopReason, message: String) -> Summary {

@@ -25,11 +25,46 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::agent::{Conversation, Hooks, ToolReply};
+use crate::error::CliError;
 use crate::llm::{MessagesRequest, MessagesResponse, Usage};
 use crate::printer::Printer;
 use crate::state::journal::Journal;
 use crate::state::session::SessionRecord;
 use events::Event;
+use stop::StopReason;
+
+/// The exit a finished session maps to: success, 1 for a failing or broken run, 130 for an
+/// interrupted one, and 3 when `fail_under` is given and the final score is below it. The
+/// hints name the session, so the next step is one command.
+pub fn exit_result(record: &SessionRecord, command: &str, fail_under: Option<f64>) -> anyhow::Result<()> {
+    let id = &record.id;
+    match &record.stop_reason {
+        Some(StopReason::Interrupted) => {
+            Err(CliError::interrupted("interrupted: the current iteration was rolled back")
+                .with_hint(format!("resume with `mmm {command} --resume {id}`"))
+                .into())
+        }
+        Some(StopReason::Error { message }) => Err(CliError::failure(message.clone())
+            .with_hint(format!("fix the cause, then `mmm {command} --resume {id}`"))
+            .into()),
+        Some(StopReason::Failing { iterations }) => {
+            Err(CliError::failure(format!("{iterations} failed iterations in a row"))
+                .with_hint(format!("see `mmm history {id}` for what went wrong"))
+                .into())
+        }
+        _ => match (fail_under, record.score_now()) {
+            (Some(threshold), score) if score.is_none_or(|s| s < threshold) => {
+                let got = score.map_or_else(|| "no score".to_string(), |s| format!("score {s:.1}"));
+                Err(CliError::target_not_reached(format!(
+                    "the session ended with {got}, below --fail-under {threshold:.1}"
+                ))
+                .with_hint(format!("`mmm history {id}` shows each iteration"))
+                .into())
+            }
+            _ => Ok(()),
+        },
+    }
+}
 
 /// Tells a running session that the user pressed Ctrl+C.
 #[derive(Debug, Clone)]
@@ -120,6 +155,39 @@ impl<'a> Runner<'a> {
             let _ = self.printer.json(event);
         } else if let Some(line) = event.human(&self.printer.styles(), self.verbose) {
             let _ = self.printer.line(line);
+        }
+        if self.printer.github_annotations() {
+            self.annotate(event);
+        }
+    }
+
+    /// GitHub annotations for a check failure that stands: a failing baseline, or the last
+    /// failing check of an iteration that was rolled back.
+    fn annotate(&self, event: &Event) {
+        let failed = match event {
+            Event::Baseline { passed: false, checks } => checks.iter().find(|c| !c.passed),
+            Event::Iteration(it) if it.outcome == crate::state::session::Outcome::RolledBack => {
+                it.validation.iter().find(|c| !c.passed)
+            }
+            _ => None,
+        };
+        let Some(check) = failed else { return };
+        let output = check.output.as_deref().unwrap_or("");
+        for annotation in
+            crate::ci::annotations::annotations(&check.command, output, crate::ci::annotations::MAX_ANNOTATIONS)
+        {
+            let _ = if self.printer.is_json() {
+                self.printer.json(&serde_json::json!({
+                    "type": "annotation",
+                    "level": annotation.level.to_string(),
+                    "file": annotation.file,
+                    "line": annotation.line,
+                    "message": annotation.message,
+                    "command": annotation.to_string(),
+                }))
+            } else {
+                self.printer.workflow_command(&annotation)
+            };
         }
     }
 

@@ -138,6 +138,19 @@ pub fn preflight(git: &Git, dirty: &[String], allow_dirty: bool) -> anyhow::Resu
     Ok(())
 }
 
+/// `base`, or `base-2`, `base-3`, ... when a branch of that name exists (two sessions
+/// started in the same second). Existing branches are never reused.
+fn free_branch_name(git: &Git, base: &str) -> anyhow::Result<String> {
+    let exists = |name: &str| git.run(&["rev-parse", "--verify", "--quiet", &format!("refs/heads/{name}")]).is_ok();
+    let mut name = base.to_string();
+    let mut n = 1;
+    while exists(&name) {
+        n += 1;
+        name = format!("{base}-{n}");
+    }
+    Ok(name)
+}
+
 /// `20261124-061500-3f2a`: sortable, unique enough for one repository.
 pub fn session_id() -> String {
     format!("{}-{:04x}", jiff::Zoned::now().strftime("%Y%m%d-%H%M%S"), fastrand::u16(..))
@@ -184,7 +197,8 @@ pub fn start<'a>(
     let branch = if new.settings.in_place {
         base_branch.clone().unwrap_or_else(|| "HEAD".into())
     } else {
-        let name = format!("mmm/{}-{}", new.branch_prefix, jiff::Zoned::now().strftime("%Y%m%d-%H%M%S"));
+        let base = format!("mmm/{}-{}", new.branch_prefix, jiff::Zoned::now().strftime("%Y%m%d-%H%M%S"));
+        let name = free_branch_name(git, &base)?;
         git.create_branch_and_switch(&name)?;
         name
     };
@@ -228,6 +242,7 @@ pub fn start<'a>(
         usage: Usage::default(),
         cost_usd: Some(0.0),
         requests: 0,
+        scores: Vec::new(),
         spec: new.spec,
     };
     record.save(&session_dir.join("session.json"))?;

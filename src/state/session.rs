@@ -57,6 +57,9 @@ pub struct CheckRecord {
     pub passed: bool,
     pub timed_out: bool,
     pub duration_ms: u64,
+    /// The end of a failed check's output (redacted), for reports and annotations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 /// A file an iteration changed, with its line counts.
@@ -143,6 +146,10 @@ pub struct SessionRecord {
     /// `None` when the model's price is unknown.
     pub cost_usd: Option<f64>,
     pub requests: u32,
+    /// Every review's score, in order, including one that ended the session before any
+    /// iteration ran.
+    #[serde(default)]
+    pub scores: Vec<f64>,
     /// What a `mmm run` session implements, and how far it got.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<SpecRecord>,
@@ -175,12 +182,12 @@ pub struct CriterionRecord {
 impl SessionRecord {
     /// The first review's score.
     pub fn score_before(&self) -> Option<f64> {
-        self.iterations.iter().find_map(|i| i.score_before)
+        self.scores.first().copied()
     }
 
-    /// The latest known score.
+    /// The latest review's score.
     pub fn score_now(&self) -> Option<f64> {
-        self.iterations.iter().rev().find_map(|i| i.score_after.or(i.score_before))
+        self.scores.last().copied()
     }
 
     pub fn commits(&self) -> impl Iterator<Item = &str> {

@@ -219,7 +219,7 @@ fn a_model_that_changes_nothing_ends_with_no_change() {
     let out = improve(&p, &server).args(["--max-iterations", "1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(session(&p)["iterations"][0]["outcome"], "no_change");
-    assert!(stdout(&out).contains("#1 no change"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("#1 no change   score 5.0  0 file(s) +0 -0"), "{}", stdout(&out));
 }
 
 #[test]
@@ -231,6 +231,9 @@ fn a_review_at_the_target_stops_before_any_edit() {
     let s = session(&p);
     assert_eq!(s["iterations"], json!([]));
     assert_eq!(s["stop_reason"]["kind"], "target_reached");
+    assert_eq!(s["scores"], json!([8.0]), "the score that stopped the session is recorded");
+    let state: Value = serde_json::from_str(&p.read(".mmm/state.json")).unwrap();
+    assert_eq!(state["current_score"], 8.0);
 
     let p = project();
     let server = FakeApi::with([review(6.0, json!([]))]);
@@ -496,8 +499,10 @@ fn status_and_history_show_the_sessions() {
     assert_eq!(row[..7], [id.as_str(), "completed", "1", "1", "6.0", "→", "9.0"]);
 
     let text = stdout(&p.mmm().args(["history", &id]).output().unwrap());
-    assert!(text.contains("#1 committed   1 file(s) +1 -1"), "{text}");
-    assert!(text.contains("Shorten the greeting  score 6.0 → 9.0"), "{text}");
+    assert!(
+        text.contains("#1 committed   score 6.0 → 9.0  1 file(s) +1 -1  45 tokens  $0.00  Shorten the greeting"),
+        "{text}"
+    );
     let out = p.mmm().args(["history", "nope"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let json = json_lines(&p.mmm().args(["--output", "json", "history"]).output().unwrap());

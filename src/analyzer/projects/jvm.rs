@@ -146,19 +146,8 @@ pub(super) fn gradle(m: &Manifest, manifests: &[Manifest], tree: Tree<'_>) -> Op
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Commands, detect};
-    use crate::analyzer::walk::{FileEntry, Manifest, Status};
-
-    fn file(path: &str) -> FileEntry {
-        FileEntry {
-            path: path.into(),
-            lang: None,
-            status: Status::Unknown,
-            bytes: 0,
-            is_test: false,
-            scan: Default::default(),
-        }
-    }
+    use super::super::{Commands, detect, test_file as file};
+    use crate::analyzer::walk::Manifest;
 
     #[test]
     fn a_spring_boot_maven_project_with_the_wrapper() {

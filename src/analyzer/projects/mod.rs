@@ -377,6 +377,19 @@ pub(crate) fn normalize_dep(spec: &str) -> String {
     spec[..end].trim().to_ascii_lowercase().replace('_', "-")
 }
 
+/// A file entry as the walk would make it, for the manifest parsers' tests.
+#[cfg(test)]
+fn test_file(path: &str) -> crate::analyzer::walk::FileEntry {
+    crate::analyzer::walk::FileEntry {
+        path: path.into(),
+        lang: None,
+        status: crate::analyzer::walk::Status::Unknown,
+        bytes: 0,
+        is_test: false,
+        scan: Default::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

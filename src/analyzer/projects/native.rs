@@ -170,19 +170,8 @@ pub(super) fn dotnet(m: &Manifest, manifests: &[Manifest], _tree: Tree<'_>) -> O
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Commands, Dependencies, detect};
-    use crate::analyzer::walk::{FileEntry, Manifest, Status};
-
-    fn file(path: &str) -> FileEntry {
-        FileEntry {
-            path: path.into(),
-            lang: None,
-            status: Status::Unknown,
-            bytes: 0,
-            is_test: false,
-            scan: Default::default(),
-        }
-    }
+    use super::super::{Commands, Dependencies, detect, test_file as file};
+    use crate::analyzer::walk::Manifest;
 
     fn manifest(path: &str, text: &str) -> Manifest {
         Manifest { path: path.into(), text: text.into() }

@@ -96,19 +96,8 @@ pub(super) fn detect(m: &Manifest, tree: Tree<'_>) -> anyhow::Result<Found> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Commands, detect};
-    use crate::analyzer::walk::{FileEntry, Manifest, Status};
-
-    fn file(path: &str) -> FileEntry {
-        FileEntry {
-            path: path.into(),
-            lang: None,
-            status: Status::Unknown,
-            bytes: 0,
-            is_test: false,
-            scan: Default::default(),
-        }
-    }
+    use super::super::{Commands, detect, test_file as file};
+    use crate::analyzer::walk::{FileEntry, Manifest};
 
     fn run(package: &str, files: &[&str]) -> super::super::Project {
         let m = Manifest { path: "package.json".into(), text: package.into() };

@@ -160,20 +160,9 @@ pub(super) fn mix(m: &Manifest, tree: Tree<'_>) -> Found {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Commands, Dependencies, detect};
+    use super::super::{Commands, Dependencies, detect, test_file as file};
     use super::gems;
-    use crate::analyzer::walk::{FileEntry, Manifest, Status};
-
-    fn file(path: &str) -> FileEntry {
-        FileEntry {
-            path: path.into(),
-            lang: None,
-            status: Status::Unknown,
-            bytes: 0,
-            is_test: false,
-            scan: Default::default(),
-        }
-    }
+    use crate::analyzer::walk::Manifest;
 
     #[test]
     fn gemfile_groups_are_development() {
