@@ -20,6 +20,8 @@ fn locate(ctx: &Ctx<'_>, dir: Option<&PathBuf>) -> (PathBuf, PathBuf) {
     let dir = match dir {
         Some(d) if d.is_absolute() => d.clone(),
         Some(d) => ctx.cwd.join(d),
+        // Relative when run at the root, so paths read as the user would type them.
+        None if root == ctx.cwd => PathBuf::from("specs"),
         None => root.join("specs"),
     };
     (root, dir)

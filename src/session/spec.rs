@@ -65,7 +65,8 @@ pub async fn run(ctx: &Ctx<'_>, opts: &RunOptions, cancel: Cancel) -> anyhow::Re
         return resume(ctx, opts, &git, &layout, id.as_deref(), cancel).await;
     }
     let path = opts.path.clone().context("a spec path is required")?;
-    let path = if path.is_absolute() { path } else { ctx.cwd.join(path) };
+    // Relative paths stay as the user typed them (the process runs in `ctx.cwd`), so
+    // errors name the file the way the user knows it.
     let specs = if path.is_dir() {
         spec::load_dir(&path)?
     } else if path.is_file() {
