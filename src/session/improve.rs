@@ -590,7 +590,7 @@ fn first_line(text: &str) -> String {
 
 /// The model's one-line summary: the first non-empty line of its final text, without
 /// markdown decoration, at most 72 characters.
-fn summary_line(text: &str) -> Option<String> {
+pub(super) fn summary_line(text: &str) -> Option<String> {
     let line = first_line(text);
     let line = line.trim_start_matches(['#', '*', '-', ' ']).trim_end_matches('*').trim();
     let line = line.strip_prefix("Summary:").map(str::trim).unwrap_or(line);

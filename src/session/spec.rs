@@ -18,7 +18,7 @@ use anyhow::Context;
 use super::change::{Change, ChangeKind, Workbench};
 use super::checks;
 use super::events::Event;
-use super::improve::check_plan;
+use super::improve::{check_plan, summary_line};
 use super::prompts::{self, ProjectContext};
 use super::setup::{self, NewSession, OneCall, Project, Started};
 use super::stop::{self, Progress, StopReason};
@@ -489,7 +489,7 @@ impl Engine<'_> {
                 it.outcome = Outcome::Committed;
                 it.validation = checks::records(&change.results);
                 it.fix_rounds = change.rounds;
-                it.summary = Some(format!("implemented {}", self.spec.id));
+                it.summary = summary_line(&change.final_text).or_else(|| Some(format!("implement {}", self.spec.id)));
                 spec_record.criteria = criteria;
             }
             Attempt::Failed { change, criteria, message } => {
@@ -500,6 +500,7 @@ impl Engine<'_> {
                     Outcome::RolledBack
                 };
                 if let Some(change) = &change {
+                    it.summary = summary_line(&change.final_text);
                     it.validation = checks::records(&change.results);
                     it.fix_rounds = change.rounds;
                     spec_record.last_check_output = change.results.iter().find(|r| !r.passed()).map(|r| {
