@@ -88,14 +88,10 @@ pub async fn run(ctx: &Ctx<'_>, opts: &RunOptions, cancel: Cancel) -> anyhow::Re
         relative(&git, &spec.path)?;
     }
 
-    let model = setup::model(&ctx.settings)?;
+    let mut model: Option<Arc<dyn Model>> = None;
     let mut project_state = ProjectState::load_or_default(&layout.state_file())?;
-    let mut project: Option<Project> = None;
     let mut failed = Vec::new();
-    for spec in ordered {
-        if opts.only.as_ref().is_some_and(|only| only != &spec.id) {
-            continue;
-        }
+    for spec in ordered.into_iter().filter(|s| opts.only.as_ref().is_none_or(|only| only == &s.id)) {
         let status = project_state.specs.get(&spec.id).map(|s| s.status).unwrap_or_default();
         if status == SpecStatus::Done && !opts.force {
             if ctx.printer.is_json() {
@@ -105,58 +101,31 @@ pub async fn run(ctx: &Ctx<'_>, opts: &RunOptions, cancel: Cancel) -> anyhow::Re
             }
             continue;
         }
-        let waiting: Vec<&str> = spec
-            .depends_on
-            .iter()
-            .filter(|d| project_state.specs.get(*d).is_none_or(|s| s.status != SpecStatus::Done))
-            .map(String::as_str)
-            .collect();
-        if !waiting.is_empty() && !opts.force {
-            let message = format!(
-                "it depends on {}, which {} not done",
-                waiting.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", "),
-                if waiting.len() == 1 { "is" } else { "are" }
-            );
-            failed.push((spec.id.clone(), None, message));
-            if !opts.keep_going {
-                break;
+        let outcome = match waiting_on(spec, &project_state) {
+            Some(message) if !opts.force => Finished::Failed { session: None, message },
+            _ => {
+                let model = match &model {
+                    Some(m) => m.clone(),
+                    None => model.insert(setup::model(&ctx.settings)?).clone(),
+                };
+                let dirty = dirty_besides(&git, &specs)?;
+                setup::preflight(&git, &dirty, opts.allow_dirty)?;
+                // Analysed afresh for each spec: the specs before it may have changed the code.
+                let project = setup::analyze(ctx, git.root(), true).await?;
+                let new = new_session(ctx, &git, &project, spec, dirty)?;
+                let price = setup::price_fn(&ctx.settings, &new.settings)?;
+                let Started { record, runner, .. } = setup::start(ctx, &git, &layout, new, opts.verbose, price)?;
+                let engine = Engine { ctx, runner, git: &git, layout: &layout, model, project: &project, spec };
+                let outcome = engine.drive(record, cancel.clone()).await?;
+                project_state = ProjectState::load_or_default(&layout.state_file())?;
+                outcome
             }
-            continue;
-        }
-        let project = match &project {
-            Some(p) => p,
-            None => project.insert(setup::analyze(ctx, git.root(), true).await?),
         };
-        let dirty = dirty_besides(&git, &specs)?;
-        setup::preflight(&git, &dirty, opts.allow_dirty)?;
-        let mut settings = setup::session_settings(&ctx.settings, None, project)?;
-        settings.checks.extend(spec.validate.iter().cloned());
-        if let Some(n) = spec.max_iterations {
-            settings.limits.max_iterations = n;
-        }
-        let price = setup::price_fn(&ctx.settings, &settings)?;
-        let new = NewSession {
-            kind: SessionKind::Spec,
-            branch_prefix: format!("spec-{}", spec.id),
-            settings,
-            dirty,
-            spec: Some(SpecRecord {
-                id: spec.id.clone(),
-                title: spec.title.clone(),
-                path: relative(&git, &spec.path)?,
-                criteria: Vec::new(),
-                last_check_output: None,
-            }),
-        };
-        let Started { record, runner, .. } = setup::start(ctx, &git, &layout, new, opts.verbose, price)?;
-        let engine = Engine { ctx, runner, git: &git, layout: &layout, model: model.clone(), project, spec };
-        let outcome = engine.drive(record, cancel.clone()).await?;
-        project_state = ProjectState::load_or_default(&layout.state_file())?;
         match outcome {
             Finished::Done => {}
             Finished::Interrupted { session } => return Err(interrupted(&session)),
             Finished::Failed { session, message } => {
-                failed.push((spec.id.clone(), Some(session), message));
+                failed.push((spec.id.clone(), session, message));
                 if !opts.keep_going {
                     break;
                 }
@@ -164,6 +133,51 @@ pub async fn run(ctx: &Ctx<'_>, opts: &RunOptions, cancel: Cancel) -> anyhow::Re
         }
     }
     failures(failed)
+}
+
+/// Why `spec` cannot run yet: the dependencies that are not done.
+fn waiting_on(spec: &Spec, state: &ProjectState) -> Option<String> {
+    let waiting: Vec<String> = spec
+        .depends_on
+        .iter()
+        .filter(|d| state.specs.get(*d).is_none_or(|s| s.status != SpecStatus::Done))
+        .map(|d| format!("`{d}`"))
+        .collect();
+    (!waiting.is_empty()).then(|| {
+        format!(
+            "it depends on {}, which {} not done",
+            waiting.join(", "),
+            if waiting.len() == 1 { "is" } else { "are" }
+        )
+    })
+}
+
+/// The session for `spec`: the settings with its own checks and rounds, and its record.
+fn new_session(
+    ctx: &Ctx<'_>,
+    git: &Git,
+    project: &Project,
+    spec: &Spec,
+    dirty: Vec<String>,
+) -> anyhow::Result<NewSession> {
+    let mut settings = setup::session_settings(&ctx.settings, None, project)?;
+    settings.checks.extend(spec.validate.iter().cloned());
+    if let Some(n) = spec.max_iterations {
+        settings.limits.max_iterations = n;
+    }
+    Ok(NewSession {
+        kind: SessionKind::Spec,
+        branch_prefix: format!("spec-{}", spec.id),
+        settings,
+        dirty,
+        spec: Some(SpecRecord {
+            id: spec.id.clone(),
+            title: spec.title.clone(),
+            path: relative(git, &spec.path)?,
+            criteria: Vec::new(),
+            last_check_output: None,
+        }),
+    })
 }
 
 /// `mmm run --resume [ID]`: run an interrupted or failed spec session's spec again, in the
@@ -186,7 +200,7 @@ async fn resume(
     match engine.drive(record, cancel).await? {
         Finished::Done => Ok(()),
         Finished::Interrupted { session } => Err(interrupted(&session)),
-        Finished::Failed { session, message } => failures(vec![(spec.id.clone(), Some(session), message)]),
+        Finished::Failed { session, message } => failures(vec![(spec.id.clone(), session, message)]),
     }
 }
 
@@ -237,8 +251,14 @@ fn dirty_besides(git: &Git, specs: &[Spec]) -> anyhow::Result<Vec<String>> {
 /// How one spec's run ended.
 enum Finished {
     Done,
-    Failed { session: String, message: String },
-    Interrupted { session: String },
+    /// `session` is `None` when the spec could not start (a dependency is not done).
+    Failed {
+        session: Option<String>,
+        message: String,
+    },
+    Interrupted {
+        session: String,
+    },
 }
 
 /// How an attempt at a spec ended, before it is recorded.
@@ -567,6 +587,6 @@ impl Engine<'_> {
             cost_usd: record.cost_usd,
             requests: record.requests,
         });
-        Ok(if done { Finished::Done } else { Finished::Failed { session: record.id, message: error } })
+        Ok(if done { Finished::Done } else { Finished::Failed { session: Some(record.id), message: error } })
     }
 }
