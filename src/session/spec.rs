@@ -498,7 +498,14 @@ impl Engine<'_> {
                     change.final_text.trim(),
                     record.id
                 );
-                let sha = self.git.commit_paths(&message, &paths)?;
+                let sha = match self.git.commit_paths(&message, &paths) {
+                    Ok(sha) => sha,
+                    Err(e) => {
+                        // Nothing half-done stays behind: the change and the ticks go together.
+                        self.git.roll_back_to(snapshot).context("rolling back after the commit failed")?;
+                        return Err(e.context(format!("committing the implementation of {}", self.spec.id)));
+                    }
+                };
                 it.files_changed = self
                     .git
                     .diff_numstat(&snapshot.head, &sha)?

@@ -109,6 +109,12 @@ fn a_spec_is_implemented_verified_and_committed_with_its_criteria_ticked() {
     assert_eq!(s["spec"]["criteria"].as_array().unwrap().iter().filter(|c| c["met"] == true).count(), 3);
     assert_eq!(s["stop_reason"], json!({"kind": "implemented", "spec": "001-greet"}));
 
+    let history = p.mmm().arg("history").output().unwrap();
+    assert_eq!(history.status.code(), Some(0), "{}", stderr(&history));
+    assert!(stdout(&history).contains(id), "{}", stdout(&history));
+    let status = p.mmm().args(["status", "--output", "json"]).output().unwrap();
+    assert_eq!(json_lines(&status)[0]["last_session"]["spec"]["id"], "001-greet");
+
     // The verification is a fresh request that sees the criteria, numbered, and the diff.
     let verify = server.request(2).json();
     assert_eq!(verify["messages"].as_array().unwrap().len(), 1);
@@ -206,6 +212,27 @@ fn a_spent_token_budget_fails_the_spec_before_verifying() {
     assert_eq!(p.read("src/app.txt"), "greeting = hello\n");
     assert_eq!(p.run_git(&["status", "--porcelain"]), "?? specs/\n", "the user's new spec is kept");
     assert_eq!(state(&p)["specs"]["001-greet"]["status"], "failed");
+}
+
+#[test]
+fn a_rejected_commit_leaves_nothing_half_done() {
+    let p = project();
+    p.write("specs/001-greet.md", GREET);
+    p.run_git(&["add", "-A"]);
+    p.run_git(&["commit", "-q", "-m", "spec"]);
+    let hook = p.write(".git/hooks/pre-commit", "#!/bin/sh\necho no commits today >&2\nexit 1\n");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let server = FakeApi::with([
+        replace("toolu_1", "hello", "hello world, goodbye"),
+        done("Greet the world"),
+        verdict(&[true, true, true]),
+    ]);
+    let out = run(&p, &server).arg("specs/001-greet.md").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no commits today"), "{}", stderr(&out));
+    assert_eq!(p.run_git(&["status", "--porcelain"]), "");
+    assert_eq!(p.read("specs/001-greet.md"), GREET);
+    assert_eq!(p.read("src/app.txt"), "greeting = hello\n");
 }
 
 fn spec_file(p: &Project, name: &str, title: &str, deps: &str) {
