@@ -146,7 +146,7 @@ pub(super) fn gradle(m: &Manifest, manifests: &[Manifest], tree: Tree<'_>) -> Op
 
 #[cfg(test)]
 mod tests {
-    use super::super::{test_file as file, Commands, detect};
+    use super::super::{Commands, detect, test_file as file};
     use crate::analyzer::walk::Manifest;
 
     #[test]

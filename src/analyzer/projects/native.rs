@@ -170,7 +170,7 @@ pub(super) fn dotnet(m: &Manifest, manifests: &[Manifest], _tree: Tree<'_>) -> O
 
 #[cfg(test)]
 mod tests {
-    use super::super::{test_file as file, Commands, Dependencies, detect};
+    use super::super::{Commands, Dependencies, detect, test_file as file};
     use crate::analyzer::walk::Manifest;
 
     fn manifest(path: &str, text: &str) -> Manifest {

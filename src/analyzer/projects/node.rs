@@ -96,7 +96,7 @@ pub(super) fn detect(m: &Manifest, tree: Tree<'_>) -> anyhow::Result<Found> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{test_file as file, Commands, detect};
+    use super::super::{Commands, detect, test_file as file};
     use crate::analyzer::walk::{FileEntry, Manifest};
 
     fn run(package: &str, files: &[&str]) -> super::super::Project {

@@ -160,7 +160,7 @@ pub(super) fn mix(m: &Manifest, tree: Tree<'_>) -> Found {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{test_file as file, Commands, Dependencies, detect};
+    use super::super::{Commands, Dependencies, detect, test_file as file};
     use super::gems;
     use crate::analyzer::walk::Manifest;
 
