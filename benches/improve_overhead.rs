@@ -3,8 +3,9 @@
 //! A 10,000-file repository, a fake Anthropic server on loopback that answers at once, and
 //! a validation command that does nothing (`true`): what remains is mmm's own work (state,
 //! journal, tools, prompts) plus the git operations every iteration needs. The same git
-//! operations run bare (status, add, commit, numstat, a snapshot's untracked listing) are
-//! timed as the reference floor, and both are printed side by side.
+//! commands mmm runs in a committed iteration (the snapshot's HEAD, branch and untracked
+//! listings, the change check, staging the changed file, the commit, the numstat), run bare,
+//! are timed as the reference floor, and both are printed side by side.
 //!
 //! Run: `cargo bench --bench improve_overhead` (add `-- --iterations N` to change N).
 
@@ -21,8 +22,8 @@ use serde_json::json;
 const FILES: usize = 10_000;
 
 fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git").arg("-C").arg(dir).args(args).status().expect("git runs");
-    assert!(status.success(), "git {args:?} failed");
+    let out = Command::new("git").arg("-C").arg(dir).args(args).output().expect("git runs");
+    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn make_repo(dir: &Path) {
@@ -82,19 +83,26 @@ fn time_mmm(iterations: usize) -> Duration {
     elapsed
 }
 
-/// The git work of one committed iteration, done bare, `iterations` times.
+/// The git commands of one committed iteration (as `src/git.rs` runs them), done bare,
+/// `iterations` times.
 fn time_git_floor(iterations: usize) -> Duration {
     let dir = tempfile::tempdir().unwrap();
     make_repo(dir.path());
     let started = Instant::now();
     for i in 0..iterations {
-        git(dir.path(), &["status", "--porcelain=v1", "-z", "--untracked-files=all"]);
-        git(dir.path(), &["ls-files", "--others", "--exclude-standard", "--directory"]);
+        // Git::snapshot
+        git(dir.path(), &["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]);
+        git(dir.path(), &["symbolic-ref", "--quiet", "--short", "HEAD"]);
+        git(dir.path(), &["ls-files", "--others", "--exclude-standard", "-z"]);
+        git(dir.path(), &["ls-files", "--others", "--exclude-standard", "-z", "--directory"]);
         std::fs::write(dir.path().join("counter.txt"), format!("{}\n", i + 1)).unwrap();
-        git(dir.path(), &["status", "--porcelain=v1", "-z", "--untracked-files=all"]);
-        git(dir.path(), &["add", "--all", "--", "."]);
-        git(dir.path(), &["commit", "-q", "-m", "bump"]);
-        git(dir.path(), &["diff", "--numstat", "HEAD~1", "HEAD"]);
+        // Git::paths_changed, Git::commit_paths, Git::diff_numstat
+        git(dir.path(), &["status", "--porcelain=v1", "--untracked-files=all", "--", ":(literal)counter.txt"]);
+        git(dir.path(), &["add", "--all", "--", ":(literal)counter.txt"]);
+        let _ = Command::new("git").arg("-C").arg(dir.path()).args(["diff", "--cached", "--quiet"]).output();
+        git(dir.path(), &["commit", "--quiet", "--message", "bump"]);
+        git(dir.path(), &["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]);
+        git(dir.path(), &["diff", "--numstat", "-z", "--no-renames", "HEAD~1", "HEAD", "--"]);
     }
     started.elapsed()
 }

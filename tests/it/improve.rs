@@ -527,3 +527,16 @@ fn build_output_left_by_the_checks_is_never_committed() {
     assert_eq!(p.run_git(&["show", "--name-only", "--format=", "HEAD"]), "src/app.txt\n");
     assert_eq!(p.run_git(&["status", "--porcelain"]), "?? out/\n", "the build output is the project's, left as it is");
 }
+
+#[test]
+fn verbose_mode_shows_the_model_thinking_aloud() {
+    let p = project();
+    let server = FakeApi::with([review(5.0, issue()), done("Nothing to change here, the greeting is fine")]);
+    let out = improve(&p, &server).args(["-v", "--max-iterations", "1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Nothing to change here, the greeting is fine"), "{}", stderr(&out));
+    let quiet = project();
+    let server = FakeApi::with([review(5.0, issue()), done("Nothing to change here, the greeting is fine")]);
+    let out = improve(&quiet, &server).args(["--max-iterations", "1"]).output().unwrap();
+    assert!(!stderr(&out).contains("the greeting is fine"), "only -v streams the text");
+}
