@@ -363,7 +363,8 @@ impl Engine<'_> {
         let plan = check_plan(settings);
         let rounds = settings.limits.max_iterations.max(1);
         let mut verdict = Vec::new();
-        for round in 1..=rounds {
+        let mut round = 1;
+        loop {
             if let Some(reason) = self.limit_reached(settings) {
                 return Ok(Attempt::Failed { change: None, criteria: verdict, message: format!("{reason}") });
             }
@@ -379,28 +380,9 @@ impl Engine<'_> {
                 let message = format!("{reason} before the criteria were verified");
                 return Ok(Attempt::Failed { change: Some(change), criteria: verdict, message });
             }
-            let checks_text = redact(&checks::describe(&settings.checks, &change.results)).into_owned();
-            let diff = redact(&self.describe_change(&change.changed)?).into_owned();
-            let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
-            request.system = vec![SystemBlock::text(prompts::VERIFY_SYSTEM)];
-            request.tools = vec![setup::tool_from_json(verdict::submit_verdict_tool())];
-            request.tool_choice = Some(ToolChoice::Auto { disable_parallel_tool_use: None });
-            request.messages = vec![Message::user_text(prompts::verify_request(&spec_text, &diff, &checks_text))];
-            let parse = |input: &serde_json::Value| verdict::parse_verdict(input, &criteria);
-            let call = OneCall {
-                tool: SUBMIT_VERDICT,
-                purpose: "judge the acceptance criteria",
-                parse: &parse,
-                nudge: prompts::VERDICT_NUDGE,
-            };
-            let spinner = self.ctx.printer.spinner(format!("#{index} verifying the criteria"));
-            let judged = setup::ask_for_tool(self.model.as_ref(), &self.runner, index, "verdict", request, &call).await;
-            spinner.finish();
-            verdict = match judged {
-                Ok((v, ..)) => v,
-                Err(failure) => {
-                    return Ok(Attempt::Failed { change: Some(change), criteria: verdict, message: failure.message });
-                }
+            verdict = match self.verify(settings, index, &spec_text, &criteria, &change).await? {
+                Ok(v) => v,
+                Err(message) => return Ok(Attempt::Failed { change: Some(change), criteria: verdict, message }),
             };
             self.runner.emit(&Event::Verdict { iteration: index, round, criteria: verdict.clone() });
             let unmet: Vec<(u32, &str, &str)> =
@@ -414,8 +396,38 @@ impl Engine<'_> {
                 return Ok(Attempt::Failed { change: Some(change), criteria: verdict, message });
             }
             conversation.push_user_text(redact(&prompts::unmet_request(round, rounds, &unmet)).into_owned());
+            round += 1;
         }
-        unreachable!("the last round returns")
+    }
+
+    /// A fresh request asking the model to judge every criterion against the change; the
+    /// verdict, or why there is none.
+    async fn verify(
+        &self,
+        settings: &SessionSettings,
+        index: u32,
+        spec_text: &str,
+        criteria: &[String],
+        change: &Change,
+    ) -> anyhow::Result<Result<Vec<CriterionRecord>, String>> {
+        let checks_text = redact(&checks::describe(&settings.checks, &change.results)).into_owned();
+        let diff = redact(&self.describe_change(&change.changed)?).into_owned();
+        let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
+        request.system = vec![SystemBlock::text(prompts::VERIFY_SYSTEM)];
+        request.tools = vec![setup::tool_from_json(verdict::submit_verdict_tool())];
+        request.tool_choice = Some(ToolChoice::Auto { disable_parallel_tool_use: None });
+        request.messages = vec![Message::user_text(prompts::verify_request(spec_text, &diff, &checks_text))];
+        let parse = |input: &serde_json::Value| verdict::parse_verdict(input, criteria);
+        let call = OneCall {
+            tool: SUBMIT_VERDICT,
+            purpose: "judge the acceptance criteria",
+            parse: &parse,
+            nudge: prompts::VERDICT_NUDGE,
+        };
+        let spinner = self.ctx.printer.spinner(format!("#{index} verifying the criteria"));
+        let judged = setup::ask_for_tool(self.model.as_ref(), &self.runner, index, "verdict", request, &call).await;
+        spinner.finish();
+        Ok(judged.map(|(verdict, ..)| verdict).map_err(|failure| failure.message))
     }
 
     /// The budget, token or time limit that has been reached, if any.

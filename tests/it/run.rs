@@ -165,6 +165,40 @@ fn unmet_criteria_go_back_into_the_same_conversation() {
 }
 
 #[test]
+fn criteria_still_unmet_after_the_last_round_fail_the_spec_with_the_verdict() {
+    let p = project();
+    p.write("specs/001-greet.md", &GREET.replace("id: 001-greet\n", "id: 001-greet\nmax_iterations: 1\n"));
+    let server = FakeApi::with([
+        replace("toolu_1", "hello", "hello world"),
+        done("Greet the world"),
+        Reply::stream(&Msg::new().text("All good, I think.")),
+        verdict(&[true, true, false]),
+    ]);
+    let out = run(&p, &server).arg("specs/001-greet.md").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("error: spec `001-greet` was not implemented: 1 of 3 criteria still unmet after 1 round(s)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("unmet: 3. Says goodbye"), "{}", stdout(&out));
+    // The verifier was reminded once to call the tool.
+    assert_eq!(
+        last_message_text(&server, 3),
+        "You did not call `submit_verdict`. Call it now, exactly once, judging every criterion by its number."
+    );
+    assert_eq!(p.read("src/app.txt"), "greeting = hello\n");
+    let s = session(&p);
+    assert_eq!(s["status"], "failed");
+    assert_eq!(
+        s["spec"]["criteria"][2],
+        json!({"index": 3, "text": "Says goodbye", "met": false, "evidence": "no farewell"})
+    );
+    assert_eq!(state(&p)["specs"]["001-greet"]["status"], "failed");
+}
+
+#[test]
 fn a_spec_whose_checks_never_pass_is_rolled_back_and_recorded_as_failed() {
     let p = project();
     p.write("specs/001-greet.md", GREET);
