@@ -126,7 +126,7 @@ impl Event {
                 format!("Baseline: {} all {} checks pass", s.green("✓"), checks.len())
             } else {
                 let failed = checks.iter().find(|c| !c.passed).map(|c| c.command.as_str()).unwrap_or("?");
-                format!("Baseline: {} `{failed}` fails — the first focus is to get the checks green", s.red("✗"))
+                format!("Baseline: {} `{failed}` fails — nothing is kept until the checks pass", s.red("✗"))
             }),
             Event::Review { iteration, score, issues, .. } => Some(format!(
                 "#{iteration} review: score {} — {} issue(s){}",
