@@ -305,20 +305,27 @@ pub struct RunArgs {
 impl RunArgs {
     /// The flags that are settings, as (key, value, flag) for the settings' flag layer.
     pub fn setting_flags(&self) -> Vec<(&'static str, String, &'static str)> {
-        let mut flags: Vec<(&'static str, String, &'static str)> = [
+        let flags = [
             ("budget_usd", &self.budget_usd, "--budget-usd"),
             ("max_tokens", &self.max_tokens, "--max-tokens"),
             ("time_limit", &self.time_limit, "--time-limit"),
             ("model", &self.model, "--model"),
-        ]
-        .into_iter()
-        .filter_map(|(key, value, flag)| value.clone().map(|v| (key, v, flag)))
-        .collect();
-        if self.in_place {
-            flags.push(("in_place", "true".into(), "--in-place"));
-        }
-        flags
+        ];
+        flag_layer(flags, self.in_place)
     }
+}
+
+/// The given `(key, value, flag)` triples that were set, plus `in_place` when its flag was.
+fn flag_layer<const N: usize>(
+    flags: [(&'static str, &Option<String>, &'static str); N],
+    in_place: bool,
+) -> Vec<(&'static str, String, &'static str)> {
+    let mut set: Vec<(&'static str, String, &'static str)> =
+        flags.into_iter().filter_map(|(key, value, flag)| value.clone().map(|v| (key, v, flag))).collect();
+    if in_place {
+        set.push(("in_place", "true".into(), "--in-place"));
+    }
+    set
 }
 
 #[derive(Debug, Args)]

@@ -45,20 +45,16 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     }
 
     let mut flags = cli.global.overrides.iter().map(|s| FlagValue::parse_override(s)).collect::<Result<Vec<_>, _>>()?;
-    if let Command::Improve(args) = &cli.command {
-        flags.extend(args.setting_flags().into_iter().map(|(key, text, flag)| FlagValue {
-            key: key.to_string(),
-            text,
-            flag: flag.to_string(),
-        }));
-    }
-    if let Command::Run(args) = &cli.command {
-        flags.extend(args.setting_flags().into_iter().map(|(key, text, flag)| FlagValue {
-            key: key.to_string(),
-            text,
-            flag: flag.to_string(),
-        }));
-    }
+    let setting_flags = match &cli.command {
+        Command::Improve(args) => args.setting_flags(),
+        Command::Run(args) => args.setting_flags(),
+        _ => Vec::new(),
+    };
+    flags.extend(setting_flags.into_iter().map(|(key, text, flag)| FlagValue {
+        key: key.to_string(),
+        text,
+        flag: flag.to_string(),
+    }));
     let inputs = Inputs::from_process(flags)?;
     let settings = Settings::load(&inputs).context("resolving settings")?;
     // Whatever the key is, it never reaches the model or a log, even if it appears in a

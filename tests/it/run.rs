@@ -436,6 +436,17 @@ fn ctrl_c_rolls_back_and_resume_implements_the_spec() {
 }
 
 #[test]
+fn run_flags_are_settings() {
+    let p = project();
+    let out = p.mmm().args(["run", "--budget-usd", "lots", "specs/x.md"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--budget-usd: `budget_usd` must be a number, found `lots`"), "{}", stderr(&out));
+    let out = p.mmm().args(["run", "specs/missing.md"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("error: no spec file or directory at specs/missing.md\n"), "{}", stderr(&out));
+}
+
+#[test]
 fn specs_lists_status_and_dependencies() {
     let p = project();
     spec_file(&p, "001-base", "Base", "");
