@@ -84,6 +84,28 @@ Examples:
                                         Unattended, with a report, a gate and a branch to review")]
     Improve(Box<ImproveArgs>),
 
+    /// Implement spec files until the checks pass and every criterion is met
+    #[command(after_help = "\
+Examples:
+  mmm run specs/014-retry-budget.md     Implement one spec on a new mmm/spec-... branch, commit it
+  mmm run specs/                        Every pending spec, in dependency order
+  mmm run specs/ --only 014-retry-budget --force
+  mmm run specs/ --keep-going --budget-usd 5
+  mmm run --resume                      Run the last interrupted spec session again")]
+    Run(RunArgs),
+
+    /// List the specs with their status, dependencies and last run
+    #[command(after_help = "\
+Examples:
+  mmm specs                  The specs in ./specs of this repository
+  mmm specs docs/specs       Another directory
+  mmm specs --output json    One JSON object per spec")]
+    Specs(SpecsArgs),
+
+    /// Write spec files
+    #[command(subcommand)]
+    Spec(SpecCommand),
+
     /// Show the last session and the totals so far
     #[command(after_help = "\
 Examples:
@@ -231,6 +253,110 @@ impl ImproveArgs {
         }
         flags
     }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A spec file, or a directory of them (run in dependency order)
+    #[arg(value_name = "PATH", required_unless_present = "resume")]
+    pub path: Option<PathBuf>,
+
+    /// Run only the spec with this id (from a directory)
+    #[arg(long, value_name = "ID")]
+    pub only: Option<String>,
+
+    /// Go on with the next spec after one fails (default: stop at the first failure)
+    #[arg(long)]
+    pub keep_going: bool,
+
+    /// Run specs that are already done
+    #[arg(long)]
+    pub force: bool,
+
+    /// The Claude model to use [setting: model]
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Stop once the API cost reaches this many US dollars [setting: budget_usd]
+    #[arg(long, value_name = "USD")]
+    pub budget_usd: Option<String>,
+
+    /// Stop once this many tokens have been used [setting: max_tokens]
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<String>,
+
+    /// Stop after this much time, e.g. 30m or 2h [setting: time_limit]
+    #[arg(long, value_name = "DURATION")]
+    pub time_limit: Option<String>,
+
+    /// Commit uncommitted changes first, as a separate "snapshot before mmm" commit
+    #[arg(long)]
+    pub allow_dirty: bool,
+
+    /// Work on the current branch instead of a new mmm/spec-... branch [setting: in_place]
+    #[arg(long)]
+    pub in_place: bool,
+
+    /// Run a stopped spec session (the last one, or SESSION) again, on its branch
+    #[arg(long, value_name = "SESSION", num_args = 0..=1, conflicts_with_all = ["path", "only"])]
+    pub resume: Option<Option<String>>,
+}
+
+impl RunArgs {
+    /// The flags that are settings, as (key, value, flag) for the settings' flag layer.
+    pub fn setting_flags(&self) -> Vec<(&'static str, String, &'static str)> {
+        let flags = [
+            ("budget_usd", &self.budget_usd, "--budget-usd"),
+            ("max_tokens", &self.max_tokens, "--max-tokens"),
+            ("time_limit", &self.time_limit, "--time-limit"),
+            ("model", &self.model, "--model"),
+        ];
+        flag_layer(flags, self.in_place)
+    }
+}
+
+/// The given `(key, value, flag)` triples that were set, plus `in_place` when its flag was.
+fn flag_layer<const N: usize>(
+    flags: [(&'static str, &Option<String>, &'static str); N],
+    in_place: bool,
+) -> Vec<(&'static str, String, &'static str)> {
+    let mut set: Vec<(&'static str, String, &'static str)> =
+        flags.into_iter().filter_map(|(key, value, flag)| value.clone().map(|v| (key, v, flag))).collect();
+    if in_place {
+        set.push(("in_place", "true".into(), "--in-place"));
+    }
+    set
+}
+
+#[derive(Debug, Args)]
+pub struct SpecsArgs {
+    /// The spec directory (default: specs/ at the repository root)
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpecCommand {
+    /// Write specs/NNN-<title>.md: front matter, the goal and an acceptance criteria list to fill in
+    #[command(after_help = "\
+Examples:
+  mmm spec new \"Retry budget\"            Writes specs/001-retry-budget.md (the next free number)
+  mmm spec new \"Top N errors\" --dir examples/specs
+
+A spec is Markdown with optional YAML front matter between `---` lines:
+  id, title, depends_on (list of ids), validate (extra check commands), max_iterations.
+Its acceptance criteria are the `- [ ]` items under an \"Acceptance Criteria\" heading.")]
+    New(SpecNewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpecNewArgs {
+    /// The spec's title
+    pub title: String,
+
+    /// Where to write it (default: specs/ at the repository root)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

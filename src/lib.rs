@@ -21,6 +21,7 @@ pub mod redact;
 pub mod secrets;
 pub mod session;
 pub mod settings;
+pub mod spec;
 pub mod state;
 pub mod tools;
 

@@ -9,6 +9,8 @@ mod history;
 mod improve;
 mod init;
 mod models;
+mod run;
+mod specs;
 mod status;
 
 use std::future::Future;
@@ -16,7 +18,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, SpecCommand};
 use crate::error::CliError;
 use crate::printer::Printer;
 use crate::settings::{FlagValue, Inputs, Settings};
@@ -43,13 +45,16 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     }
 
     let mut flags = cli.global.overrides.iter().map(|s| FlagValue::parse_override(s)).collect::<Result<Vec<_>, _>>()?;
-    if let Command::Improve(args) = &cli.command {
-        flags.extend(args.setting_flags().into_iter().map(|(key, text, flag)| FlagValue {
-            key: key.to_string(),
-            text,
-            flag: flag.to_string(),
-        }));
-    }
+    let setting_flags = match &cli.command {
+        Command::Improve(args) => args.setting_flags(),
+        Command::Run(args) => args.setting_flags(),
+        _ => Vec::new(),
+    };
+    flags.extend(setting_flags.into_iter().map(|(key, text, flag)| FlagValue {
+        key: key.to_string(),
+        text,
+        flag: flag.to_string(),
+    }));
     let inputs = Inputs::from_process(flags)?;
     let settings = Settings::load(&inputs).context("resolving settings")?;
     // Whatever the key is, it never reaches the model or a log, even if it appears in a
@@ -67,6 +72,9 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Config(ConfigCommand::Show) => config::show(&ctx),
         Command::Init(args) => init::exec(&ctx, &args),
         Command::Improve(args) => improve::exec(&ctx, &args),
+        Command::Run(args) => run::exec(&ctx, &args),
+        Command::Specs(args) => specs::list(&ctx, &args),
+        Command::Spec(SpecCommand::New(args)) => specs::new(&ctx, &args),
         Command::Status => status::exec(&ctx),
         Command::History(args) => history::exec(&ctx, &args),
         Command::Models => models::exec(&ctx),

@@ -43,7 +43,11 @@ impl Report for StatusReport {
             last.status,
             crate::state::session::SessionStatus::Interrupted | crate::state::session::SessionStatus::Failed
         ) {
-            lines.push(format!("\nResume with `mmm improve --resume {}`.", last.id));
+            let command = match last.kind {
+                crate::state::session::SessionKind::Improve => "mmm improve",
+                crate::state::session::SessionKind::Spec => "mmm run",
+            };
+            lines.push(format!("\nResume with `{command} --resume {}`.", last.id));
         }
         lines.join("\n")
     }

@@ -8,7 +8,8 @@ use super::review::Issue;
 use super::stop::StopReason;
 use crate::llm::Usage;
 use crate::printer::Styles;
-use crate::state::session::{CheckRecord, IterationRecord, Outcome};
+use crate::state::session::{CheckRecord, CriterionRecord, IterationRecord, Outcome};
+use crate::state::summary::SpecStatus;
 
 /// A step of a session.
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +57,30 @@ pub enum Event {
         message: String,
     },
     Summary(Box<Summary>),
+    /// `mmm run` begins implementing a spec.
+    SpecStarted {
+        spec: String,
+        title: String,
+        path: String,
+        criteria: Vec<String>,
+    },
+    /// The verifier's judgement of the criteria after a green round.
+    Verdict {
+        iteration: u32,
+        round: u32,
+        criteria: Vec<CriterionRecord>,
+    },
+    /// A spec's run ended: done (committed) or failed (rolled back).
+    SpecFinished {
+        spec: String,
+        session: String,
+        status: SpecStatus,
+        commit: Option<String>,
+        unmet: Vec<String>,
+        message: String,
+        cost_usd: Option<f64>,
+        requests: u32,
+    },
 }
 
 /// The closing facts of a session (also the last JSON line).
@@ -101,7 +126,7 @@ impl Event {
                 format!("Baseline: {} all {} checks pass", s.green("✓"), checks.len())
             } else {
                 let failed = checks.iter().find(|c| !c.passed).map(|c| c.command.as_str()).unwrap_or("?");
-                format!("Baseline: {} `{failed}` fails — the first focus is to get the checks green", s.red("✗"))
+                format!("Baseline: {} `{failed}` fails — nothing is kept until the checks pass", s.red("✗"))
             }),
             Event::Review { iteration, score, issues, .. } => Some(format!(
                 "#{iteration} review: score {} — {} issue(s){}",
@@ -129,6 +154,32 @@ impl Event {
             Event::Iteration(it) => Some(iteration_line(it, s)),
             Event::Stopped { message, .. } => Some(format!("Stopped: {message}")),
             Event::Summary(summary) => Some(summary_block(summary, s)),
+            Event::SpecStarted { spec, title, criteria, .. } => {
+                Some(format!("{} {} — {title} ({} criteria)", s.bold("Spec"), s.cyan(spec), criteria.len()))
+            }
+            Event::Verdict { criteria, round, .. } => {
+                let met = criteria.iter().filter(|c| c.met).count();
+                let mut lines = vec![format!("   verdict (round {round}): {met}/{} criteria met", criteria.len())];
+                lines.extend(
+                    criteria.iter().filter(|c| !c.met).map(|c| format!("     {} {}. {}", s.red("✗"), c.index, c.text)),
+                );
+                Some(lines.join("\n"))
+            }
+            Event::SpecFinished { spec, status, commit, unmet, message, cost_usd, requests, .. } => {
+                let mut line = match status {
+                    SpecStatus::Done => format!(
+                        "{} {spec} done: committed {}",
+                        s.green("✓"),
+                        commit.as_deref().map(short).unwrap_or("?")
+                    ),
+                    _ => format!("{} {spec} failed: {message}", s.red("✗")),
+                };
+                line.push_str(&format!("  ({} request(s), {})", requests, cost(*cost_usd)));
+                for criterion in unmet {
+                    line.push_str(&format!("\n   unmet: {criterion}"));
+                }
+                Some(line)
+            }
         }
     }
 }

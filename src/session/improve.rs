@@ -8,30 +8,27 @@
 //! all. Ctrl+C rolls back the current iteration, saves the state and exits 130; `--resume`
 //! continues from the last completed iteration.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 
-use super::change::{ChangeKind, CheckPlan, Workbench, is_fatal};
+use super::change::{ChangeKind, CheckPlan, Workbench};
 use super::checks;
 use super::events::{Event, Summary};
 use super::prompts::{self, ProjectContext};
 use super::review::{self, Issue, Review, SUBMIT_REVIEW};
-use super::stop::{self, Limits, Progress, StopReason};
+use super::setup::{self, AskFailure, NewSession, OneCall, Project, Started};
+use super::stop::{self, Progress, StopReason};
 use super::{Cancel, Runner};
-use crate::agent::{self, Conversation, Ended, ToolReply, ToolRunner};
-use crate::analyzer;
+use crate::agent::Conversation;
 use crate::commands::Ctx;
-use crate::error::CliError;
 use crate::exec::CommandResult;
 use crate::git::{Git, Snapshot};
-use crate::llm::{AnthropicClient, Message, MessagesRequest, Model, Pricing, SystemBlock, Tool, ToolChoice, Usage};
+use crate::llm::{Message, MessagesRequest, Model, SystemBlock, ToolChoice, Usage};
 use crate::redact::redact;
 use crate::secrets::SecretFiles;
-use crate::settings::{MMM_DIR, Settings};
-use crate::state::journal::Journal;
 use crate::state::session::{
     FileChangeRecord, IterationRecord, Outcome, SessionKind, SessionRecord, SessionSettings, SessionStatus,
 };
@@ -41,8 +38,6 @@ use crate::tools::{Tools, Workspace};
 
 /// How many of the review's issues one iteration addresses.
 const ISSUES_PER_ITERATION: usize = 3;
-/// Token budget of the repository map in prompts.
-const REPO_MAP_TOKENS: usize = 6_000;
 
 /// What `mmm improve` was asked to do, beyond the settings.
 #[derive(Debug, Clone, Default)]
@@ -69,26 +64,14 @@ pub async fn run(ctx: &Ctx<'_>, opts: &ImproveOptions, cancel: Cancel) -> anyhow
 
     let has_key = ctx.settings.str("api_key").is_some() || ctx.settings.str("auth_token").is_some();
     let model: Option<Arc<dyn Model>> =
-        if opts.dry_run && !has_key { None } else { Some(Arc::new(AnthropicClient::from_settings(&ctx.settings)?)) };
+        if opts.dry_run && !has_key { None } else { Some(setup::model(&ctx.settings)?) };
 
-    let dirty = user_changes(&git)?;
-    if !dirty.is_empty() && !opts.allow_dirty && !opts.dry_run {
-        return Err(CliError::usage(format!(
-            "the working tree has uncommitted changes:\n{}",
-            dirty.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
-        ))
-        .with_hint("commit or stash them first, or pass --allow-dirty to commit them as a separate \"snapshot before mmm\" commit")
-        .into());
-    }
-    if git.head()?.is_none() {
-        return Err(CliError::usage("the repository has no commits yet")
-            .with_hint("commit your files first: git add -A && git commit -m \"initial\"")
-            .into());
-    }
+    let dirty = setup::user_changes(&git)?;
+    setup::preflight(&git, &dirty, opts.allow_dirty || opts.dry_run)?;
 
-    let project = analyze(ctx, git.root(), opts.use_cache).await?;
-    let settings = session_settings(&ctx.settings, opts, &project)?;
-    let price = price_fn(&ctx.settings, &settings)?;
+    let project = setup::analyze(ctx, git.root(), opts.use_cache).await?;
+    let settings = setup::session_settings(&ctx.settings, opts.focus.clone(), &project)?;
+    let price = setup::price_fn(&ctx.settings, &settings)?;
 
     if opts.dry_run {
         return dry_run(ctx, opts, &git, &project, &settings, model.as_deref()).await.map(|()| None);
@@ -96,75 +79,9 @@ pub async fn run(ctx: &Ctx<'_>, opts: &ImproveOptions, cancel: Cancel) -> anyhow
     let Some(model) = model else {
         anyhow::bail!("no API client was set up for a session that edits (outside --dry-run)");
     };
-
-    let base_branch = git.current_branch()?;
-    let branch = if settings.in_place {
-        base_branch.clone().unwrap_or_else(|| "HEAD".into())
-    } else {
-        let name = free_branch_name(&git, &format!("mmm/improve-{}", jiff::Zoned::now().strftime("%Y%m%d-%H%M%S")))?;
-        git.create_branch_and_switch(&name)?;
-        name
-    };
-    layout.ensure_gitignore()?;
-
-    let id = session_id();
-    let session_dir = layout.session_dir(&id);
-    let journal = Journal::open(&session_dir.join("events.jsonl"))?;
-    let transcript = Journal::open(&session_dir.join("transcript.jsonl"))?;
-
-    let mut snapshot_event = None;
-    if !dirty.is_empty() {
-        // The user's changes go in a commit of their own; secret files and mmm's own
-        // directory stay out of git.
-        let secrets = SecretFiles::new(git.root(), ctx.settings.list("secret_files"))?;
-        let mut keep_out: Vec<&str> =
-            dirty.iter().map(String::as_str).filter(|p| secrets.is_secret(Path::new(p), false)).collect();
-        keep_out.push(MMM_DIR);
-        let message = "mmm: snapshot before mmm\n\nUncommitted changes found when the session started.";
-        if let Some(sha) = git.snapshot_dirty(message, &keep_out)? {
-            let files = dirty.iter().filter(|p| !keep_out.contains(&p.as_str())).cloned().collect();
-            snapshot_event = Some(Event::Snapshot { commit: sha, files });
-        }
-    }
-    let start_commit = git.head()?.context("reading HEAD")?;
-
-    let record = SessionRecord {
-        version: state::session::VERSION,
-        id: id.clone(),
-        kind: SessionKind::Improve,
-        status: SessionStatus::Running,
-        branch,
-        start_commit,
-        started_at: state::now(),
-        ended_at: None,
-        elapsed_secs: 0,
-        stop_reason: None,
-        settings,
-        baseline: Vec::new(),
-        iterations: Vec::new(),
-        usage: Usage::default(),
-        cost_usd: Some(0.0),
-        requests: 0,
-        scores: Vec::new(),
-    };
-    record.save(&session_dir.join("session.json"))?;
-    let mut project_state = ProjectState::load_or_default(&layout.state_file())?;
-    project_state.last_session = Some(id.clone());
-    project_state.totals.sessions += 1;
-    project_state.save(&layout.state_file())?;
-
-    let runner = Runner::new(ctx.printer, opts.verbose, &record, Some(journal), Some(transcript), price);
-    runner.emit(&Event::SessionStarted {
-        session: id,
-        branch: record.branch.clone(),
-        start_commit: record.start_commit.clone(),
-        model: record.settings.model.clone(),
-        checks: record.settings.checks.clone(),
-        resumed: false,
-    });
-    if let Some(event) = snapshot_event {
-        runner.emit(&event);
-    }
+    let new = NewSession { kind: SessionKind::Improve, branch_prefix: "improve".into(), settings, dirty, spec: None };
+    let started = setup::start(ctx, &git, &layout, new, opts.verbose, price)?;
+    let Started { record, runner, project_state, base_branch } = started;
     let engine = Engine { ctx, runner, git, layout, model, project, base_branch };
     engine.drive(record, project_state, cancel).await.map(Some)
 }
@@ -178,159 +95,12 @@ async fn resume(
     id: Option<&str>,
     cancel: Cancel,
 ) -> anyhow::Result<Option<SessionRecord>> {
-    let mut project_state = ProjectState::load_or_default(&layout.state_file())?;
-    let id = match id.map(str::to_string).or_else(|| project_state.last_session.clone()) {
-        Some(id) => id,
-        None => {
-            return Err(CliError::usage("there is no session to resume in this repository")
-                .with_hint("start one with `mmm improve`")
-                .into());
-        }
-    };
-    let path = layout.session_dir(&id).join("session.json");
-    if !path.exists() {
-        return Err(CliError::usage(format!("no session `{id}` in {}", layout.sessions_dir().display()))
-            .with_hint("`mmm history` lists the sessions")
-            .into());
-    }
-    let mut record = SessionRecord::load(&path)?;
-    if record.status == SessionStatus::Completed {
-        let reason = record.stop_reason.as_ref().map(|r| r.to_string()).unwrap_or_default();
-        return Err(CliError::usage(format!("session {id} already completed ({reason})"))
-            .with_hint("start a new session with `mmm improve`")
-            .into());
-    }
-    let dirty = user_changes(&git)?;
-    if !dirty.is_empty() {
-        return Err(CliError::usage(format!("the working tree has uncommitted changes: {}", dirty.join(", ")))
-            .with_hint("commit or stash them, then resume")
-            .into());
-    }
-    if git.current_branch()?.as_deref() != Some(record.branch.as_str()) {
-        git.switch(&record.branch).with_context(|| format!("switching to the session's branch {}", record.branch))?;
-    }
-    let model: Arc<dyn Model> = Arc::new(AnthropicClient::from_settings(&ctx.settings)?);
-    let project = analyze(ctx, git.root(), opts.use_cache).await?;
-    let price = price_fn(&ctx.settings, &record.settings)?;
-    let session_dir = layout.session_dir(&id);
-    let journal = Journal::open(&session_dir.join("events.jsonl"))?;
-    let transcript = Journal::open(&session_dir.join("transcript.jsonl"))?;
-
-    record.status = SessionStatus::Running;
-    record.ended_at = None;
-    record.stop_reason = None;
-    record.save(&path)?;
-    project_state.last_session = Some(id.clone());
-    project_state.save(&layout.state_file())?;
-
-    let runner = Runner::new(ctx.printer, opts.verbose, &record, Some(journal), Some(transcript), price);
-    runner.emit(&Event::SessionStarted {
-        session: id,
-        branch: record.branch.clone(),
-        start_commit: record.start_commit.clone(),
-        model: record.settings.model.clone(),
-        checks: record.settings.checks.clone(),
-        resumed: true,
-    });
+    let (mut record, mut project_state) = setup::load_for_resume(&git, &layout, id, SessionKind::Improve)?;
+    let model = setup::model(&ctx.settings)?;
+    let project = setup::analyze(ctx, git.root(), opts.use_cache).await?;
+    let runner = setup::reopen(ctx, &layout, &mut record, &mut project_state, opts.verbose)?;
     let engine = Engine { ctx, runner, git, layout, model, project, base_branch: None };
     engine.drive(record, project_state, cancel).await.map(Some)
-}
-
-/// The analysis the prompts are built from.
-struct Project {
-    summary: String,
-    repo_map: String,
-    checks: Vec<String>,
-}
-
-async fn analyze(ctx: &Ctx<'_>, root: &Path, use_cache: bool) -> anyhow::Result<Project> {
-    let spinner = ctx.printer.spinner("analyzing the project");
-    let root = root.to_path_buf();
-    let options = analyzer::Options { secret_files: ctx.settings.list("secret_files").to_vec(), ..Default::default() };
-    let analysis = tokio::task::spawn_blocking(move || analyzer::load_or_analyze(&root, &options, use_cache))
-        .await
-        .context("the analysis task failed")??
-        .0;
-    spinner.finish();
-    Ok(Project {
-        summary: redact(&analysis.prompt_summary()).into_owned(),
-        repo_map: redact(&analysis.repo_map(REPO_MAP_TOKENS)).into_owned(),
-        checks: analysis.validation_commands(),
-    })
-}
-
-/// The settings the session runs with: flags and settings, checks from settings or the analysis.
-fn session_settings(settings: &Settings, opts: &ImproveOptions, project: &Project) -> anyhow::Result<SessionSettings> {
-    let configured = settings.list("validate.commands");
-    let checks = if configured.is_empty() { project.checks.clone() } else { configured.to_vec() };
-    if checks.is_empty() {
-        return Err(CliError::usage("mmm found no build, lint or test command to check changes with")
-            .with_hint("set the checks in .mmm/config.toml, e.g. `[validate] commands = [\"make test\"]`")
-            .into());
-    }
-    let int = |key: &str| settings.int(key).unwrap_or(0);
-    Ok(SessionSettings {
-        model: settings.str("model").unwrap_or_default().to_string(),
-        limits: Limits {
-            target: settings.float("target").unwrap_or(8.0),
-            max_iterations: int("max_iterations") as u32,
-            budget_usd: settings.float("budget_usd"),
-            max_tokens: settings.int("max_tokens"),
-            time_limit: settings.duration("time_limit"),
-            max_stalled: int("max_stalled") as u32,
-            max_failures: int("max_failures") as u32,
-        },
-        fix_rounds: int("fix_rounds") as u32,
-        max_turns: int("max_turns") as u32,
-        max_output_tokens: int("max_output_tokens").min(u64::from(u32::MAX)) as u32,
-        checks,
-        check_timeout_secs: settings.duration("validate.timeout").map_or(600, |d| d.as_secs()),
-        focus: opts.focus.clone(),
-        in_place: settings.bool("in_place"),
-    })
-}
-
-/// The pricing of the session's model. A budget needs a known price.
-fn price_fn(settings: &Settings, session: &SessionSettings) -> anyhow::Result<super::PriceFn> {
-    let configured = Pricing::from_settings(settings)?;
-    // A resumed session keeps its model, which the settings may no longer name.
-    let pricing = if configured.model == session.model { configured } else { Pricing::for_model(&session.model) };
-    if pricing.price.is_none() && session.limits.budget_usd.is_some() {
-        return Err(CliError::usage(format!(
-            "budget_usd is set, but mmm does not know the price of `{}`, so it cannot keep to the budget",
-            session.model
-        ))
-        .with_hint("set `[pricing] input = ...` and `output = ...` (USD per million tokens) in .mmm/config.toml")
-        .into());
-    }
-    Ok(Box::new(move |usage: &Usage| pricing.cost(usage)))
-}
-
-/// Uncommitted changes of the user's, leaving out mmm's own `.mmm/` directory.
-fn user_changes(git: &Git) -> anyhow::Result<Vec<String>> {
-    Ok(git.status()?.into_iter().map(|e| e.path).filter(|p| !is_mmm_path(p)).collect())
-}
-
-fn is_mmm_path(path: &str) -> bool {
-    path == ".mmm" || path.starts_with(".mmm/")
-}
-
-/// `base`, or `base-2`, `base-3`, ... when a branch of that name exists (two sessions
-/// started in the same second). Existing branches are never reused.
-fn free_branch_name(git: &Git, base: &str) -> anyhow::Result<String> {
-    let exists = |name: &str| git.run(&["rev-parse", "--verify", "--quiet", &format!("refs/heads/{name}")]).is_ok();
-    let mut name = base.to_string();
-    let mut n = 1;
-    while exists(&name) {
-        n += 1;
-        name = format!("{base}-{n}");
-    }
-    Ok(name)
-}
-
-/// `20261124-061500-3f2a`: sortable, unique enough for one repository.
-fn session_id() -> String {
-    format!("{}-{:04x}", jiff::Zoned::now().strftime("%Y%m%d-%H%M%S"), fastrand::u16(..))
 }
 
 /// `--dry-run`: analysis, baseline, the review when a key is set, and the plan. No edits,
@@ -420,6 +190,7 @@ fn dry_record(settings: &SessionSettings) -> SessionRecord {
         usage: Usage::default(),
         cost_usd: None,
         requests: 0,
+        spec: None,
         scores: Vec::new(),
     }
 }
@@ -442,52 +213,12 @@ fn review_request(
 ) -> MessagesRequest {
     let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
     request.system = vec![SystemBlock::text(prompts::REVIEW_SYSTEM)];
-    request.tools = vec![tool_from_json(review::submit_review_tool())];
+    request.tools = vec![setup::tool_from_json(review::submit_review_tool())];
     request.tool_choice = Some(ToolChoice::Auto { disable_parallel_tool_use: None });
     let context = ProjectContext { summary: &project.summary, repo_map: &project.repo_map };
     let text = prompts::review_request(&context, focus, checks_text, history);
     request.messages = vec![Message::user_text(redact(&text).into_owned())];
     request
-}
-
-/// A tool definition (custom or Anthropic-defined) as the request type holds it.
-fn tool_from_json(definition: serde_json::Value) -> Tool {
-    serde_json::from_value(definition).expect("mmm's own tool definitions are valid")
-}
-
-/// Why a review produced no usable result.
-struct ReviewFailure {
-    message: String,
-    usage: Usage,
-    requests: u32,
-    fatal: bool,
-}
-
-/// Captures the `submit_review` call.
-#[derive(Default)]
-struct ReviewSink {
-    review: Option<Review>,
-}
-
-impl ToolRunner for ReviewSink {
-    fn run(&mut self, name: &str, input: &serde_json::Value) -> ToolReply {
-        if name != SUBMIT_REVIEW {
-            return ToolReply {
-                content: format!("Error: unknown tool `{name}`; call `{SUBMIT_REVIEW}`."),
-                is_error: true,
-            };
-        }
-        match review::parse_review(input) {
-            Ok(review) => {
-                self.review = Some(review);
-                ToolReply { content: "Review recorded.".into(), is_error: false }
-            }
-            Err(e) => ToolReply {
-                content: format!("Error: {e}. Call `{SUBMIT_REVIEW}` again with corrected input."),
-                is_error: true,
-            },
-        }
-    }
 }
 
 /// Sends the review request; asks once more if no valid `submit_review` call came back.
@@ -496,42 +227,14 @@ async fn run_review(
     runner: &Runner<'_>,
     iteration: u32,
     request: MessagesRequest,
-) -> Result<(Review, Usage, u32), ReviewFailure> {
-    let mut conversation = Conversation::new(request);
-    let mut sink = ReviewSink::default();
-    let hooks = runner.hooks(iteration, "review", false);
-    for attempt in 0..2 {
-        let ended = agent::run_turns(model, &mut conversation, &mut sink, 1, &hooks).await;
-        let fail = |message: String, fatal: bool| ReviewFailure {
-            message,
-            usage: conversation.usage,
-            requests: conversation.requests,
-            fatal,
-        };
-        match ended {
-            Err(e) => return Err(fail(format!("the review request failed: {e}"), is_fatal(&e))),
-            Ok(_) if sink.review.is_some() => break,
-            Ok(Ended::Refusal { .. }) => return Err(fail("the model declined to review the repository".into(), false)),
-            Ok(Ended::Done { .. }) if attempt == 0 => conversation.push_user_text(prompts::REVIEW_NUDGE),
-            Ok(_) => {}
-        }
-    }
-    match sink.review {
-        Some(review) => Ok((review, conversation.usage, conversation.requests)),
-        None => Err(ReviewFailure {
-            message: format!("the model did not call `{SUBMIT_REVIEW}` with a valid review (asked twice)"),
-            usage: conversation.usage,
-            requests: conversation.requests,
-            fatal: false,
-        }),
-    }
-}
-
-impl ToolRunner for Tools {
-    fn run(&mut self, name: &str, input: &serde_json::Value) -> ToolReply {
-        let outcome = self.execute(name, input);
-        ToolReply { content: outcome.content, is_error: outcome.is_error }
-    }
+) -> Result<(Review, Usage, u32), AskFailure> {
+    let call = OneCall {
+        tool: SUBMIT_REVIEW,
+        purpose: "review the repository",
+        parse: &review::parse_review,
+        nudge: prompts::REVIEW_NUDGE,
+    };
+    setup::ask_for_tool(model, runner, iteration, "review", request, &call).await
 }
 
 /// How one iteration went.
@@ -647,10 +350,7 @@ impl Engine<'_> {
     }
 
     fn sync_usage(&self, record: &mut SessionRecord) {
-        record.usage = self.runner.total_usage();
-        record.cost_usd = (self.runner.price)(&record.usage);
-        record.requests = self.runner.total_requests();
-        record.elapsed_secs = self.runner.elapsed_secs();
+        self.runner.sync_usage(record);
     }
 
     /// One iteration: review, implement, check (with fix rounds), keep or undo.
@@ -761,7 +461,7 @@ impl Engine<'_> {
     ) -> MessagesRequest {
         let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
         request.system = vec![SystemBlock::text(prompts::implement_system(&settings.checks))];
-        request.tools = tools.definitions().into_iter().map(tool_from_json).collect();
+        request.tools = tools.definitions().into_iter().map(setup::tool_from_json).collect();
         let context = ProjectContext { summary: &self.project.summary, repo_map: &self.project.repo_map };
         let text = prompts::implement_request(&context, issues, review_summary);
         request.messages = vec![Message::user_text(redact(&text).into_owned())];
@@ -890,7 +590,7 @@ fn first_line(text: &str) -> String {
 
 /// The model's one-line summary: the first non-empty line of its final text, without
 /// markdown decoration, at most 72 characters.
-fn summary_line(text: &str) -> Option<String> {
+pub(super) fn summary_line(text: &str) -> Option<String> {
     let line = first_line(text);
     let line = line.trim_start_matches(['#', '*', '-', ' ']).trim_end_matches('*').trim();
     let line = line.strip_prefix("Summary:").map(str::trim).unwrap_or(line);
@@ -949,11 +649,5 @@ mod tests {
         assert_eq!(focus_for(Some("docs"), true).as_deref(), Some("docs"));
         assert_eq!(focus_for(None, true), None);
         assert_eq!(focus_for(Some("docs"), false).as_deref(), Some("First get the failing checks green. Then: docs"));
-    }
-
-    #[test]
-    fn mmm_paths_are_recognised() {
-        assert!(is_mmm_path(".mmm/state.json") && is_mmm_path(".mmm"));
-        assert!(!is_mmm_path(".mmmx") && !is_mmm_path("src/.mmm"));
     }
 }

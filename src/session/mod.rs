@@ -1,4 +1,4 @@
-//! The engines that sequence everything else: `mmm improve` (and, later, `mmm run`).
+//! The engines that sequence everything else: `mmm improve` and `mmm run`.
 //!
 //! This is the one module that talks to the analyzer, the model, the tools, the checks,
 //! git and the state; none of those know of each other. [`Runner`] holds what a running
@@ -12,7 +12,10 @@ pub mod events;
 pub mod improve;
 pub mod prompts;
 pub mod review;
+pub mod setup;
+pub mod spec;
 pub mod stop;
+pub mod verdict;
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -207,6 +210,14 @@ impl<'a> Runner<'a> {
 
     pub fn elapsed_secs(&self) -> u64 {
         self.elapsed_before + self.started.elapsed().as_secs()
+    }
+
+    /// Copies the usage, cost, requests and time so far into the session's record.
+    pub fn sync_usage(&self, record: &mut SessionRecord) {
+        record.usage = self.total_usage();
+        record.cost_usd = (self.price)(&record.usage);
+        record.requests = self.total_requests();
+        record.elapsed_secs = self.elapsed_secs();
     }
 
     /// Hooks for one conversation, labelled for the transcript (`review-3`, `implement-3`).

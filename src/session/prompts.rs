@@ -113,6 +113,68 @@ pub fn fix_request(round: u32, rounds: u32, failures: &str) -> String {
     )
 }
 
+/// The verifier's instructions.
+pub const VERIFY_SYSTEM: &str = "\
+You are a strict reviewer checking whether a change implements a specification. You see the \
+specification, its numbered acceptance criteria, the change (a diff, and new files in full) and \
+the checks that passed. Judge each criterion on what the change shows, not on what it claims: a \
+criterion is met only when the code (or its tests) plainly makes it true. Answer by calling the \
+`submit_verdict` tool exactly once, with every criterion by its number, `met` true or false, and \
+the evidence: where it is met, or what is missing.";
+
+/// The reminder sent when a verification came back without a `submit_verdict` call.
+pub const VERDICT_NUDGE: &str =
+    "You did not call `submit_verdict`. Call it now, exactly once, judging every criterion by its number.";
+
+/// The spec as the model reads it: title, body and numbered criteria.
+pub fn spec_text(title: &str, body: &str, criteria: &[String]) -> String {
+    let mut s = format!("# Specification: {}\n\n{}\n", title.trim(), body.trim());
+    if !criteria.is_empty() {
+        s.push_str("\n# Acceptance criteria (numbered)\n\n");
+        for (i, c) in criteria.iter().enumerate() {
+            let _ = writeln!(s, "{}. {c}", i + 1);
+        }
+    }
+    s
+}
+
+/// The editing conversation's first message for a spec.
+pub fn spec_request(project: &ProjectContext<'_>, spec: &str) -> String {
+    format!(
+        "Implement this specification in the repository, completely, so that every acceptance \
+         criterion holds and the checks pass. Touch only what it needs.\n\n{}\n# Project\n\n{}\n\n\
+         # Repository map\n\n{}\n",
+        spec.trim_end(),
+        project.summary.trim(),
+        project.repo_map.trim()
+    )
+}
+
+/// The verification request's user message.
+pub fn verify_request(spec: &str, change: &str, checks: &str) -> String {
+    format!(
+        "{}\n# The change\n\n{}\n\n# Checks\n\n{}\n\nJudge every criterion now and call `submit_verdict`.",
+        spec.trim_end(),
+        change.trim(),
+        checks.trim()
+    )
+}
+
+/// The message that sends unmet criteria back into the editing conversation.
+pub fn unmet_request(round: u32, rounds: u32, unmet: &[(u32, &str, &str)]) -> String {
+    let mut s = format!(
+        "The checks pass, but a reviewer found that these criteria are not met yet (round {round} of {rounds}):\n\n"
+    );
+    for (index, text, evidence) in unmet {
+        let _ = writeln!(s, "{index}. {text} — {evidence}");
+    }
+    s.push_str(
+        "\nChange the code so they hold; keep everything that already works. When you are done, stop \
+         calling tools and reply with the one-line summary and explanation again.",
+    );
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +203,16 @@ mod tests {
         assert!(
             text.starts_with("Fix these issues from the latest review, worst first:\n\n1. [high] a.rs: d\n"),
             "{text}"
+        );
+        assert_eq!(
+            spec_text("T", "Body\n", &["a".into(), "b".into()]),
+            "# Specification: T\n\nBody\n\n# Acceptance criteria (numbered)\n\n1. a\n2. b\n"
+        );
+        assert_eq!(
+            unmet_request(1, 3, &[(2, "b", "no test")]),
+            "The checks pass, but a reviewer found that these criteria are not met yet (round 1 of 3):\n\n\
+             2. b — no test\n\nChange the code so they hold; keep everything that already works. When you are \
+             done, stop calling tools and reply with the one-line summary and explanation again."
         );
         assert!(fix_request(2, 3, "boom\n").ends_with("(fix round 2 of 3). Fix the cause; keep the change focused. When you are done, stop calling tools and reply with the one-line summary and explanation again.\n\nboom"));
     }

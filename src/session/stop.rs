@@ -38,16 +38,41 @@ pub struct Progress {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StopReason {
-    TargetReached { score: f64, target: f64 },
-    NoIssues { score: f64 },
-    IterationLimit { iterations: u32 },
-    Budget { spent_usd: f64, budget_usd: f64 },
-    TokenLimit { used: u64, limit: u64 },
-    TimeLimit { limit_secs: u64 },
-    Stalled { iterations: u32 },
-    Failing { iterations: u32 },
+    TargetReached {
+        score: f64,
+        target: f64,
+    },
+    NoIssues {
+        score: f64,
+    },
+    IterationLimit {
+        iterations: u32,
+    },
+    Budget {
+        spent_usd: f64,
+        budget_usd: f64,
+    },
+    TokenLimit {
+        used: u64,
+        limit: u64,
+    },
+    TimeLimit {
+        limit_secs: u64,
+    },
+    Stalled {
+        iterations: u32,
+    },
+    Failing {
+        iterations: u32,
+    },
     Interrupted,
-    Error { message: String },
+    Error {
+        message: String,
+    },
+    /// `mmm run`: the spec's checks pass and every criterion is met.
+    Implemented {
+        spec: String,
+    },
 }
 
 impl StopReason {
@@ -78,6 +103,9 @@ impl fmt::Display for StopReason {
             StopReason::Failing { iterations } => write!(f, "{iterations} failed iterations in a row"),
             StopReason::Interrupted => f.write_str("interrupted"),
             StopReason::Error { message } => write!(f, "error: {message}"),
+            StopReason::Implemented { spec } => {
+                write!(f, "spec `{spec}` implemented: the checks pass and every criterion is met")
+            }
         }
     }
 }

@@ -20,6 +20,8 @@ pub const VERSION: u32 = 1;
 #[serde(rename_all = "snake_case")]
 pub enum SessionKind {
     Improve,
+    /// `mmm run`: one spec file implemented until its criteria hold.
+    Spec,
 }
 
 /// Where a session stands.
@@ -148,6 +150,33 @@ pub struct SessionRecord {
     /// iteration ran.
     #[serde(default)]
     pub scores: Vec<f64>,
+    /// What a `mmm run` session implements, and how far it got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<SpecRecord>,
+}
+
+/// A spec session's spec and the verdict on its criteria.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpecRecord {
+    pub id: String,
+    pub title: String,
+    /// The spec file, relative to the repository root.
+    pub path: String,
+    /// The last verdict on each criterion (empty before the first verification).
+    #[serde(default)]
+    pub criteria: Vec<CriterionRecord>,
+    /// The output of the last failing check, when the spec failed on its checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check_output: Option<String>,
+}
+
+/// One acceptance criterion and whether the verifier found it met.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CriterionRecord {
+    pub index: u32,
+    pub text: String,
+    pub met: bool,
+    pub evidence: String,
 }
 
 impl SessionRecord {

@@ -1,6 +1,8 @@
 //! `.mmm/state.json`: the small summary of a project's sessions — the last session, the
-//! current score and running totals — read by `mmm status` and `--resume`.
+//! current score, running totals and where each spec stands — read by `mmm status`,
+//! `mmm specs` and `--resume`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -27,11 +29,48 @@ pub struct ProjectState {
     pub last_session: Option<String>,
     pub current_score: Option<f64>,
     pub totals: Totals,
+    /// Where each spec `mmm run` has run stands, by spec id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub specs: BTreeMap<String, SpecState>,
+}
+
+/// Where a spec stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpecStatus {
+    #[default]
+    Pending,
+    Done,
+    Failed,
+}
+
+impl SpecStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpecStatus::Pending => "pending",
+            SpecStatus::Done => "done",
+            SpecStatus::Failed => "failed",
+        }
+    }
+}
+
+/// The last run of a spec.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SpecState {
+    pub status: SpecStatus,
+    pub last_run: Option<String>,
+    pub session: Option<String>,
 }
 
 impl Default for ProjectState {
     fn default() -> Self {
-        Self { version: VERSION, last_session: None, current_score: None, totals: Totals::default() }
+        Self {
+            version: VERSION,
+            last_session: None,
+            current_score: None,
+            totals: Totals::default(),
+            specs: BTreeMap::new(),
+        }
     }
 }
 

@@ -17,7 +17,20 @@ fn help_lists_only_working_commands_with_examples() {
         .collect();
     assert_eq!(
         commands,
-        vec!["improve", "status", "history", "analyze", "config", "init", "models", "completions", "help"]
+        vec![
+            "improve",
+            "run",
+            "specs",
+            "spec",
+            "status",
+            "history",
+            "analyze",
+            "config",
+            "init",
+            "models",
+            "completions",
+            "help"
+        ]
     );
     assert!(text.contains("Examples:\n  mmm init"), "{text}");
 }

@@ -31,3 +31,17 @@ fn every_builtin_secret_pattern_is_documented() {
         assert!(docs.contains(&format!("`{pattern}`")), "{pattern} is not in docs/configuration.md");
     }
 }
+
+#[test]
+fn the_shipped_specs_are_valid_and_ordered() {
+    for dir in ["specs", "examples/wordfreq-specs"] {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let specs = mmm::spec::load_dir(&dir).unwrap_or_else(|e| panic!("{}: {e:#}", dir.display()));
+        assert!(!specs.is_empty(), "{} has no specs", dir.display());
+        assert_eq!(mmm::spec::order(&specs).unwrap().len(), specs.len());
+        for spec in &specs {
+            assert!(spec.criteria.len() >= 3, "{} needs real acceptance criteria", spec.path.display());
+            assert!(spec.criteria.iter().all(|c| !c.done), "{} is not done yet", spec.path.display());
+        }
+    }
+}

@@ -12,3 +12,4 @@ mod improve;
 mod init;
 mod llm;
 mod models;
+mod run;
