@@ -366,7 +366,13 @@ mod tests {
         let result = sh("seq 1 200000; seq 1 200000 >&2; echo last", dir.path(), LONG).await;
         assert!(result.passed());
         assert!(result.output.starts_with("1\n2\n3\n"));
-        assert!(result.output.ends_with("\nlast"));
+        // The two pipes are drained concurrently, so which stream's last lines come last is
+        // up to the scheduler; the final line of stdout must be among the kept tail.
+        assert!(
+            result.output.lines().rev().take(200).any(|l| l == "last"),
+            "{}",
+            &result.output[result.output.len() - 500..]
+        );
         assert!(result.output.contains("[... 399701 lines omitted ...]"), "{}", &result.output[..2000]);
         assert!(result.output.len() < HEAD_BYTES + TAIL_BYTES + 100);
     }
