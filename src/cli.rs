@@ -207,22 +207,22 @@ pub struct ImproveArgs {
     #[arg(long)]
     pub no_cache: bool,
 
-    #[command(flatten)]
-    pub results: ResultArgs,
-}
-
-/// What a session leaves for a pipeline: a report, a gate, a branch to review.
-#[derive(Debug, Args, Clone, Default)]
-pub struct ResultArgs {
-    /// Write a Markdown report of the session to PATH (also appended to $GITHUB_STEP_SUMMARY when set)
-    #[arg(long, value_name = "PATH")]
-    pub summary_file: Option<std::path::PathBuf>,
-
     /// Exit with code 3 when the final score is below SCORE
     #[arg(long, value_name = "SCORE", value_parser = parse_score)]
     pub fail_under: Option<f64>,
 
-    /// Push the session's branch to origin when it has commits (never forced)
+    #[command(flatten)]
+    pub results: ResultArgs,
+}
+
+/// What sessions leave for a pipeline: a report and a branch to review.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ResultArgs {
+    /// Write a Markdown report of the session(s) to PATH (also appended to $GITHUB_STEP_SUMMARY when set)
+    #[arg(long, value_name = "PATH")]
+    pub summary_file: Option<std::path::PathBuf>,
+
+    /// Push each session branch that has commits to origin (never forced)
     #[arg(long)]
     pub push: bool,
 }
@@ -300,6 +300,9 @@ pub struct RunArgs {
     /// Run a stopped spec session (the last one, or SESSION) again, on its branch
     #[arg(long, value_name = "SESSION", num_args = 0..=1, conflicts_with_all = ["path", "only"])]
     pub resume: Option<Option<String>>,
+
+    #[command(flatten)]
+    pub results: ResultArgs,
 }
 
 impl RunArgs {

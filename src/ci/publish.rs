@@ -57,21 +57,24 @@ pub fn report_input<'a>(record: &'a SessionRecord, command: &'a str, stop: Optio
     }
 }
 
-/// Writes the report and outputs a finished session leaves, and pushes its branch when
-/// asked. `env` is the process environment (for the GitHub files).
+/// Writes the report and outputs finished sessions leave (one for `mmm improve`, one per
+/// spec for `mmm run`), and pushes their branches when asked: the report has a section per
+/// session, the step outputs describe the last one. `env` is the process environment (for
+/// the GitHub files).
 pub fn publish(
     printer: &Printer,
     git: &Git,
-    record: &SessionRecord,
+    records: &[SessionRecord],
     command: &str,
     args: &ResultArgs,
     env: &[(String, String)],
 ) -> anyhow::Result<()> {
-    let stop = record.stop_reason.as_ref().map(ToString::to_string);
-    let input = report_input(record, command, stop.as_deref());
+    let stops: Vec<Option<String>> = records.iter().map(|r| r.stop_reason.as_ref().map(ToString::to_string)).collect();
+    let inputs: Vec<ReportInput<'_>> =
+        records.iter().zip(&stops).map(|(record, stop)| report_input(record, command, stop.as_deref())).collect();
     let files = Files::from_env(env);
     if args.summary_file.is_some() || files.step_summary.is_some() {
-        let markdown = report::markdown(&input);
+        let markdown = inputs.iter().map(report::markdown).collect::<Vec<_>>().join("\n");
         if let Some(path) = &args.summary_file {
             write_report(path, &markdown)?;
         }
@@ -79,14 +82,19 @@ pub fn publish(
             github::append_step_summary(path, &markdown)?;
         }
     }
-    if args.push && !input.commits.is_empty() && record.status != SessionStatus::Interrupted {
-        git.push("origin", &record.branch).with_context(|| {
-            format!("pushing {} to origin (the session's work is safe on the local branch)", record.branch)
-        })?;
-        printer.line(format!("Pushed {} to origin", record.branch))?;
+    if args.push {
+        for (record, input) in records.iter().zip(&inputs) {
+            if input.commits.is_empty() || record.status == SessionStatus::Interrupted {
+                continue;
+            }
+            git.push("origin", &record.branch).with_context(|| {
+                format!("pushing {} to origin (the session's work is safe on the local branch)", record.branch)
+            })?;
+            printer.line(format!("Pushed {} to origin", record.branch))?;
+        }
     }
-    if let Some(path) = &files.output {
-        github::write_outputs(path, &github::outputs(&input))?;
+    if let (Some(path), Some(last)) = (&files.output, inputs.last()) {
+        github::write_outputs(path, &github::outputs(last))?;
     }
     Ok(())
 }

@@ -24,8 +24,9 @@ pub fn exec(ctx: &Ctx<'_>, args: &ImproveArgs) -> anyhow::Result<()> {
     })??;
     let Some(record) = finished else { return Ok(()) };
     let env: Vec<(String, String)> = std::env::vars().collect();
-    crate::ci::publish::publish(ctx.printer, &Git::open(&ctx.cwd)?, &record, "mmm improve", &args.results, &env)?;
-    exit_result(&record, "improve", args.results.fail_under)
+    let records = std::slice::from_ref(&record);
+    crate::ci::publish::publish(ctx.printer, &Git::open(&ctx.cwd)?, records, "mmm improve", &args.results, &env)?;
+    exit_result(&record, "improve", args.fail_under)
 }
 
 /// First Ctrl+C: ask the session to roll back and stop. Second: exit at once (every state

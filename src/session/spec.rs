@@ -57,8 +57,16 @@ pub struct RunOptions {
     pub verbose: bool,
 }
 
-/// Runs `mmm run`.
-pub async fn run(ctx: &Ctx<'_>, opts: &RunOptions, cancel: Cancel) -> anyhow::Result<()> {
+/// What a run did: the sessions it ran (for reports and pushes), and how it ends.
+pub struct RunOutcome {
+    pub sessions: Vec<String>,
+    /// The exit: `Ok` when every spec run was implemented, else the error to report.
+    pub exit: anyhow::Result<()>,
+}
+
+/// Runs `mmm run`. An `Err` means nothing ran (bad usage, a failed preflight); otherwise
+/// the outcome lists the sessions, and its `exit` says how the run ends.
+pub async fn run(ctx: &Ctx<'_>, opts: &RunOptions, cancel: Cancel) -> anyhow::Result<RunOutcome> {
     let git = Git::open(&ctx.cwd)?;
     let layout = Layout::new(git.root());
     if let Some(id) = &opts.resume {
@@ -91,6 +99,7 @@ pub async fn run(ctx: &Ctx<'_>, opts: &RunOptions, cancel: Cancel) -> anyhow::Re
     let mut model: Option<Arc<dyn Model>> = None;
     let mut project_state = ProjectState::load_or_default(&layout.state_file())?;
     let mut failed = Vec::new();
+    let mut sessions = Vec::new();
     for spec in ordered.into_iter().filter(|s| opts.only.as_ref().is_none_or(|only| only == &s.id)) {
         let status = project_state.specs.get(&spec.id).map(|s| s.status).unwrap_or_default();
         if status == SpecStatus::Done && !opts.force {
@@ -122,9 +131,14 @@ pub async fn run(ctx: &Ctx<'_>, opts: &RunOptions, cancel: Cancel) -> anyhow::Re
             }
         };
         match outcome {
-            Finished::Done => {}
-            Finished::Interrupted { session } => return Err(interrupted(&session)),
+            Finished::Done { session } => sessions.push(session),
+            Finished::Interrupted { session } => {
+                let exit = Err(interrupted(&session));
+                sessions.push(session);
+                return Ok(RunOutcome { sessions, exit });
+            }
             Finished::Failed { session, message } => {
+                sessions.extend(session.clone());
                 failed.push((spec.id.clone(), session, message));
                 if !opts.keep_going {
                     break;
@@ -132,7 +146,7 @@ pub async fn run(ctx: &Ctx<'_>, opts: &RunOptions, cancel: Cancel) -> anyhow::Re
             }
         }
     }
-    failures(failed)
+    Ok(RunOutcome { sessions, exit: failures(failed) })
 }
 
 /// Why `spec` cannot run yet: the dependencies that are not done.
@@ -189,7 +203,7 @@ async fn resume(
     layout: &Layout,
     id: Option<&str>,
     cancel: Cancel,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<RunOutcome> {
     let (mut record, mut project_state) = setup::load_for_resume(git, layout, id, SessionKind::Spec)?;
     let spec_path = record.spec.as_ref().map(|s| git.root().join(&s.path)).context("the session names no spec")?;
     let spec = spec::load(&spec_path)?;
@@ -197,11 +211,13 @@ async fn resume(
     let project = setup::analyze(ctx, git.root(), true).await?;
     let runner = setup::reopen(ctx, layout, &mut record, &mut project_state, opts.verbose)?;
     let engine = Engine { ctx, runner, git, layout, model, project: &project, spec: &spec };
-    match engine.drive(record, cancel).await? {
-        Finished::Done => Ok(()),
+    let session = record.id.clone();
+    let exit = match engine.drive(record, cancel).await? {
+        Finished::Done { .. } => Ok(()),
         Finished::Interrupted { session } => Err(interrupted(&session)),
         Finished::Failed { session, message } => failures(vec![(spec.id.clone(), session, message)]),
-    }
+    };
+    Ok(RunOutcome { sessions: vec![session], exit })
 }
 
 fn interrupted(session: &str) -> anyhow::Error {
@@ -250,7 +266,9 @@ fn dirty_besides(git: &Git, specs: &[Spec]) -> anyhow::Result<Vec<String>> {
 
 /// How one spec's run ended.
 enum Finished {
-    Done,
+    Done {
+        session: String,
+    },
     /// `session` is `None` when the spec could not start (a dependency is not done).
     Failed {
         session: Option<String>,
@@ -606,6 +624,10 @@ impl Engine<'_> {
             cost_usd: record.cost_usd,
             requests: record.requests,
         });
-        Ok(if done { Finished::Done } else { Finished::Failed { session: Some(record.id), message: error } })
+        Ok(if done {
+            Finished::Done { session: record.id }
+        } else {
+            Finished::Failed { session: Some(record.id), message: error }
+        })
     }
 }

@@ -503,3 +503,45 @@ fn spec_new_writes_numbered_skeletons() {
     let out = p.mmm().args(["specs", "--output", "json"]).output().unwrap();
     assert_eq!(json_lines(&out).len(), 3, "{}", stderr(&out));
 }
+
+#[test]
+fn a_run_leaves_a_report_outputs_and_a_pushed_branch_for_ci() {
+    let p = project();
+    p.write("specs/001-greet.md", GREET);
+    p.run_git(&["add", "-A"]);
+    p.run_git(&["commit", "-q", "-m", "spec"]);
+    let remote = tempfile::tempdir().unwrap();
+    assert!(
+        std::process::Command::new("git").args(["init", "-q", "--bare"]).arg(remote.path()).status().unwrap().success()
+    );
+    p.run_git(&["remote", "add", "origin", remote.path().to_str().unwrap()]);
+    let server = FakeApi::with([
+        replace("toolu_1", "hello", "hello world, goodbye"),
+        done("Greet the world"),
+        verdict(&[true, true, true]),
+    ]);
+    let report = p.root.join("../report.md");
+    let outputs = p.root.join("../github_output");
+    let out = run(&p, &server)
+        .env("CI", "true")
+        .env("GITHUB_OUTPUT", &outputs)
+        .args(["specs/001-greet.md", "--push", "--summary-file"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = session(&p);
+    let branch = s["branch"].as_str().unwrap();
+    let markdown = std::fs::read_to_string(&report).unwrap();
+    assert!(markdown.starts_with("## mmm run: completed\n"), "{markdown}");
+    assert!(markdown.contains(branch), "{markdown}");
+    let written = std::fs::read_to_string(&outputs).unwrap();
+    assert!(written.starts_with(&format!("branch={branch}\ncommits=1\n")), "{written}");
+    let pushed = std::process::Command::new("git")
+        .arg("-C")
+        .arg(remote.path())
+        .args(["rev-parse", &format!("refs/heads/{branch}")])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(pushed.stdout).unwrap(), p.run_git(&["rev-parse", "HEAD"]));
+}
