@@ -40,6 +40,7 @@ pub struct Cli {
 
 /// Options accepted by every command.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// More log detail on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -167,33 +168,9 @@ pub struct ImproveArgs {
     #[arg(long, value_name = "N")]
     pub max_iterations: Option<String>,
 
-    /// Stop once the API cost reaches this many US dollars [setting: budget_usd]
-    #[arg(long, value_name = "USD")]
-    pub budget_usd: Option<String>,
-
-    /// Stop once this many tokens have been used [setting: max_tokens]
-    #[arg(long, value_name = "N")]
-    pub max_tokens: Option<String>,
-
-    /// Stop after this much time, e.g. 30m or 2h [setting: time_limit]
-    #[arg(long, value_name = "DURATION")]
-    pub time_limit: Option<String>,
-
-    /// The Claude model to use [setting: model]
-    #[arg(long, value_name = "MODEL")]
-    pub model: Option<String>,
-
     /// What the review should concentrate on: an area or free text
     #[arg(long, value_name = "TEXT")]
     pub focus: Option<String>,
-
-    /// Commit uncommitted changes first, as a separate "snapshot before mmm" commit
-    #[arg(long)]
-    pub allow_dirty: bool,
-
-    /// Work on the current branch instead of a new mmm/improve-... branch [setting: in_place]
-    #[arg(long)]
-    pub in_place: bool,
 
     /// Analyze, run the checks and review (if a key is set), then print the plan; change nothing
     #[arg(long, conflicts_with = "resume")]
@@ -212,7 +189,38 @@ pub struct ImproveArgs {
     pub fail_under: Option<f64>,
 
     #[command(flatten)]
+    pub session: SessionArgs,
+
+    #[command(flatten)]
     pub results: ResultArgs,
+}
+
+/// Options every session engine takes (`mmm improve`, `mmm run`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct SessionArgs {
+    /// The Claude model to use [setting: model]
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Stop once the API cost reaches this many US dollars [setting: budget_usd]
+    #[arg(long, value_name = "USD")]
+    pub budget_usd: Option<String>,
+
+    /// Stop once this many tokens have been used [setting: max_tokens]
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<String>,
+
+    /// Stop after this much time, e.g. 30m or 2h [setting: time_limit]
+    #[arg(long, value_name = "DURATION")]
+    pub time_limit: Option<String>,
+
+    /// Commit uncommitted changes first, as a separate "snapshot before mmm" commit
+    #[arg(long)]
+    pub allow_dirty: bool,
+
+    /// Work on the current branch instead of a new mmm/... branch [setting: in_place]
+    #[arg(long)]
+    pub in_place: bool,
 }
 
 /// What sessions leave for a pipeline: a report and a branch to review.
@@ -237,22 +245,36 @@ fn parse_score(text: &str) -> Result<f64, String> {
 impl ImproveArgs {
     /// The flags that are settings, as (key, value, flag) for the settings' flag layer.
     pub fn setting_flags(&self) -> Vec<(&'static str, String, &'static str)> {
-        let mut flags: Vec<(&'static str, String, &'static str)> = [
+        let mut flags = self.session.setting_flags();
+        flags.extend(set_flags([
             ("target", &self.target, "--target"),
             ("max_iterations", &self.max_iterations, "--max-iterations"),
+        ]));
+        flags
+    }
+}
+
+impl SessionArgs {
+    /// The flags that are settings, as (key, value, flag) for the settings' flag layer.
+    pub fn setting_flags(&self) -> Vec<(&'static str, String, &'static str)> {
+        let mut flags = set_flags([
+            ("model", &self.model, "--model"),
             ("budget_usd", &self.budget_usd, "--budget-usd"),
             ("max_tokens", &self.max_tokens, "--max-tokens"),
             ("time_limit", &self.time_limit, "--time-limit"),
-            ("model", &self.model, "--model"),
-        ]
-        .into_iter()
-        .filter_map(|(key, value, flag)| value.clone().map(|v| (key, v, flag)))
-        .collect();
+        ]);
         if self.in_place {
             flags.push(("in_place", "true".into(), "--in-place"));
         }
         flags
     }
+}
+
+/// The `(key, value, flag)` triples whose flag was given.
+fn set_flags<const N: usize>(
+    flags: [(&'static str, &Option<String>, &'static str); N],
+) -> Vec<(&'static str, String, &'static str)> {
+    flags.into_iter().filter_map(|(key, value, flag)| value.clone().map(|v| (key, v, flag))).collect()
 }
 
 #[derive(Debug, Args)]
@@ -273,62 +295,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// The Claude model to use [setting: model]
-    #[arg(long, value_name = "MODEL")]
-    pub model: Option<String>,
-
-    /// Stop once the API cost reaches this many US dollars [setting: budget_usd]
-    #[arg(long, value_name = "USD")]
-    pub budget_usd: Option<String>,
-
-    /// Stop once this many tokens have been used [setting: max_tokens]
-    #[arg(long, value_name = "N")]
-    pub max_tokens: Option<String>,
-
-    /// Stop after this much time, e.g. 30m or 2h [setting: time_limit]
-    #[arg(long, value_name = "DURATION")]
-    pub time_limit: Option<String>,
-
-    /// Commit uncommitted changes first, as a separate "snapshot before mmm" commit
-    #[arg(long)]
-    pub allow_dirty: bool,
-
-    /// Work on the current branch instead of a new mmm/spec-... branch [setting: in_place]
-    #[arg(long)]
-    pub in_place: bool,
-
     /// Run a stopped spec session (the last one, or SESSION) again, on its branch
     #[arg(long, value_name = "SESSION", num_args = 0..=1, conflicts_with_all = ["path", "only"])]
     pub resume: Option<Option<String>>,
 
     #[command(flatten)]
+    pub session: SessionArgs,
+
+    #[command(flatten)]
     pub results: ResultArgs,
-}
-
-impl RunArgs {
-    /// The flags that are settings, as (key, value, flag) for the settings' flag layer.
-    pub fn setting_flags(&self) -> Vec<(&'static str, String, &'static str)> {
-        let flags = [
-            ("budget_usd", &self.budget_usd, "--budget-usd"),
-            ("max_tokens", &self.max_tokens, "--max-tokens"),
-            ("time_limit", &self.time_limit, "--time-limit"),
-            ("model", &self.model, "--model"),
-        ];
-        flag_layer(flags, self.in_place)
-    }
-}
-
-/// The given `(key, value, flag)` triples that were set, plus `in_place` when its flag was.
-fn flag_layer<const N: usize>(
-    flags: [(&'static str, &Option<String>, &'static str); N],
-    in_place: bool,
-) -> Vec<(&'static str, String, &'static str)> {
-    let mut set: Vec<(&'static str, String, &'static str)> =
-        flags.into_iter().filter_map(|(key, value, flag)| value.clone().map(|v| (key, v, flag))).collect();
-    if in_place {
-        set.push(("in_place", "true".into(), "--in-place"));
-    }
-    set
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ use crate::session::{Cancel, CancelHandle, exit_result};
 pub fn exec(ctx: &Ctx<'_>, args: &ImproveArgs) -> anyhow::Result<()> {
     let opts = ImproveOptions {
         focus: args.focus.clone(),
-        allow_dirty: args.allow_dirty,
+        allow_dirty: args.session.allow_dirty,
         dry_run: args.dry_run,
         resume: args.resume.clone(),
         use_cache: !args.no_cache,

@@ -47,7 +47,7 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     let mut flags = cli.global.overrides.iter().map(|s| FlagValue::parse_override(s)).collect::<Result<Vec<_>, _>>()?;
     let setting_flags = match &cli.command {
         Command::Improve(args) => args.setting_flags(),
-        Command::Run(args) => args.setting_flags(),
+        Command::Run(args) => args.session.setting_flags(),
         _ => Vec::new(),
     };
     flags.extend(setting_flags.into_iter().map(|(key, text, flag)| FlagValue {

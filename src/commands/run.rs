@@ -15,7 +15,7 @@ pub fn exec(ctx: &Ctx<'_>, args: &RunArgs) -> anyhow::Result<()> {
         only: args.only.clone(),
         keep_going: args.keep_going,
         force: args.force,
-        allow_dirty: args.allow_dirty,
+        allow_dirty: args.session.allow_dirty,
         resume: args.resume.clone(),
         verbose: ctx.verbose > 0,
     };
