@@ -8,14 +8,17 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
+
 use super::events::Event;
 use super::{Runner, checks, prompts, stop};
 use crate::agent::{self, Conversation, Ended};
 use crate::exec::CommandResult;
-use crate::git::Git;
+use crate::git::{Git, Snapshot};
 use crate::llm::{LlmError, Model};
 use crate::printer::Printer;
 use crate::redact::redact;
+use crate::state::session::FileChangeRecord;
 use crate::tools::Tools;
 
 /// The checks a change must pass and the limits of the conversation.
@@ -156,6 +159,30 @@ impl Change {
         self.error = Some(error.to_string());
         self
     }
+}
+
+/// Commits exactly `paths` with `message` and returns the commit with its files' line
+/// counts. If git refuses the commit (a hook, a missing identity), the tree is rolled back
+/// to `snapshot` first, so nothing half-done stays behind, and the refusal is the error.
+pub fn commit_or_roll_back(
+    git: &Git,
+    snapshot: &Snapshot,
+    message: &str,
+    paths: &[String],
+) -> anyhow::Result<(String, Vec<FileChangeRecord>)> {
+    let sha = match git.commit_paths(message, paths) {
+        Ok(sha) => sha,
+        Err(refused) => {
+            git.roll_back_to(snapshot).context("rolling back after git refused the commit")?;
+            return Err(refused);
+        }
+    };
+    let files = git
+        .diff_numstat(&snapshot.head, &sha)?
+        .into_iter()
+        .map(|f| FileChangeRecord { path: f.path, added: f.added, removed: f.removed })
+        .collect();
+    Ok((sha, files))
 }
 
 /// API errors that no later request can get past: a bad key, no such model, a bad request.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::change::{ChangeKind, CheckPlan, Workbench};
+use super::change::{ChangeKind, CheckPlan, Workbench, commit_or_roll_back};
 use super::checks;
 use super::events::{Event, Summary};
 use super::prompts::{self, ProjectContext};
@@ -29,9 +29,7 @@ use crate::git::{Git, Snapshot};
 use crate::llm::{Message, MessagesRequest, Model, SystemBlock, ToolChoice, Usage};
 use crate::redact::redact;
 use crate::secrets::SecretFiles;
-use crate::state::session::{
-    FileChangeRecord, IterationRecord, Outcome, SessionKind, SessionRecord, SessionSettings, SessionStatus,
-};
+use crate::state::session::{IterationRecord, Outcome, SessionKind, SessionRecord, SessionSettings, SessionStatus};
 use crate::state::summary::ProjectState;
 use crate::state::{self, Layout};
 use crate::tools::{Tools, Workspace};
@@ -437,14 +435,16 @@ impl Engine<'_> {
         if outcome == Outcome::Committed {
             let subject = it.summary.clone().unwrap_or_else(|| first_line(&issues[0].description));
             let message = commit_message(&subject, &final_text, &issues, &record.id);
-            let sha = self.git.commit_paths(&message, &changed)?;
-            it.files_changed = self
-                .git
-                .diff_numstat(&snapshot.head, &sha)?
-                .into_iter()
-                .map(|f| FileChangeRecord { path: f.path, added: f.added, removed: f.removed })
-                .collect();
-            it.commit = Some(sha);
+            match commit_or_roll_back(&self.git, snapshot, &message, &changed) {
+                Ok((sha, files)) => {
+                    it.files_changed = files;
+                    it.commit = Some(sha);
+                }
+                Err(refused) => {
+                    it.outcome = Outcome::Failed;
+                    it.error = Some(format!("git refused the commit: {refused:#}"));
+                }
+            }
         } else {
             self.git.roll_back_to(snapshot).context("rolling back the iteration")?;
         }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::change::{Change, ChangeKind, Workbench};
+use super::change::{Change, ChangeKind, Workbench, commit_or_roll_back};
 use super::checks;
 use super::events::Event;
 use super::improve::{check_plan, summary_line};
@@ -33,8 +33,7 @@ use crate::redact::redact;
 use crate::secrets::SecretFiles;
 use crate::spec::{self, Spec};
 use crate::state::session::{
-    CriterionRecord, FileChangeRecord, IterationRecord, Outcome, SessionKind, SessionRecord, SessionSettings,
-    SessionStatus, SpecRecord,
+    CriterionRecord, IterationRecord, Outcome, SessionKind, SessionRecord, SessionSettings, SessionStatus, SpecRecord,
 };
 use crate::state::summary::{ProjectState, SpecState, SpecStatus};
 use crate::state::{self, Layout};
@@ -528,20 +527,10 @@ impl Engine<'_> {
                     change.final_text.trim(),
                     record.id
                 );
-                let sha = match self.git.commit_paths(&message, &paths) {
-                    Ok(sha) => sha,
-                    Err(e) => {
-                        // Nothing half-done stays behind: the change and the ticks go together.
-                        self.git.roll_back_to(snapshot).context("rolling back after the commit failed")?;
-                        return Err(e.context(format!("committing the implementation of {}", self.spec.id)));
-                    }
-                };
-                it.files_changed = self
-                    .git
-                    .diff_numstat(&snapshot.head, &sha)?
-                    .into_iter()
-                    .map(|f| FileChangeRecord { path: f.path, added: f.added, removed: f.removed })
-                    .collect();
+                // Nothing half-done stays behind: the change and the ticks go together.
+                let (sha, files) = commit_or_roll_back(&self.git, snapshot, &message, &paths)
+                    .with_context(|| format!("committing the implementation of {}", self.spec.id))?;
+                it.files_changed = files;
                 it.commit = Some(sha);
                 it.outcome = Outcome::Committed;
                 it.validation = checks::records(&change.results);

@@ -540,3 +540,20 @@ fn verbose_mode_shows_the_model_thinking_aloud() {
     let out = improve(&quiet, &server).args(["--max-iterations", "1"]).output().unwrap();
     assert!(!stderr(&out).contains("the greeting is fine"), "only -v streams the text");
 }
+
+#[test]
+fn a_commit_refused_by_a_hook_rolls_the_iteration_back() {
+    let p = project();
+    let hook = p.root.join(".git/hooks/pre-commit");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(&hook, "#!/bin/sh\necho 'no commits today' >&2\nexit 1\n").unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let server = FakeApi::with([review(6.0, issue()), replace("toolu_1", "hello", "hi"), done("Shorten the greeting")]);
+    let out = improve(&p, &server).args(["--max-iterations", "1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(p.read("src/app.txt"), "greeting = hello\n", "nothing half-done stays behind");
+    assert_eq!(p.run_git(&["status", "--porcelain"]), "");
+    let it = &session(&p)["iterations"][0];
+    assert_eq!((it["outcome"].as_str(), it["commit"].as_str()), (Some("failed"), None));
+    assert!(it["error"].as_str().unwrap().contains("no commits today"), "{}", it["error"]);
+}
