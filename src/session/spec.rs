@@ -528,7 +528,7 @@ impl Engine<'_> {
                     record.id
                 );
                 // Nothing half-done stays behind: the change and the ticks go together.
-                let (sha, files) = commit_or_roll_back(&self.git, snapshot, &message, &paths)
+                let (sha, files) = commit_or_roll_back(self.git, snapshot, &message, &paths)
                     .with_context(|| format!("committing the implementation of {}", self.spec.id))?;
                 it.files_changed = files;
                 it.commit = Some(sha);
