@@ -216,11 +216,7 @@ fn exit_codes_let_a_pipeline_gate() {
 #[test]
 fn push_sends_the_branch_to_origin_without_forcing() {
     let p = project();
-    let remote = tempfile::tempdir().unwrap();
-    assert!(
-        std::process::Command::new("git").args(["init", "-q", "--bare"]).arg(remote.path()).status().unwrap().success()
-    );
-    p.run_git(&["remote", "add", "origin", remote.path().to_str().unwrap()]);
+    let remote = p.bare_origin();
     let server = FakeApi::with([
         review(6.0, issue()),
         replace("hello", "hello there"),
@@ -230,13 +226,7 @@ fn push_sends_the_branch_to_origin_without_forcing() {
     let out = ci_improve(&p, &server).args(["--push", "--output", "json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let branch = json_lines(&out).last().unwrap()["branch"].as_str().unwrap().to_string();
-    let pushed = std::process::Command::new("git")
-        .arg("-C")
-        .arg(remote.path())
-        .args(["rev-parse", &format!("refs/heads/{branch}")])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8(pushed.stdout).unwrap(), p.run_git(&["rev-parse", "HEAD"]));
+    assert_eq!(crate::common::branch_head(remote.path(), &branch), p.run_git(&["rev-parse", "HEAD"]));
 
     // A session with nothing committed pushes nothing.
     let server = FakeApi::with([review(9.0, json!([]))]);

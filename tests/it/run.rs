@@ -510,11 +510,7 @@ fn a_run_leaves_a_report_outputs_and_a_pushed_branch_for_ci() {
     p.write("specs/001-greet.md", GREET);
     p.run_git(&["add", "-A"]);
     p.run_git(&["commit", "-q", "-m", "spec"]);
-    let remote = tempfile::tempdir().unwrap();
-    assert!(
-        std::process::Command::new("git").args(["init", "-q", "--bare"]).arg(remote.path()).status().unwrap().success()
-    );
-    p.run_git(&["remote", "add", "origin", remote.path().to_str().unwrap()]);
+    let remote = p.bare_origin();
     let server = FakeApi::with([
         replace("toolu_1", "hello", "hello world, goodbye"),
         done("Greet the world"),
@@ -537,11 +533,5 @@ fn a_run_leaves_a_report_outputs_and_a_pushed_branch_for_ci() {
     assert!(markdown.contains(branch), "{markdown}");
     let written = std::fs::read_to_string(&outputs).unwrap();
     assert!(written.starts_with(&format!("branch={branch}\ncommits=1\n")), "{written}");
-    let pushed = std::process::Command::new("git")
-        .arg("-C")
-        .arg(remote.path())
-        .args(["rev-parse", &format!("refs/heads/{branch}")])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8(pushed.stdout).unwrap(), p.run_git(&["rev-parse", "HEAD"]));
+    assert_eq!(crate::common::branch_head(remote.path(), &branch), p.run_git(&["rev-parse", "HEAD"]));
 }

@@ -68,6 +68,15 @@ impl Project {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// A bare repository added as this project's `origin`, to push to.
+    pub fn bare_origin(&self) -> TempDir {
+        let remote = tempfile::tempdir().expect("temporary directory");
+        let status = StdCommand::new("git").args(["init", "-q", "--bare"]).arg(remote.path()).status().unwrap();
+        assert!(status.success(), "git init --bare failed");
+        self.run_git(&["remote", "add", "origin", remote.path().to_str().unwrap()]);
+        remote
+    }
+
     /// `mmm` with the project as working directory and a clean environment.
     pub fn mmm(&self) -> Command {
         mmm_in(&self.root, &self.home)
@@ -97,6 +106,12 @@ pub fn mmm_std(dir: &Path, home: &Path) -> StdCommand {
     }
     cmd.env("HOME", home).env("XDG_CONFIG_HOME", home.join(".config"));
     cmd
+}
+
+/// The commit a branch of a (bare) repository points at, with a newline, or "" if none.
+pub fn branch_head(repo: &Path, branch: &str) -> String {
+    let out = StdCommand::new("git").arg("-C").arg(repo).args(["rev-parse", &format!("refs/heads/{branch}")]).output();
+    String::from_utf8(out.expect("running git").stdout).unwrap()
 }
 
 /// Stdout of a finished command as text.
