@@ -533,5 +533,5 @@ fn a_run_leaves_a_report_outputs_and_a_pushed_branch_for_ci() {
     assert!(markdown.contains(branch), "{markdown}");
     let written = std::fs::read_to_string(&outputs).unwrap();
     assert!(written.starts_with(&format!("branch={branch}\ncommits=1\n")), "{written}");
-    assert_eq!(crate::common::branch_head(remote.path(), &branch), p.run_git(&["rev-parse", "HEAD"]));
+    assert_eq!(crate::common::branch_head(remote.path(), branch), p.run_git(&["rev-parse", "HEAD"]));
 }
