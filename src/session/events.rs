@@ -123,7 +123,10 @@ impl Event {
                 short(commit)
             )),
             Event::Baseline { passed, checks } => Some(if *passed {
-                format!("Baseline: {} all {} checks pass", s.green("✓"), checks.len())
+                match checks.len() {
+                    1 => format!("Baseline: {} the check passes", s.green("✓")),
+                    n => format!("Baseline: {} all {n} checks pass", s.green("✓")),
+                }
             } else {
                 let failed = checks.iter().find(|c| !c.passed).map(|c| c.command.as_str()).unwrap_or("?");
                 format!("Baseline: {} `{failed}` fails — nothing is kept until the checks pass", s.red("✗"))
@@ -152,7 +155,8 @@ impl Event {
                 }
             )),
             Event::Iteration(it) => Some(iteration_line(it, s)),
-            Event::Stopped { message, .. } => Some(format!("Stopped: {message}")),
+            // The summary that follows names the reason; JSON and the journal keep the event.
+            Event::Stopped { .. } => None,
             Event::Summary(summary) => Some(summary_block(summary, s)),
             Event::SpecStarted { spec, title, criteria, .. } => {
                 Some(format!("{} {} — {title} ({} criteria)", s.bold("Spec"), s.cyan(spec), criteria.len()))
