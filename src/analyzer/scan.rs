@@ -292,6 +292,7 @@ impl Scanner {
                         if kind == LineKind::Code
                             && !test_area
                             && col + p.len() <= line.len()
+                            && !in_string_literal(line, col)
                             && (sd.check)(line, col, p)
                         {
                             match out.smells.iter_mut().find(|h| h.smell == smell) {
@@ -488,6 +489,29 @@ fn todo_text(def: &super::lang::LangDef, line: &[u8], col: usize, kind: LineKind
     Some(text.chars().take(TODO_TEXT).collect::<String>().into_boxed_str())
 }
 
+/// Whether byte `at` of `line` sits inside a double-quoted string literal opened on the
+/// same line (an odd number of unescaped `"` before it). Approximate (single-quoted and
+/// multi-line strings are not followed), and enough to keep a pattern table such as
+/// `"unwrap()"` from counting as the smell it names.
+fn in_string_literal(line: &[u8], at: usize) -> bool {
+    let mut inside = false;
+    let mut escaped = false;
+    for (i, &b) in line[..at].iter().enumerate() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match b {
+            b'\\' if inside => escaped = true,
+            // A `'"'` character literal opens no string.
+            b'"' if i > 0 && line[i - 1] == b'\'' && line.get(i + 1) == Some(&b'\'') => {}
+            b'"' => inside = !inside,
+            _ => {}
+        }
+    }
+    inside
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,6 +522,16 @@ mod tests {
 
     fn symbols(scan: &FileScan) -> Vec<(SymbolKind, String, u32, u32, Option<u16>)> {
         scan.symbols.iter().map(|(s, n)| (s.kind, n.to_string(), s.line, s.lines, s.parent)).collect()
+    }
+
+    #[test]
+    fn patterns_inside_string_literals_are_not_smells() {
+        let s = scan("Rust", "fn f() {\n    let p = \"x.unwrap()\";\n    let q = \"a \\\" b\"; y.unwrap();\n}\n");
+        assert_eq!(s.smells, vec![SmellHit { smell: 0, count: 1, first_line: 3 }]);
+        assert!(in_string_literal(br#"a "b c"#, 4));
+        assert!(!in_string_literal(br#"a "b" c"#, 6));
+        assert!(in_string_literal(br#"a "b \" c"#, 8));
+        assert!(!in_string_literal(br#"b'"' => x"#, 8));
     }
 
     #[test]
