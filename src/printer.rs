@@ -245,6 +245,24 @@ impl Drop for Spinner {
     }
 }
 
+/// Thousands separators: 12345 → `12,345`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// `$0.08`, or `$?` when the price is unknown.
+pub fn usd(cost: Option<f64>) -> String {
+    cost.map_or_else(|| "$?".to_string(), |c| format!("${c:.2}"))
+}
+
 fn ignore_broken_pipe(result: std::io::Result<()>) -> anyhow::Result<()> {
     match result {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -255,6 +273,15 @@ fn ignore_broken_pipe(result: std::io::Result<()>) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(
+            (thousands(0), thousands(999), thousands(1_234_567)),
+            ("0".into(), "999".into(), "1,234,567".into())
+        );
+        assert_eq!((usd(Some(0.084)), usd(None)), ("$0.08".into(), "$?".into()));
+    }
 
     #[test]
     fn plain_styles_add_no_escape_codes() {

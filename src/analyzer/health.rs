@@ -151,18 +151,7 @@ fn round(x: f64, decimals: i32) -> f64 {
     (x * p).round() / p
 }
 
-/// Thousands separators: 12345 → "12,345".
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+use crate::printer::thousands;
 
 /// Computes the health of the tree.
 pub fn assess(files: &[FileEntry], structure: &Structure, projects: &[Project], checks: &[Check]) -> Health {

@@ -5,9 +5,9 @@
 use std::fmt::Write;
 
 use super::Analysis;
-use super::health::thousands;
 use super::projects::Project;
 use crate::printer::Styles;
+use crate::printer::thousands;
 
 /// Languages shown before "+N more".
 const LANGUAGES_SHOWN: usize = 8;

@@ -9,6 +9,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::printer::{thousands, usd};
 use crate::settings::value::format_duration;
 
 /// Lines of a failing check's output shown in the report (its end, where the error is).
@@ -190,24 +191,6 @@ fn outcome(word: &str) -> String {
 /// `1 iteration`, `3 iterations`.
 fn count(n: usize, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
-}
-
-/// `$0.42`, or `$?` when the price is unknown.
-fn usd(cost: Option<f64>) -> String {
-    cost.map_or_else(|| "$?".to_string(), |c| format!("${c:.2}"))
-}
-
-/// `1234567` → `1,234,567`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(d);
-    }
-    out
 }
 
 /// Text for one table cell: its first line, pipes escaped.

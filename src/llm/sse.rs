@@ -218,15 +218,14 @@ impl MessageAssembler {
             StreamEvent::ContentBlockStop { index } => {
                 let json = self.partial_json.get_mut(index).map(std::mem::take).unwrap_or_default();
                 let block = self.block_mut(index, "content_block_stop")?;
-                if let ContentBlock::ToolUse(tool) = block {
-                    if !json.trim().is_empty() {
-                        match serde_json::from_str(&json) {
-                            Ok(input) => tool.input = input,
-                            Err(e) => {
-                                let detail =
-                                    format!("tool input of block {index} is not JSON ({e}): {}", snippet(&json));
-                                return Err(self.malformed(detail));
-                            }
+                if let ContentBlock::ToolUse(tool) = block
+                    && !json.trim().is_empty()
+                {
+                    match serde_json::from_str(&json) {
+                        Ok(input) => tool.input = input,
+                        Err(e) => {
+                            let detail = format!("tool input of block {index} is not JSON ({e}): {}", snippet(&json));
+                            return Err(self.malformed(detail));
                         }
                     }
                 }

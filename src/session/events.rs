@@ -252,10 +252,7 @@ pub fn tokens(n: u64) -> String {
     }
 }
 
-/// `$0.08`, or `$?` when the price is unknown.
-pub fn cost(usd: Option<f64>) -> String {
-    usd.map(|c| format!("${c:.2}")).unwrap_or_else(|| "$?".into())
-}
+pub use crate::printer::usd as cost;
 
 fn short(sha: &str) -> &str {
     &sha[..sha.len().min(10)]
@@ -277,7 +274,6 @@ mod tests {
     #[test]
     fn numbers_read_well() {
         assert_eq!((tokens(950), tokens(41_234), tokens(1_260_000)), ("950".into(), "41.2k".into(), "1.3M".into()));
-        assert_eq!((cost(Some(0.084)), cost(None)), ("$0.08".into(), "$?".into()));
         assert_eq!(truncate("abcdef\nsecond", 4), "abc…");
     }
 
