@@ -119,7 +119,7 @@ pub async fn run_turns(
                 let results = response
                     .tool_uses()
                     .map(|call| {
-                        let reply = tokio::task::block_in_place(|| tools.run(&call.name, &call.input));
+                        let reply = crate::blocking::call(|| tools.run(&call.name, &call.input));
                         hooks.on_tool(&call.name, &call.input, &reply);
                         ContentBlock::tool_result(&call.id, reply.content, reply.is_error)
                     })

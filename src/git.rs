@@ -12,6 +12,7 @@ use std::process::{Command, Output};
 use anyhow::{Context, bail};
 use serde::Serialize;
 
+use crate::blocking;
 use crate::error::CliError;
 
 /// A repository, by its top-level directory.
@@ -56,12 +57,9 @@ pub struct FileChange {
 impl Git {
     /// The repository containing `dir`. Not being in one is a usage error with a hint.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(["rev-parse", "--show-toplevel"])
-            .output()
-            .context("running git: is it installed and on PATH?")?;
+        let out =
+            blocking::call(|| Command::new("git").arg("-C").arg(dir).args(["rev-parse", "--show-toplevel"]).output())
+                .context("running git: is it installed and on PATH?")?;
         if !out.status.success() {
             return Err(CliError::usage(format!("{} is not inside a git repository", dir.display()))
                 .with_hint("run `git init` (and commit your files) first, or use -C to point at a repository")
@@ -303,14 +301,16 @@ impl Git {
         }
         let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
         // Unattended: a remote that wants a password fails instead of waiting for one.
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&self.root)
-            .args(["push", "--quiet", remote, &refspec])
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .context("running git push")?;
+        let out = blocking::call(|| {
+            Command::new("git")
+                .arg("-C")
+                .arg(&self.root)
+                .args(["push", "--quiet", remote, &refspec])
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .stdin(std::process::Stdio::null())
+                .output()
+        })
+        .context("running git push")?;
         if !out.status.success() {
             bail!("git push {remote} {branch} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
         }
@@ -368,11 +368,7 @@ impl Git {
 
     /// Runs git with `args` and returns its raw output, whatever its exit status.
     fn output(&self, args: &[&str]) -> anyhow::Result<Output> {
-        Command::new("git")
-            .arg("-C")
-            .arg(&self.root)
-            .args(args)
-            .output()
+        blocking::call(|| Command::new("git").arg("-C").arg(&self.root).args(args).output())
             .with_context(|| format!("running git {}", args.join(" ")))
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod analyzer;
+pub mod blocking;
 pub mod ci;
 pub mod cli;
 pub mod commands;
