@@ -34,7 +34,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn lets_other_tasks_run_on_a_multi_threaded_runtime() {
         let other = tokio::spawn(async { 42 });
-        let value = call(|| std::thread::sleep(std::time::Duration::from_millis(20)));
-        assert_eq!((value, other.await.unwrap()), ((), 42));
+        let value = call(|| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            7
+        });
+        assert_eq!((value, other.await.unwrap()), (7, 42));
     }
 }
