@@ -54,6 +54,16 @@ fn done(text: &str) -> Reply {
     Reply::stream(&Msg::new().text(text))
 }
 
+/// One committed iteration (the greeting shortened to "hi"), then a review at the target.
+fn shorten_then_target() -> FakeApi {
+    FakeApi::with([
+        review(6.0, issue()),
+        replace("toolu_1", "hello", "hi"),
+        done("Shorten the greeting"),
+        review(9.0, json!([])),
+    ])
+}
+
 fn session_dir(p: &Project) -> std::path::PathBuf {
     let state: Value = serde_json::from_str(&p.read(".mmm/state.json")).unwrap();
     p.root.join(".mmm/sessions").join(state["last_session"].as_str().unwrap())
@@ -329,12 +339,7 @@ fn requests_place_cache_breakpoints_and_keep_thinking_blocks() {
 #[test]
 fn json_output_is_one_event_per_line_ending_with_the_summary() {
     let p = project();
-    let server = FakeApi::with([
-        review(6.0, issue()),
-        replace("toolu_1", "hello", "hi"),
-        done("Shorten the greeting"),
-        review(9.0, json!([])),
-    ]);
+    let server = shorten_then_target();
     let out = improve(&p, &server).args(["--output", "json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let lines = json_lines(&out);
@@ -481,12 +486,7 @@ fn status_and_history_show_the_sessions() {
     let p = project();
     let out = p.mmm().arg("status").output().unwrap();
     assert_eq!(stdout(&out), "No mmm sessions in this repository yet: start one with `mmm improve`.\n");
-    let server = FakeApi::with([
-        review(6.0, issue()),
-        replace("toolu_1", "hello", "hi"),
-        done("Shorten the greeting"),
-        review(9.0, json!([])),
-    ]);
+    let server = shorten_then_target();
     improve(&p, &server).assert().success();
     let id = session(&p)["id"].as_str().unwrap().to_string();
 
@@ -517,12 +517,7 @@ fn build_output_left_by_the_checks_is_never_committed() {
         &format!("[validate]\ncommands = [{:?}]\n", format!("{CHECK} && mkdir -p out && echo built > out/artifact")),
     );
     p.run_git(&["commit", "-qam", "checks that build"]);
-    let server = FakeApi::with([
-        review(6.0, issue()),
-        replace("toolu_1", "hello", "hi"),
-        done("Shorten the greeting"),
-        review(9.0, json!([])),
-    ]);
+    let server = shorten_then_target();
     improve(&p, &server).assert().success();
     assert_eq!(p.run_git(&["show", "--name-only", "--format=", "HEAD"]), "src/app.txt\n");
     assert_eq!(p.run_git(&["status", "--porcelain"]), "?? out/\n", "the build output is the project's, left as it is");
