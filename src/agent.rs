@@ -4,22 +4,17 @@
 //! [`run_turns`] is the whole loop. It knows nothing of git, checks or sessions: it gets a
 //! model, a conversation, something that runs tools and hooks that see every request,
 //! response and tool call (for the journal, the transcript, the budget and the screen).
-//! A tool that fails is a result the model reads (`is_error`), never an error here; only
-//! an API failure that survived its retries ends the loop with an `Err`.
+//! A tool that fails is a result the model reads (`is_error`), never an error here, unless
+//! the failure is mmm's own ([`ToolReply::fatal`]), which ends the loop
+//! ([`Ended::ToolFailed`]); an API failure that survived its retries ends it with an `Err`.
 
 use serde_json::Value;
 
 use crate::llm::{ContentBlock, LlmError, Message, MessagesRequest, MessagesResponse, Model, Role, StopReason, Usage};
-
-/// What a tool call produced.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolReply {
-    pub content: String,
-    pub is_error: bool,
-}
+pub use crate::tools::ToolReply;
 
 /// Runs the tools a conversation offers.
-pub trait ToolRunner {
+pub trait ToolRunner: Send {
     fn run(&mut self, name: &str, input: &Value) -> ToolReply;
 }
 
@@ -38,6 +33,11 @@ pub trait Hooks: Sync {
         false
     }
 }
+
+/// Hooks that record nothing (a dry run's review).
+pub struct NoHooks;
+
+impl Hooks for NoHooks {}
 
 /// A conversation in progress: the request that grows turn by turn, and what it cost.
 #[derive(Debug, Clone)]
@@ -75,6 +75,8 @@ pub enum Ended {
     Refusal { text: String },
     /// A budget was spent between turns.
     Budget,
+    /// A tool failed in a way no answer of the model's can fix (the disk is full).
+    ToolFailed { message: String },
 }
 
 /// Sends the conversation and runs the requested tools, turn after turn, until the model
@@ -116,14 +118,16 @@ pub async fn run_turns(
 
         match response.stop_reason.clone().unwrap_or(StopReason::EndTurn) {
             StopReason::ToolUse => {
-                let results = response
-                    .tool_uses()
-                    .map(|call| {
-                        let reply = crate::blocking::call(|| tools.run(&call.name, &call.input));
-                        hooks.on_tool(&call.name, &call.input, &reply);
-                        ContentBlock::tool_result(&call.id, reply.content, reply.is_error)
-                    })
-                    .collect::<Vec<_>>();
+                let mut results = Vec::new();
+                for call in response.tool_uses() {
+                    let reply = crate::blocking::call(|| tools.run(&call.name, &call.input));
+                    hooks.on_tool(&call.name, &call.input, &reply);
+                    if let Some(message) = reply.fatal {
+                        drop_unanswered_tool_uses(conversation);
+                        return Ok(Ended::ToolFailed { message });
+                    }
+                    results.push(ContentBlock::tool_result(&call.id, reply.content, reply.is_error));
+                }
                 if results.is_empty() {
                     return Ok(Ended::Done { text: response.text() });
                 }

@@ -118,7 +118,9 @@ Examples:
     #[command(after_help = "\
 Examples:
   mmm history                        One line per session
-  mmm history 20261124-061500-3f2a   Every iteration of that session")]
+  mmm history 20261124-061500-3f2a   Every iteration of that session
+  mmm history 20261124-061500-3f2a --transcript --iteration 2
+                                     What the model was sent and answered in iteration 2")]
     History(HistoryArgs),
 
     /// Analyse a project: languages, build/test commands, structure, health score
@@ -341,6 +343,13 @@ pub struct SpecNewArgs {
 pub struct HistoryArgs {
     /// A session id (from `mmm history`) to show iteration by iteration
     pub session: Option<String>,
+    /// Print the session's conversations with the model: its text, its tool calls and
+    /// their results, as sent (redacted)
+    #[arg(long, requires = "session")]
+    pub transcript: bool,
+    /// With --transcript: only the conversations of this iteration
+    #[arg(long, value_name = "N", requires = "transcript")]
+    pub iteration: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

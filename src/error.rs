@@ -81,10 +81,18 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-/// The exit code and hint for an error: those of the first [`CliError`] in its chain,
-/// else exit 1 with no hint.
+/// The exit code and hint for an error: those of the first [`CliError`] in its chain, or
+/// exit 1 with the hint of an API failure ([`crate::llm::LlmError`], which keeps its type to
+/// the edge), else exit 1 with no hint.
 pub fn classify(err: &anyhow::Error) -> (Exit, Option<&str>) {
-    err.chain().find_map(|cause| cause.downcast_ref::<CliError>()).map_or((Exit::Failure, None), |e| (e.exit, e.hint()))
+    err.chain()
+        .find_map(|cause| {
+            if let Some(e) = cause.downcast_ref::<CliError>() {
+                return Some((e.exit, e.hint()));
+            }
+            cause.downcast_ref::<crate::llm::LlmError>().map(|e| (Exit::Failure, e.hint()))
+        })
+        .unwrap_or((Exit::Failure, None))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use anyhow::{Context, bail};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::blocking;
 use crate::error::CliError;
@@ -30,8 +30,9 @@ pub struct StatusEntry {
 
 /// The state of the repository at the start of an iteration, to roll back to exactly:
 /// the commit and branch checked out, and the untracked (not ignored) files and directories
-/// that existed then, which a roll back must keep.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// that existed then, which a roll back must keep. Serialisable, so a checkpoint on disk
+/// can roll back an iteration that a crash cut off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// The commit HEAD pointed at.
     pub head: String,
@@ -368,14 +369,100 @@ impl Git {
 
     /// Runs git with `args` and returns its raw output, whatever its exit status.
     fn output(&self, args: &[&str]) -> anyhow::Result<Output> {
-        blocking::call(|| Command::new("git").arg("-C").arg(&self.root).args(args).output())
-            .with_context(|| format!("running git {}", args.join(" ")))
+        self.output_with(args, &[])
+    }
+
+    fn output_with(&self, args: &[&str], env: &[(&str, &Path)]) -> anyhow::Result<Output> {
+        blocking::call(|| {
+            let mut command = Command::new("git");
+            command.arg("-C").arg(&self.root).args(args);
+            for (key, value) in env {
+                command.env(key, value);
+            }
+            command.output()
+        })
+        .with_context(|| format!("running git {}", args.join(" ")))
+    }
+
+    /// Keeps work in progress reachable: a commit of HEAD's tree with `paths` (relative to
+    /// the root) as they are now, under `refname` (`refs/mmm/wip/<session>`), so garbage
+    /// collection never prunes it. The index, HEAD and the work tree are not touched (a
+    /// temporary index is used). Returns the commit.
+    pub fn save_wip(&self, refname: &str, paths: &[String], message: &str) -> anyhow::Result<String> {
+        let head = self.head()?.context("HEAD does not point at a commit")?;
+        let index = tempfile::NamedTempFile::new().context("creating a temporary index")?;
+        let env = [("GIT_INDEX_FILE", index.path())];
+        let run = |args: &[&str]| -> anyhow::Result<String> {
+            let out = self.output_with(args, &env)?;
+            if !out.status.success() {
+                bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            }
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        };
+        run(&["read-tree", &head])?;
+        if !paths.is_empty() {
+            let literal: Vec<String> = paths.iter().map(|p| format!(":(literal){p}")).collect();
+            let mut args = vec!["add", "--all", "--"];
+            args.extend(literal.iter().map(String::as_str));
+            run(&args)?;
+        }
+        let tree = run(&["write-tree"])?;
+        let commit = run(&["commit-tree", &tree, "-p", &head, "-m", message])?;
+        self.run(&["update-ref", refname, &commit])?;
+        Ok(commit)
+    }
+
+    /// Deletes a ref of mmm's own (`refs/mmm/...`); one that does not exist is no error.
+    pub fn delete_ref(&self, refname: &str) -> anyhow::Result<()> {
+        if !refname.starts_with("refs/mmm/") {
+            bail!("refusing to delete `{refname}`: mmm deletes only its own refs");
+        }
+        let out = self.output(&["update-ref", "-d", refname])?;
+        if !out.status.success() && self.output(&["rev-parse", "--verify", "--quiet", refname])?.status.success() {
+            bail!("git update-ref -d {refname} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(())
+    }
+
+    /// The full message of a commit.
+    pub fn message(&self, commit: &str) -> anyhow::Result<String> {
+        self.run(&["log", "-1", "--format=%B", commit, "--"])
+    }
+
+    /// The first parent of a commit, `None` for a root commit.
+    pub fn parent(&self, commit: &str) -> anyhow::Result<Option<String>> {
+        let spec = format!("{commit}^");
+        match self.run(&["rev-parse", "--verify", "--quiet", &spec]) {
+            Ok(sha) => Ok(Some(sha.trim().to_string())),
+            Err(_) => Ok(None),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn work_in_progress_is_kept_under_a_ref_without_touching_the_tree() {
+        let (dir, git) = repo();
+        std::fs::write(dir.path().join("a.txt"), "one\n").unwrap();
+        git.add_all_and_commit("initial", &[]).unwrap();
+        std::fs::write(dir.path().join("a.txt"), "edited\n").unwrap();
+        std::fs::write(dir.path().join("new.txt"), "new\n").unwrap();
+        let before = git.status().unwrap();
+        let head = git.head().unwrap().unwrap();
+        let wip = git.save_wip("refs/mmm/wip/s1", &["a.txt".into(), "new.txt".into()], "wip").unwrap();
+        assert_eq!(git.status().unwrap(), before, "the index and the tree are untouched");
+        assert_eq!(git.head().unwrap().unwrap(), head);
+        assert_eq!(git.parent(&wip).unwrap(), Some(head));
+        assert_eq!(git.run(&["show", "refs/mmm/wip/s1:new.txt"]).unwrap(), "new\n");
+        assert_eq!(git.run(&["show", "refs/mmm/wip/s1:a.txt"]).unwrap(), "edited\n");
+        git.delete_ref("refs/mmm/wip/s1").unwrap();
+        git.delete_ref("refs/mmm/wip/s1").unwrap();
+        assert!(git.run(&["rev-parse", "--verify", "--quiet", "refs/mmm/wip/s1"]).is_err());
+        assert!(git.delete_ref("refs/heads/main").is_err());
+    }
 
     fn repo() -> (tempfile::TempDir, Git) {
         let dir = tempfile::tempdir().unwrap();

@@ -6,8 +6,10 @@ use super::Ctx;
 use crate::cli::HistoryArgs;
 use crate::error::CliError;
 use crate::git::Git;
+use crate::llm::{ContentBlock, Role, ToolResultContent};
 use crate::printer::{Report, Styles};
 use crate::session::events::{cost, iteration_line, tokens};
+use crate::session::transcript;
 use crate::state::Layout;
 use crate::state::session::SessionRecord;
 
@@ -85,29 +87,117 @@ impl Report for SessionDetail {
     }
 }
 
+/// Most characters of one text block, tool input or tool result shown; the rest is cut
+/// with a note (the whole text is in `transcript.jsonl`).
+const MAX_BLOCK_CHARS: usize = 2_000;
+
+/// The conversations of a session (`--transcript`), as sent and received.
+#[derive(Serialize)]
+struct TranscriptReport {
+    r#type: &'static str,
+    session: String,
+    conversations: Vec<transcript::Conversation>,
+}
+
+impl Report for TranscriptReport {
+    fn human(&self, s: &Styles) -> String {
+        if self.conversations.is_empty() {
+            return format!("Session {} has no recorded conversation.", self.session);
+        }
+        let mut lines = Vec::new();
+        for c in &self.conversations {
+            lines.push(s.bold(format!(
+                "── {} ({} message(s), {} tokens) ──",
+                c.label,
+                c.messages.len(),
+                tokens(c.usage.total())
+            )));
+            for message in &c.messages {
+                let who = match message.role {
+                    Role::User => s.cyan("mmm"),
+                    Role::Assistant => s.green("model"),
+                };
+                for block in &message.content {
+                    lines.push(format!("{who}: {}", block_text(block, s)));
+                }
+            }
+            lines.push(String::new());
+        }
+        lines.pop();
+        lines.join("\n")
+    }
+}
+
+/// One content block, readably.
+fn block_text(block: &ContentBlock, s: &Styles) -> String {
+    match block {
+        ContentBlock::Text(t) => cap(&t.text),
+        ContentBlock::ToolUse(call) => {
+            format!("{} {}", s.bold(format!("→ {}", call.name)), cap(&call.input.to_string()))
+        }
+        ContentBlock::ToolResult(result) => {
+            let text = match &result.content {
+                Some(ToolResultContent::Text(text)) => text.clone(),
+                Some(ToolResultContent::Blocks(blocks)) => blocks
+                    .iter()
+                    .map(|b| match b {
+                        ContentBlock::Text(t) => t.text.clone(),
+                        other => serde_json::to_string(other).unwrap_or_default(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                None => String::new(),
+            };
+            let label = if result.is_error { s.yellow("← error") } else { s.bold("←") };
+            format!("{label} {}", cap(&text))
+        }
+        ContentBlock::Thinking(t) => s.dim(format!("(thinking) {}", cap(&t.thinking))),
+        ContentBlock::RedactedThinking(_) => s.dim("(redacted thinking)"),
+        ContentBlock::Unknown(value) => cap(&value.to_string()),
+    }
+}
+
+/// `text`, cut at [`MAX_BLOCK_CHARS`] with a note of how much more there is.
+fn cap(text: &str) -> String {
+    let text = text.trim_end();
+    match text.char_indices().nth(MAX_BLOCK_CHARS) {
+        None => text.to_string(),
+        Some((cut, _)) => {
+            let rest = text[cut..].chars().count();
+            format!("{}\n[… {rest} more characters]", &text[..cut])
+        }
+    }
+}
+
 pub fn exec(ctx: &Ctx<'_>, args: &HistoryArgs) -> anyhow::Result<()> {
     let git = Git::open(&ctx.cwd)?;
     let layout = Layout::new(git.root());
     if let Some(id) = &args.session {
-        let path = layout.session_dir(id).join("session.json");
+        let dir = layout.session_dir(id);
+        let path = dir.join("session.json");
         if !path.exists() {
             return Err(CliError::usage(format!("no session `{id}` in this repository"))
                 .with_hint("`mmm history` lists the sessions")
                 .into());
         }
+        if args.transcript {
+            let file = dir.join("transcript.jsonl");
+            let text = match std::fs::read_to_string(&file) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", file.display()))),
+            };
+            let conversations = transcript::replay(&text)
+                .into_iter()
+                .filter(|c| args.iteration.is_none_or(|n| c.iteration() == Some(n)))
+                .collect();
+            return ctx.printer.report(&TranscriptReport { r#type: "transcript", session: id.clone(), conversations });
+        }
         return ctx.printer.report(&SessionDetail { r#type: "session", session: SessionRecord::load(&path)? });
     }
-    let mut sessions = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(layout.sessions_dir()) {
-        for entry in entries.flatten() {
-            let path = entry.path().join("session.json");
-            match SessionRecord::load(&path) {
-                Ok(record) => sessions.push(record),
-                Err(e) if path.exists() => ctx.printer.warn(format!("skipping {}: {e:#}", path.display())),
-                Err(_) => {}
-            }
-        }
+    let (sessions, unreadable) = SessionRecord::load_all(&layout.sessions_dir());
+    for (path, e) in unreadable {
+        ctx.printer.warn(format!("skipping {}: {e:#}", path.display()));
     }
-    sessions.sort_by(|a, b| a.id.cmp(&b.id));
     ctx.printer.report(&SessionList { r#type: "history", sessions })
 }

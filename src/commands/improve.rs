@@ -1,43 +1,70 @@
 //! `mmm improve`: its flags (those that are settings go through the settings' flag layer,
-//! so they are checked and shown like any other value), Ctrl+C handling around the engine
-//! in `session::improve`, and what the finished session leaves for a pipeline.
+//! so they are checked and shown like any other value), what the session is given (typed
+//! settings, the model, the terminal as observer, Ctrl+C as a cancellation token), and
+//! what the finished session leaves for a pipeline.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
 
 use super::Ctx;
+use super::watch::Terminal;
 use crate::cli::ImproveArgs;
 use crate::git::Git;
+use crate::llm::{AnthropicClient, Model, Pricing};
+use crate::session::engine::Env;
+use crate::session::exit_result;
 use crate::session::improve::{self, ImproveOptions};
-use crate::session::{Cancel, CancelHandle, exit_result};
+use crate::settings::session::SessionConfig;
 
 pub fn exec(ctx: &Ctx<'_>, args: &ImproveArgs) -> anyhow::Result<()> {
     let opts = ImproveOptions {
         focus: args.focus.clone(),
         allow_dirty: args.session.allow_dirty,
-        dry_run: args.dry_run,
         resume: args.resume.clone(),
         use_cache: !args.no_cache,
-        verbose: ctx.verbose > 0,
     };
+    let git = Git::open(&ctx.cwd)?;
+    let config = SessionConfig::resolve(&ctx.settings);
+    if args.dry_run {
+        let model = if config.has_credentials { Some(model(ctx)?) } else { None };
+        let plan = super::block_on(improve::dry_run(&git, &config, model, &opts))??;
+        return ctx.printer.report(&plan);
+    }
+    let model = model(ctx)?;
+    let pricing = Pricing::from_settings(&ctx.settings)?;
     let finished = super::block_on(async {
-        let (handle, cancel) = Cancel::new();
-        tokio::spawn(watch_interrupts(handle, ctx.printer.clone()));
-        improve::run(ctx, &opts, cancel).await
+        let cancel = CancellationToken::new();
+        tokio::spawn(watch_interrupts(cancel.clone(), ctx.printer.clone()));
+        let env = Env {
+            git: git.clone(),
+            model,
+            observer: Arc::new(Terminal::new(ctx.printer.clone(), ctx.verbose > 0)),
+            cancel,
+            secret_files: config.secret_files.clone(),
+        };
+        improve::run(env, &config, &pricing, &opts).await
     })??;
-    let Some(record) = finished else { return Ok(()) };
     let env: Vec<(String, String)> = std::env::vars().collect();
-    let records = std::slice::from_ref(&record);
-    crate::ci::publish::publish(ctx.printer, &Git::open(&ctx.cwd)?, records, "mmm improve", &args.results, &env)?;
-    exit_result(&record, "improve", args.fail_under)
+    let records = std::slice::from_ref(&finished.record);
+    crate::ci::publish::publish(ctx.printer, &git, records, "mmm improve", &args.results, &env)?;
+    exit_result(finished, "improve", args.fail_under)
 }
 
-/// First Ctrl+C: ask the session to roll back and stop. Second: exit at once (every state
-/// file on disk is still whole: they are written by rename).
-pub async fn watch_interrupts(handle: CancelHandle, printer: crate::printer::Printer) {
+/// The model client the settings describe (a clear error without a key).
+pub fn model(ctx: &Ctx<'_>) -> anyhow::Result<Arc<dyn Model>> {
+    Ok(Arc::new(AnthropicClient::from_settings(&ctx.settings)?))
+}
+
+/// First Ctrl+C: cancel the sessions (each rolls back and stops). Second: exit at once
+/// (every state file on disk is still whole: they are written by rename).
+pub async fn watch_interrupts(cancel: CancellationToken, printer: crate::printer::Printer) {
     if tokio::signal::ctrl_c().await.is_err() {
         return;
     }
     printer
         .warn("interrupted: rolling back the current iteration and saving the session (Ctrl+C again to quit at once)");
-    handle.cancel();
+    cancel.cancel();
     if tokio::signal::ctrl_c().await.is_ok() {
         eprintln!("interrupted again: exiting now");
         std::process::exit(crate::Exit::Interrupted.code());

@@ -12,6 +12,7 @@ mod models;
 mod run;
 mod specs;
 mod status;
+mod watch;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -19,7 +20,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::cli::{Cli, Command, ConfigCommand, SpecCommand};
-use crate::error::CliError;
 use crate::printer::Printer;
 use crate::settings::{FlagValue, Inputs, Settings};
 
@@ -33,12 +33,6 @@ pub struct Ctx<'a> {
 
 /// Runs the parsed command line.
 pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
-    if let Some(dir) = &cli.global.directory {
-        std::env::set_current_dir(dir).map_err(|e| {
-            CliError::usage(format!("cannot run in {}: {e}", dir.display()))
-                .with_hint("`-C` takes an existing directory")
-        })?;
-    }
     // Completion scripts need no settings, so a broken config file cannot stop them.
     if let Command::Completions(args) = &cli.command {
         return completions::exec(printer, args);
@@ -55,7 +49,7 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         text,
         flag: flag.to_string(),
     }));
-    let inputs = Inputs::from_process(flags)?;
+    let inputs = Inputs::from_process(flags, cli.global.directory.as_deref())?;
     let settings = Settings::load(&inputs).context("resolving settings")?;
     // Whatever the key is, it never reaches the model or a log, even if it appears in a
     // file the model reads or in a command's output.

@@ -1,13 +1,21 @@
 //! `mmm run`: its flags (those that are settings go through the settings' flag layer, as
-//! for `mmm improve`), Ctrl+C handling around the spec engine in `session::spec`, and what
-//! the finished sessions leave for a pipeline.
+//! for `mmm improve`), what the spec sessions are given, and what the finished sessions
+//! leave for a pipeline.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
 
 use super::Ctx;
-use super::improve::watch_interrupts;
+use super::improve::{model, watch_interrupts};
+use super::watch::Terminal;
 use crate::cli::RunArgs;
 use crate::git::Git;
-use crate::session::Cancel;
-use crate::session::spec::{self, RunOptions};
+use crate::llm::Pricing;
+use crate::session::spec::{self, RunOptions, Runtime};
+use crate::settings::session::SessionConfig;
+use crate::state::Layout;
+use crate::state::session::SessionRecord;
 
 pub fn exec(ctx: &Ctx<'_>, args: &RunArgs) -> anyhow::Result<()> {
     let opts = RunOptions {
@@ -17,20 +25,29 @@ pub fn exec(ctx: &Ctx<'_>, args: &RunArgs) -> anyhow::Result<()> {
         force: args.force,
         allow_dirty: args.session.allow_dirty,
         resume: args.resume.clone(),
-        verbose: ctx.verbose > 0,
     };
+    let git = Git::open(&ctx.cwd)?;
+    let config = SessionConfig::resolve(&ctx.settings);
+    let pricing = Pricing::from_settings(&ctx.settings)?;
+    let make_model = || model(ctx);
     let outcome = super::block_on(async {
-        let (handle, cancel) = Cancel::new();
-        tokio::spawn(watch_interrupts(handle, ctx.printer.clone()));
-        spec::run(ctx, &opts, cancel).await
+        let cancel = CancellationToken::new();
+        tokio::spawn(watch_interrupts(cancel.clone(), ctx.printer.clone()));
+        let rt = Runtime {
+            cwd: ctx.cwd.clone(),
+            git: git.clone(),
+            observer: Arc::new(Terminal::new(ctx.printer.clone(), ctx.verbose > 0)),
+            cancel,
+            model: &make_model,
+        };
+        spec::run(&rt, &config, &pricing, &opts).await
     })??;
     if !outcome.sessions.is_empty() {
-        let git = Git::open(&ctx.cwd)?;
-        let layout = crate::state::Layout::new(git.root());
+        let layout = Layout::new(git.root());
         let records = outcome
             .sessions
             .iter()
-            .map(|id| crate::state::session::SessionRecord::load(&layout.session_dir(id).join("session.json")))
+            .map(|id| SessionRecord::load(&layout.session_dir(id).join("session.json")))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let env: Vec<(String, String)> = std::env::vars().collect();
         crate::ci::publish::publish(ctx.printer, &git, &records, "mmm run", &args.results, &env)?;

@@ -9,12 +9,14 @@ use crate::printer::{Report, Styles};
 use crate::session::events::{cost, tokens};
 use crate::state::Layout;
 use crate::state::session::SessionRecord;
-use crate::state::summary::ProjectState;
+use crate::state::summary::{ProjectState, Totals};
 
 #[derive(Serialize)]
 struct StatusReport {
     r#type: &'static str,
     state: ProjectState,
+    /// Derived from every session's record.
+    totals: Totals,
     last_session: Option<SessionRecord>,
 }
 
@@ -23,7 +25,7 @@ impl Report for StatusReport {
         let Some(last) = &self.last_session else {
             return "No mmm sessions in this repository yet: start one with `mmm improve`.".to_string();
         };
-        let t = &self.state.totals;
+        let t = &self.totals;
         let score = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into());
         let reason =
             last.stop_reason.as_ref().map(|r| r.to_string()).unwrap_or_else(|| "still running or cut off".into());
@@ -61,5 +63,10 @@ pub fn exec(ctx: &Ctx<'_>) -> anyhow::Result<()> {
         Some(id) => Some(SessionRecord::load(&layout.session_dir(id).join("session.json"))?),
         None => None,
     };
-    ctx.printer.report(&StatusReport { r#type: "status", state, last_session })
+    let (sessions, unreadable) = SessionRecord::load_all(&layout.sessions_dir());
+    for (path, e) in unreadable {
+        ctx.printer.warn(format!("skipping {}: {e:#}", path.display()));
+    }
+    let totals = Totals::of(&sessions);
+    ctx.printer.report(&StatusReport { r#type: "status", state, totals, last_session })
 }

@@ -490,6 +490,22 @@ impl std::ops::AddAssign for Usage {
     }
 }
 
+impl std::ops::SubAssign for Usage {
+    /// What was used since an earlier reading of a running total (saturating).
+    fn sub_assign(&mut self, other: Usage) {
+        self.input_tokens = self.input_tokens.saturating_sub(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_sub(other.output_tokens);
+        self.cache_creation_input_tokens =
+            self.cache_creation_input_tokens.saturating_sub(other.cache_creation_input_tokens);
+        self.cache_read_input_tokens = self.cache_read_input_tokens.saturating_sub(other.cache_read_input_tokens);
+        let (mine, theirs) = (&mut self.cache_creation, other.cache_creation);
+        mine.ephemeral_5m_input_tokens =
+            mine.ephemeral_5m_input_tokens.saturating_sub(theirs.ephemeral_5m_input_tokens);
+        mine.ephemeral_1h_input_tokens =
+            mine.ephemeral_1h_input_tokens.saturating_sub(theirs.ephemeral_1h_input_tokens);
+    }
+}
+
 impl std::iter::Sum for Usage {
     fn sum<I: Iterator<Item = Usage>>(iter: I) -> Usage {
         iter.fold(Usage::default(), |mut acc, u| {

@@ -1,6 +1,9 @@
 //! What a session reports as it goes. Each event is written once to the journal
-//! (`events.jsonl`), printed as one JSON line in `--output json`, and, when it matters to
-//! a person, rendered as a line of text. One type serves all three so they cannot drift.
+//! (`events.jsonl`), handed to the session's [`Observer`] (which prints it as one JSON line
+//! in `--output json`, as a line of text for a person, as a GitHub annotation...), and
+//! carries the session's id ([`Envelope`]) so interleaved sessions can be told apart. One
+//! type serves all of them so they cannot drift. The engine never prints: whatever
+//! watches a session is an observer.
 
 use serde::Serialize;
 
@@ -11,12 +14,44 @@ use crate::printer::Styles;
 use crate::state::session::{CheckRecord, CriterionRecord, IterationRecord, Outcome};
 use crate::state::summary::SpecStatus;
 
+/// Whatever watches sessions: the terminal, JSON lines, CI annotations, a server's stream.
+/// Every method has the session's id, so one observer can watch several sessions at once.
+pub trait Observer: Send + Sync {
+    /// An event, already written to the session's journal.
+    fn event(&self, session: &str, event: &Event);
+    /// What the session is busy with now (`Some("#2 editing")`), or `None` when it waits
+    /// on nothing; for spinners and live views. Never journaled.
+    fn activity(&self, _session: &str, _what: Option<String>) {}
+    /// Text from the model as it streams in.
+    fn text(&self, _session: &str, _delta: &str) {}
+    /// Something the user should know that is not an event (a journal write failed).
+    fn warn(&self, _session: &str, _message: &str) {}
+}
+
+/// An observer that ignores everything (a library caller that only wants the record).
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn event(&self, _session: &str, _event: &Event) {}
+}
+
+/// An event with the id of the session it belongs to: the form of every journal line and
+/// every JSON line a session prints.
+#[derive(Debug, Serialize)]
+pub struct Envelope<'a> {
+    /// Empty for the one event that belongs to no session (`spec_skipped`): left out.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub session: &'a str,
+    #[serde(flatten)]
+    pub event: &'a Event,
+}
+
 /// A step of a session.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     SessionStarted {
-        session: String,
+        kind: crate::state::session::SessionKind,
         branch: String,
         start_commit: String,
         model: String,
@@ -43,7 +78,27 @@ pub enum Event {
         tool: String,
         command: Option<String>,
         path: Option<String>,
+        /// The file the call created or modified, relative to the root: what a crash
+        /// recovery may roll back.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        changed: Option<String>,
         is_error: bool,
+    },
+    /// One model response and what it used (its cost, when the price is known): the
+    /// journal's running account, so a crash never loses what was spent.
+    Usage {
+        iteration: u32,
+        conversation: String,
+        usage: Usage,
+        cost_usd: Option<f64>,
+    },
+    /// `--resume` found an iteration cut off by a crash and put it right: its edits rolled
+    /// back to the checkpoint (`rolled_back`), or its commit kept (`adopted`).
+    Recovered {
+        iteration: u32,
+        action: Recovery,
+        files: Vec<String>,
+        commit: Option<String>,
     },
     Validation {
         iteration: u32,
@@ -64,6 +119,11 @@ pub enum Event {
         path: String,
         criteria: Vec<String>,
     },
+    /// `mmm run` skips a spec that is already done (no session is started for it).
+    SpecSkipped {
+        spec: String,
+        status: SpecStatus,
+    },
     /// The verifier's judgement of the criteria after a green round.
     Verdict {
         iteration: u32,
@@ -73,7 +133,6 @@ pub enum Event {
     /// A spec's run ended: done (committed) or failed (rolled back).
     SpecFinished {
         spec: String,
-        session: String,
         status: SpecStatus,
         commit: Option<String>,
         unmet: Vec<String>,
@@ -83,10 +142,17 @@ pub enum Event {
     },
 }
 
+/// What a crash recovery did with a cut-off iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recovery {
+    RolledBack,
+    Adopted,
+}
+
 /// The closing facts of a session (also the last JSON line).
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
-    pub session: String,
     pub branch: String,
     pub score_before: Option<f64>,
     pub score_after: Option<f64>,
@@ -108,9 +174,9 @@ pub struct Summary {
 
 impl Event {
     /// The line a person sees for this event, if any. `verbose` shows tool calls too.
-    pub fn human(&self, s: &Styles, verbose: bool) -> Option<String> {
+    pub fn human(&self, session: &str, s: &Styles, verbose: bool) -> Option<String> {
         match self {
-            Event::SessionStarted { session, branch, model, checks, resumed, .. } => Some(format!(
+            Event::SessionStarted { branch, model, checks, resumed, .. } => Some(format!(
                 "{} session {} on branch {} with {model}\n  checks: {}",
                 if *resumed { "Resuming" } else { "Starting" },
                 s.bold(session),
@@ -143,7 +209,15 @@ impl Event {
                 path.as_deref().unwrap_or(""),
                 if *is_error { s.yellow(" (error)") } else { String::new() }
             )),
-            Event::Tool { .. } => None,
+            Event::Tool { .. } | Event::Usage { .. } => None,
+            Event::Recovered { iteration, action: Recovery::RolledBack, files, .. } => Some(format!(
+                "Recovered #{iteration} after a crash: rolled back {} file(s) mmm had edited",
+                files.len()
+            )),
+            Event::Recovered { iteration, action: Recovery::Adopted, commit, .. } => Some(format!(
+                "Recovered #{iteration} after a crash: kept its commit {}",
+                commit.as_deref().map(short).unwrap_or("?")
+            )),
             Event::Validation { round, passed, checks, .. } => Some(format!(
                 "   checks{}: {}",
                 if *round > 0 { format!(" after fix round {round}") } else { String::new() },
@@ -157,9 +231,12 @@ impl Event {
             Event::Iteration(it) => Some(iteration_line(it, s)),
             // The summary that follows names the reason; JSON and the journal keep the event.
             Event::Stopped { .. } => None,
-            Event::Summary(summary) => Some(summary_block(summary, s)),
+            Event::Summary(summary) => Some(summary_block(session, summary, s)),
             Event::SpecStarted { spec, title, criteria, .. } => {
                 Some(format!("{} {} — {title} ({} criteria)", s.bold("Spec"), s.cyan(spec), criteria.len()))
+            }
+            Event::SpecSkipped { spec, status } => {
+                Some(format!("Skipping {spec}: {} (use --force to run it again)", status.as_str()))
             }
             Event::Verdict { criteria, round, .. } => {
                 let met = criteria.iter().filter(|c| c.met).count();
@@ -195,6 +272,7 @@ pub fn iteration_line(it: &IterationRecord, s: &Styles) -> String {
         Outcome::RolledBack => s.yellow("rolled back"),
         Outcome::NoChange => s.dim("no change  "),
         Outcome::Failed => s.red("failed     "),
+        Outcome::Crashed => s.red("crashed    "),
     };
     let added: u64 = it.files_changed.iter().map(|f| f.added).sum();
     let removed: u64 = it.files_changed.iter().map(|f| f.removed).sum();
@@ -218,11 +296,11 @@ pub fn iteration_line(it: &IterationRecord, s: &Styles) -> String {
     )
 }
 
-fn summary_block(x: &Summary, s: &Styles) -> String {
+fn summary_block(session: &str, x: &Summary, s: &Styles) -> String {
     let score = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into());
     let mut lines = vec![
         String::new(),
-        s.bold(format!("Session {} — {}", x.session, x.stop_message)),
+        s.bold(format!("Session {session} — {}", x.stop_message)),
         format!("  score       {} → {}", score(x.score_before), score(x.score_after)),
         format!("  iterations  {} ({} committed)", x.iterations, x.commits.len()),
         format!("  changes     {} file(s), +{} -{}", x.files_changed, x.lines_added, x.lines_removed),

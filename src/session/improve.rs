@@ -1,38 +1,33 @@
-//! `mmm improve`: the verified improvement loop.
+//! `mmm improve`: the improvement policy over the session engine.
 //!
-//! Preflight (a git repository, a clean tree or `--allow-dirty`, a key, checks to run), a
-//! branch of its own, a baseline run of the checks, then iterations until a stop rule
-//! fires. Each iteration: a fresh review (`submit_review`), an editing conversation with
-//! the confined tools, the checks (failures fed back for a few fix rounds), then a commit
-//! if they pass or a rollback to exactly the iteration's start if not, and a record of it
-//! all. Ctrl+C rolls back the current iteration, saves the state and exits 130; `--resume`
-//! continues from the last completed iteration.
+//! Each attempt: a fresh review (`submit_review`) of the project with the checks as they
+//! stand and what earlier iterations did; stop when the review says the target is reached
+//! (or nothing is left); else an editing conversation on the review's top issues through
+//! [`Session::edit_until_green`]; keep the change when the checks pass. Everything else
+//! (checkpoints, commits, rollbacks, Ctrl+C, limits, records) is the engine's.
+//! `--dry-run` reviews without a session: nothing is edited, committed or recorded.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use serde::Serialize;
 
-use super::change::{ChangeKind, CheckPlan, Workbench, commit_or_roll_back};
+use super::change::ChangeKind;
 use super::checks;
-use super::events::{Event, Summary};
+use super::engine::{self, Attempt, Env, Finished, NewSession, Policy, Project, Session};
+use super::events::Event;
 use super::prompts::{self, ProjectContext};
 use super::review::{self, Issue, Review, SUBMIT_REVIEW};
-use super::setup::{self, AskFailure, NewSession, OneCall, Project, Started};
-use super::stop::{self, Progress, StopReason};
-use super::{Cancel, Runner};
+use super::setup::{self, AskFailure, OneCall};
+use super::stop::{self, StopReason};
 use crate::agent::Conversation;
-use crate::commands::Ctx;
-use crate::exec::CommandResult;
-use crate::git::{Git, Snapshot};
-use crate::llm::{Message, MessagesRequest, Model, SystemBlock, ToolChoice, Usage};
+use crate::git::Git;
+use crate::llm::{Message, MessagesRequest, Model, Pricing, SystemBlock, ToolChoice};
+use crate::printer::{Report, Styles};
 use crate::redact::redact;
-use crate::secrets::SecretFiles;
-use crate::state::session::{IterationRecord, Outcome, SessionKind, SessionRecord, SessionSettings, SessionStatus};
-use crate::state::summary::ProjectState;
-use crate::state::{self, Layout};
-use crate::tools::{Tools, Workspace};
+use crate::settings::session::SessionConfig;
+use crate::state::Layout;
+use crate::state::session::{IterationRecord, Outcome, SessionKind, SessionSettings};
 
 /// How many of the review's issues one iteration addresses.
 const ISSUES_PER_ITERATION: usize = 3;
@@ -42,154 +37,190 @@ const ISSUES_PER_ITERATION: usize = 3;
 pub struct ImproveOptions {
     pub focus: Option<String>,
     pub allow_dirty: bool,
-    pub dry_run: bool,
     /// `Some(None)`: resume the last session; `Some(Some(id))`: that one.
     pub resume: Option<Option<String>>,
     pub use_cache: bool,
-    pub verbose: bool,
 }
 
-/// Runs `mmm improve`.
-/// Runs `mmm improve`: the finished session's record, or `None` for `--dry-run`. How the
-/// session ended decides the exit code ([`super::exit_result`]), after the caller has
-/// written any CI outputs.
-pub async fn run(ctx: &Ctx<'_>, opts: &ImproveOptions, cancel: Cancel) -> anyhow::Result<Option<SessionRecord>> {
-    let git = Git::open(&ctx.cwd)?;
-    let layout = Layout::new(git.root());
+/// Runs an improve session (a new one, or `--resume`) in the work tree `env.git` opens,
+/// to its end. How it ended decides the exit ([`super::exit_result`]).
+pub async fn run(
+    env: Env,
+    config: &SessionConfig,
+    pricing: &Pricing,
+    opts: &ImproveOptions,
+) -> anyhow::Result<Finished> {
+    let git = env.git.clone();
     if let Some(id) = &opts.resume {
-        return resume(ctx, opts, git, layout, id.as_deref(), cancel).await;
+        let record = setup::load_for_resume(&Layout::new(git.root()), id.as_deref(), SessionKind::Improve)?;
+        let price = setup::price_fn(pricing, &record.settings)?;
+        let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
+        let session = Session::resume(env, project, record, price)?;
+        return engine::drive(session, Improve).await;
     }
-
-    let has_key = ctx.settings.str("api_key").is_some() || ctx.settings.str("auth_token").is_some();
-    let model: Option<Arc<dyn Model>> =
-        if opts.dry_run && !has_key { None } else { Some(setup::model(&ctx.settings)?) };
-
     let dirty = setup::user_changes(&git)?;
-    setup::preflight(&git, &dirty, opts.allow_dirty || opts.dry_run)?;
+    setup::preflight(&git, &dirty, opts.allow_dirty)?;
+    let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
+    let settings = setup::session_settings(config, opts.focus.clone(), &project)?;
+    let price = setup::price_fn(pricing, &settings)?;
+    let new =
+        NewSession { kind: SessionKind::Improve, branch_prefix: "improve".into(), settings, dirty, spec: None, price };
+    let session = Session::start(env, project, new)?;
+    engine::drive(session, Improve).await
+}
 
-    let project = setup::analyze(ctx, git.root(), opts.use_cache).await?;
-    let settings = setup::session_settings(&ctx.settings, opts.focus.clone(), &project)?;
-    let price = setup::price_fn(&ctx.settings, &settings)?;
+/// The improvement policy: review, then edit the top issues; keep what passes the checks.
+pub struct Improve;
 
-    if opts.dry_run {
-        return dry_run(ctx, opts, &git, &project, &settings, model.as_deref()).await.map(|()| None);
+impl Policy for Improve {
+    fn before_attempt(&mut self, session: &Session) -> Option<StopReason> {
+        stop::before_iteration(&session.record.settings.limits, &session.progress())
     }
-    let Some(model) = model else {
-        anyhow::bail!("no API client was set up for a session that edits (outside --dry-run)");
-    };
-    let new = NewSession { kind: SessionKind::Improve, branch_prefix: "improve".into(), settings, dirty, spec: None };
-    let started = setup::start(ctx, &git, &layout, new, opts.verbose, price)?;
-    let Started { record, runner, project_state, base_branch } = started;
-    let engine = Engine { ctx, runner, git, layout, model, project, base_branch };
-    engine.drive(record, project_state, cancel).await.map(Some)
+
+    async fn attempt(&mut self, session: &Session, index: u32) -> anyhow::Result<Attempt> {
+        let settings = &session.record.settings;
+        let mut it = session.new_iteration(index);
+        let checks_green = checks::passed(&settings.checks, &session.checks_now);
+        let history: Vec<String> = session.record.iterations.iter().map(history_line).collect();
+        let checks_text = redact(&checks::describe(&settings.checks, &session.checks_now)).into_owned();
+        let focus = focus_for(settings.focus.as_deref(), checks_green);
+
+        session.activity(Some(format!("#{index} reviewing")));
+        let request = review_request(settings, &session.project, focus.as_deref(), &checks_text, &history);
+        let reviewed = session.ask_for_tool(index, "review", request, &review_call()).await;
+        session.activity(None);
+        let review = match reviewed {
+            Ok(review) => review,
+            Err(AskFailure { fatal: Some(error), .. }) => return Ok(Attempt::Fatal { error }),
+            Err(AskFailure { message, .. }) => {
+                it.outcome = Outcome::Failed;
+                it.error = Some(message);
+                return Ok(Attempt::Undo { it: Box::new(it) });
+            }
+        };
+        session.emit(&Event::Review {
+            iteration: index,
+            score: review.score,
+            summary: review.summary.clone(),
+            issues: review.issues.clone(),
+        });
+        if let Some(reason) = stop::after_review(&settings.limits, review.score, review.issues.len(), checks_green) {
+            return Ok(Attempt::Stop { reason, score: Some(review.score) });
+        }
+
+        let issues = review.top_issues(ISSUES_PER_ITERATION).to_vec();
+        it.score_before = Some(review.score);
+        it.issues = issues.clone();
+        let mut tools = session.tools()?;
+        let request = implement_request(settings, &session.project, &issues, &review.summary, &tools);
+        let mut conversation = Conversation::new(request);
+        let change = session.edit_until_green(index, &mut conversation, &mut tools).await?;
+        it.outcome = match change.kind {
+            ChangeKind::Green => Outcome::Committed,
+            ChangeKind::StillFailing => Outcome::RolledBack,
+            ChangeKind::NoChange => Outcome::NoChange,
+            ChangeKind::Declined | ChangeKind::ApiFailed => Outcome::Failed,
+            ChangeKind::Fatal(error) => return Ok(Attempt::Fatal { error }),
+        };
+        if !change.results.is_empty() {
+            it.validation = checks::records(&change.results);
+        }
+        it.error = change.error.filter(|_| it.outcome != Outcome::NoChange);
+        it.fix_rounds = change.rounds;
+        it.summary = summary_line(&change.final_text);
+        if it.outcome != Outcome::Committed {
+            return Ok(Attempt::Undo { it: Box::new(it) });
+        }
+        let subject = it.summary.clone().unwrap_or_else(|| first_line(&issues[0].description));
+        let message = commit_message(&subject, &change.final_text, &issues, session.id());
+        Ok(Attempt::Keep { it: Box::new(it), paths: change.changed, message, checks: change.results })
+    }
 }
 
-/// `mmm improve --resume [ID]`: continue a stopped session on its branch.
-async fn resume(
-    ctx: &Ctx<'_>,
-    opts: &ImproveOptions,
-    git: Git,
-    layout: Layout,
-    id: Option<&str>,
-    cancel: Cancel,
-) -> anyhow::Result<Option<SessionRecord>> {
-    let (mut record, mut project_state) = setup::load_for_resume(&git, &layout, id, SessionKind::Improve)?;
-    let model = setup::model(&ctx.settings)?;
-    let project = setup::analyze(ctx, git.root(), opts.use_cache).await?;
-    let runner = setup::reopen(ctx, &layout, &mut record, &mut project_state, opts.verbose)?;
-    let engine = Engine { ctx, runner, git, layout, model, project, base_branch: None };
-    engine.drive(record, project_state, cancel).await.map(Some)
+/// What `--dry-run` found: the branch a session would use, the baseline, and (with a key)
+/// the review and what the first iteration would address.
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    pub r#type: &'static str,
+    pub branch: String,
+    pub checks: Vec<String>,
+    pub baseline_passed: bool,
+    /// `✓ 2/2 pass` and the like, for people.
+    #[serde(skip)]
+    pub baseline: String,
+    pub review: Option<Review>,
+    pub would_address: Vec<Issue>,
 }
 
-/// `--dry-run`: analysis, baseline, the review when a key is set, and the plan. No edits,
-/// no branch, no state.
-async fn dry_run(
-    ctx: &Ctx<'_>,
-    opts: &ImproveOptions,
+/// `--dry-run`: analysis, baseline, the review when `model` is given, and the plan. No
+/// edits, no branch, no state.
+pub async fn dry_run(
     git: &Git,
-    project: &Project,
-    settings: &SessionSettings,
-    model: Option<&dyn Model>,
-) -> anyhow::Result<()> {
-    let printer = ctx.printer;
+    config: &SessionConfig,
+    model: Option<Arc<dyn Model>>,
+    opts: &ImproveOptions,
+) -> anyhow::Result<Plan> {
+    let dirty = setup::user_changes(git)?;
+    setup::preflight(git, &dirty, true)?;
+    let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
+    let settings = setup::session_settings(config, opts.focus.clone(), &project)?;
     let timeout = Duration::from_secs(settings.check_timeout_secs);
-    let spinner = printer.spinner("running the checks");
     let baseline = checks::run(&settings.checks, git.root(), timeout).await;
-    spinner.finish();
     let passed = checks::passed(&settings.checks, &baseline);
     let review = match model {
         Some(model) => {
-            let runner = Runner::new(printer, opts.verbose, &dry_record(settings), None, None, Box::new(|_| None));
             let focus = focus_for(settings.focus.as_deref(), passed);
             let checks_text = redact(&checks::describe(&settings.checks, &baseline)).into_owned();
-            let request = review_request(settings, project, focus.as_deref(), &checks_text, &[]);
-            Some(run_review(model, &runner, 1, request).await.map_err(|e| anyhow::anyhow!(e.message))?.0)
+            let request = review_request(&settings, &project, focus.as_deref(), &checks_text, &[]);
+            let hooks = crate::agent::NoHooks;
+            let reviewed = setup::ask_for_tool(model.as_ref(), &hooks, "review", request, &review_call()).await;
+            Some(reviewed.map_err(|failure| failure.fatal.unwrap_or_else(|| anyhow::anyhow!(failure.message)))?)
         }
         None => None,
     };
-    #[derive(serde::Serialize)]
-    struct Plan<'a> {
-        r#type: &'static str,
-        branch: String,
-        checks: &'a [String],
-        baseline_passed: bool,
-        review: Option<&'a Review>,
-        would_address: Vec<&'a Issue>,
-    }
     let branch = if settings.in_place {
         git.current_branch()?.unwrap_or_else(|| "HEAD".into())
     } else {
         "mmm/improve-<timestamp> (new)".to_string()
     };
-    let plan = Plan {
+    Ok(Plan {
         r#type: "plan",
         branch,
-        checks: &settings.checks,
+        baseline: checks::brief(&settings.checks, &baseline),
+        checks: settings.checks,
         baseline_passed: passed,
-        would_address: review.as_ref().map(|r| r.top_issues(ISSUES_PER_ITERATION).iter().collect()).unwrap_or_default(),
-        review: review.as_ref(),
-    };
-    if printer.is_json() {
-        return printer.json(&plan);
-    }
-    let s = printer.styles();
-    let mut lines = vec![
-        format!("{} nothing will be edited, committed or recorded", s.bold("Dry run:")),
-        format!("  branch   {}", plan.branch),
-        format!("  checks   {}", settings.checks.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")),
-        format!("  baseline {}", checks::brief(&settings.checks, &baseline)),
-    ];
-    match &review {
-        Some(r) => {
-            lines.push(format!("  score    {:.1} — {}", r.score, r.summary));
-            lines.push("  the first iteration would address:".into());
-            lines.extend(plan.would_address.iter().map(|i| format!("    - {i}")));
-        }
-        None => lines.push("  review   skipped: no ANTHROPIC_API_KEY set".into()),
-    }
-    printer.line(lines.join("\n"))
+        would_address: review.as_ref().map(|r| r.top_issues(ISSUES_PER_ITERATION).to_vec()).unwrap_or_default(),
+        review,
+    })
 }
 
-fn dry_record(settings: &SessionSettings) -> SessionRecord {
-    SessionRecord {
-        version: state::session::VERSION,
-        id: "dry-run".into(),
-        kind: SessionKind::Improve,
-        status: SessionStatus::Running,
-        branch: String::new(),
-        start_commit: String::new(),
-        started_at: state::now(),
-        ended_at: None,
-        elapsed_secs: 0,
-        stop_reason: None,
-        settings: settings.clone(),
-        baseline: Vec::new(),
-        iterations: Vec::new(),
-        usage: Usage::default(),
-        cost_usd: None,
-        requests: 0,
-        spec: None,
-        scores: Vec::new(),
+impl Report for Plan {
+    fn human(&self, s: &Styles) -> String {
+        let mut lines = vec![
+            format!("{} nothing will be edited, committed or recorded", s.bold("Dry run:")),
+            format!("  branch   {}", self.branch),
+            format!("  checks   {}", self.checks.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")),
+            format!("  baseline {}", self.baseline),
+        ];
+        match &self.review {
+            Some(r) => {
+                lines.push(format!("  score    {:.1} — {}", r.score, r.summary));
+                lines.push("  the first iteration would address:".into());
+                lines.extend(self.would_address.iter().map(|i| format!("    - {i}")));
+            }
+            None => lines.push("  review   skipped: no ANTHROPIC_API_KEY set".into()),
+        }
+        lines.join("\n")
+    }
+}
+
+/// The review's one tool call.
+fn review_call() -> OneCall<'static, Review> {
+    OneCall {
+        tool: SUBMIT_REVIEW,
+        purpose: "review the repository",
+        parse: &review::parse_review,
+        nudge: prompts::REVIEW_NUDGE,
     }
 }
 
@@ -219,354 +250,20 @@ fn review_request(
     request
 }
 
-/// Sends the review request; asks once more if no valid `submit_review` call came back.
-async fn run_review(
-    model: &dyn Model,
-    runner: &Runner<'_>,
-    iteration: u32,
-    request: MessagesRequest,
-) -> Result<(Review, Usage, u32), AskFailure> {
-    let call = OneCall {
-        tool: SUBMIT_REVIEW,
-        purpose: "review the repository",
-        parse: &review::parse_review,
-        nudge: prompts::REVIEW_NUDGE,
-    };
-    setup::ask_for_tool(model, runner, iteration, "review", request, &call).await
-}
-
-/// How one iteration went.
-enum Step {
-    /// An iteration ran to its end (whatever its outcome).
-    Done { record: Box<IterationRecord>, score: Option<f64>, checks: Option<Vec<CommandResult>> },
-    /// A stop rule fired after the review; no iteration was recorded.
-    Stop { reason: StopReason, score: f64 },
-    /// An API error no retry can fix: the session ends (its usage is in the runner).
-    Fatal { message: String },
-}
-
-/// A running improve session.
-struct Engine<'a> {
-    ctx: &'a Ctx<'a>,
-    runner: Runner<'a>,
-    git: Git,
-    layout: Layout,
-    model: Arc<dyn Model>,
-    project: Project,
-    base_branch: Option<String>,
-}
-
-impl Engine<'_> {
-    fn session_file(&self, record: &SessionRecord) -> PathBuf {
-        self.layout.session_dir(&record.id).join("session.json")
-    }
-
-    /// Baseline, then iterations until a stop rule fires; then the summary.
-    async fn drive(
-        &self,
-        mut record: SessionRecord,
-        mut project_state: ProjectState,
-        cancel: Cancel,
-    ) -> anyhow::Result<SessionRecord> {
-        let settings = record.settings.clone();
-        let timeout = Duration::from_secs(settings.check_timeout_secs);
-        let iterations_before = record.iterations.len();
-
-        let spinner = self.ctx.printer.spinner("running the checks (baseline)");
-        let baseline = tokio::select! {
-            r = checks::run(&settings.checks, self.git.root(), timeout) => Some(r),
-            _ = cancel.cancelled() => None,
-        };
-        spinner.finish();
-        let mut current_checks = match baseline {
-            Some(results) => results,
-            None => return self.finish(record, &mut project_state, iterations_before, StopReason::Interrupted),
-        };
-        let baseline_passed = checks::passed(&settings.checks, &current_checks);
-        if record.baseline.is_empty() {
-            record.baseline = checks::records(&current_checks);
-        }
-        self.runner.emit(&Event::Baseline { passed: baseline_passed, checks: checks::records(&current_checks) });
-        record.save(&self.session_file(&record))?;
-
-        let reason = loop {
-            let progress = self.progress(&record);
-            if let Some(reason) = stop::before_iteration(&settings.limits, &progress) {
-                break reason;
-            }
-            let index = record.iterations.len() as u32 + 1;
-            let snapshot = self.git.snapshot()?;
-            let step = tokio::select! {
-                step = self.iterate(&record, index, &snapshot, &current_checks) => step?,
-                _ = cancel.cancelled() => {
-                    self.git.roll_back_to(&snapshot).context("rolling back the interrupted iteration")?;
-                    break StopReason::Interrupted;
-                }
-            };
-            match step {
-                Step::Done { record: it, score, checks } => {
-                    if let Some(score) = score {
-                        record.scores.push(score);
-                        if let Some(prev) = record.iterations.last_mut() {
-                            prev.score_after = Some(score);
-                        }
-                    }
-                    if let Some(results) = checks {
-                        current_checks = results;
-                    }
-                    self.runner.emit(&Event::Iteration(it.clone()));
-                    record.iterations.push(*it);
-                    self.sync_usage(&mut record);
-                    record.save(&self.session_file(&record))?;
-                }
-                Step::Stop { reason, score } => {
-                    record.scores.push(score);
-                    if let Some(prev) = record.iterations.last_mut() {
-                        prev.score_after = Some(score);
-                    }
-                    break reason;
-                }
-                Step::Fatal { message } => break StopReason::Error { message },
-            }
-        };
-        self.finish(record, &mut project_state, iterations_before, reason)
-    }
-
-    /// What the session has done so far, for the stop rules.
-    fn progress(&self, record: &SessionRecord) -> Progress {
-        let usage = self.runner.total_usage();
-        let streak =
-            |f: fn(Outcome) -> bool| record.iterations.iter().rev().take_while(|i| f(i.outcome)).count() as u32;
-        Progress {
-            iterations: record.iterations.len() as u32,
-            cost_usd: (self.runner.price)(&usage).unwrap_or(0.0),
-            tokens: usage.total(),
-            elapsed: Duration::from_secs(self.runner.elapsed_secs()),
-            stalled_streak: streak(|o| o != Outcome::Committed),
-            failure_streak: streak(|o| o == Outcome::Failed),
-        }
-    }
-
-    fn sync_usage(&self, record: &mut SessionRecord) {
-        self.runner.sync_usage(record);
-    }
-
-    /// One iteration: review, implement, check (with fix rounds), keep or undo.
-    async fn iterate(
-        &self,
-        record: &SessionRecord,
-        index: u32,
-        snapshot: &Snapshot,
-        current_checks: &[CommandResult],
-    ) -> anyhow::Result<Step> {
-        let settings = &record.settings;
-        let started_at = state::now();
-        let checks_green = checks::passed(&settings.checks, current_checks);
-        let history: Vec<String> = record.iterations.iter().map(history_line).collect();
-        let checks_text = redact(&checks::describe(&settings.checks, current_checks)).into_owned();
-        let focus = focus_for(settings.focus.as_deref(), checks_green);
-
-        let spinner = self.ctx.printer.spinner(format!("#{index} reviewing"));
-        let request = review_request(settings, &self.project, focus.as_deref(), &checks_text, &history);
-        let reviewed = run_review(self.model.as_ref(), &self.runner, index, request).await;
-        spinner.finish();
-        let (review, mut usage, mut requests) = match reviewed {
-            Ok(ok) => ok,
-            Err(failure) if failure.fatal => {
-                return Ok(Step::Fatal { message: failure.message });
-            }
-            Err(failure) => {
-                let mut it = self.empty_record(index, started_at, None, Vec::new());
-                it.outcome = Outcome::Failed;
-                it.error = Some(failure.message);
-                it.usage = failure.usage;
-                it.requests = failure.requests;
-                it.cost_usd = (self.runner.price)(&it.usage);
-                return Ok(Step::Done { record: Box::new(it), score: None, checks: None });
-            }
-        };
-        self.runner.emit(&Event::Review {
-            iteration: index,
-            score: review.score,
-            summary: review.summary.clone(),
-            issues: review.issues.clone(),
-        });
-        if let Some(reason) = stop::after_review(&settings.limits, review.score, review.issues.len(), checks_green) {
-            return Ok(Step::Stop { reason, score: review.score });
-        }
-
-        let issues = review.top_issues(ISSUES_PER_ITERATION).to_vec();
-        let mut it = self.empty_record(index, started_at, Some(review.score), issues.clone());
-        let workspace = Workspace::new(
-            self.git.root(),
-            SecretFiles::new(self.git.root(), self.ctx.settings.list("secret_files"))?,
-        )?;
-        let mut tools = Tools::new(workspace);
-        let mut conversation = Conversation::new(self.implement_request(settings, &issues, &review.summary, &tools));
-
-        let workbench =
-            Workbench { printer: self.ctx.printer, runner: &self.runner, git: &self.git, model: self.model.as_ref() };
-        let change = workbench.edit_until_green(index, &mut conversation, &mut tools, &check_plan(settings)).await?;
-        let outcome = match change.kind {
-            ChangeKind::Green => Outcome::Committed,
-            ChangeKind::StillFailing => Outcome::RolledBack,
-            ChangeKind::NoChange => Outcome::NoChange,
-            ChangeKind::Declined | ChangeKind::ApiFailed { fatal: false } => Outcome::Failed,
-            ChangeKind::ApiFailed { fatal: true } => {
-                self.git.roll_back_to(snapshot)?;
-                return Ok(Step::Fatal { message: change.error.unwrap_or_default() });
-            }
-        };
-        if !change.results.is_empty() {
-            it.validation = checks::records(&change.results);
-        }
-        it.error = change.error.clone().filter(|_| outcome != Outcome::NoChange);
-        it.fix_rounds = change.rounds;
-        it.summary = summary_line(&change.final_text);
-        usage += conversation.usage;
-        requests += conversation.requests;
-        it.usage = usage;
-        it.requests = requests;
-        it.cost_usd = (self.runner.price)(&usage);
-        it.outcome = outcome;
-        let final_text = change.final_text;
-        let changed = change.changed;
-        let checks_after = (outcome == Outcome::Committed).then_some(change.results);
-        if outcome == Outcome::Committed {
-            let subject = it.summary.clone().unwrap_or_else(|| first_line(&issues[0].description));
-            let message = commit_message(&subject, &final_text, &issues, &record.id);
-            match commit_or_roll_back(&self.git, snapshot, &message, &changed) {
-                Ok((sha, files)) => {
-                    it.files_changed = files;
-                    it.commit = Some(sha);
-                }
-                Err(refused) => {
-                    it.outcome = Outcome::Failed;
-                    it.error = Some(format!("git refused the commit: {refused:#}"));
-                }
-            }
-        } else {
-            self.git.roll_back_to(snapshot).context("rolling back the iteration")?;
-        }
-        it.ended_at = state::now();
-        Ok(Step::Done { record: Box::new(it), score: Some(review.score), checks: checks_after })
-    }
-
-    fn implement_request(
-        &self,
-        settings: &SessionSettings,
-        issues: &[Issue],
-        review_summary: &str,
-        tools: &Tools,
-    ) -> MessagesRequest {
-        let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
-        request.system = vec![SystemBlock::text(prompts::implement_system(&settings.checks))];
-        request.tools = tools.definitions().into_iter().map(setup::tool_from_json).collect();
-        let context = ProjectContext { summary: &self.project.summary, repo_map: &self.project.repo_map };
-        let text = prompts::implement_request(&context, issues, review_summary);
-        request.messages = vec![Message::user_text(redact(&text).into_owned())];
-        request
-    }
-
-    fn empty_record(&self, index: u32, started_at: String, score: Option<f64>, issues: Vec<Issue>) -> IterationRecord {
-        IterationRecord {
-            index,
-            started_at,
-            ended_at: state::now(),
-            score_before: score,
-            score_after: None,
-            issues,
-            outcome: Outcome::NoChange,
-            summary: None,
-            commit: None,
-            files_changed: Vec::new(),
-            validation: Vec::new(),
-            fix_rounds: 0,
-            usage: Usage::default(),
-            cost_usd: Some(0.0),
-            requests: 0,
-            error: None,
-        }
-    }
-
-    /// Records the end of the session, prints the summary, and returns the exit.
-    fn finish(
-        &self,
-        mut record: SessionRecord,
-        project_state: &mut ProjectState,
-        iterations_before: usize,
-        reason: StopReason,
-    ) -> anyhow::Result<SessionRecord> {
-        self.sync_usage(&mut record);
-        record.status = match &reason {
-            StopReason::Interrupted => SessionStatus::Interrupted,
-            StopReason::Error { .. } | StopReason::Failing { .. } => SessionStatus::Failed,
-            _ => SessionStatus::Completed,
-        };
-        record.ended_at = Some(state::now());
-        record.stop_reason = Some(reason.clone());
-        record.save(&self.session_file(&record))?;
-
-        let new = &record.iterations[iterations_before..];
-        let (usage_now, _) = self.runner.live();
-        project_state.totals.iterations += new.len() as u32;
-        project_state.totals.commits += new.iter().filter(|i| i.commit.is_some()).count() as u32;
-        project_state.totals.usage += usage_now;
-        project_state.totals.cost_usd += (self.runner.price)(&usage_now).unwrap_or(0.0);
-        project_state.current_score = record.score_now().or(project_state.current_score);
-        project_state.save(&self.layout.state_file())?;
-
-        let message = reason.to_string();
-        self.runner.emit(&Event::Stopped { reason: reason.clone(), message: message.clone() });
-        let summary = self.summary(&record, reason.clone(), message);
-        self.runner.emit(&Event::Summary(Box::new(summary)));
-
-        Ok(record)
-    }
-
-    fn summary(&self, record: &SessionRecord, reason: StopReason, message: String) -> Summary {
-        let files: std::collections::BTreeSet<&str> =
-            record.iterations.iter().flat_map(|i| i.files_changed.iter().map(|f| f.path.as_str())).collect();
-        let input =
-            record.usage.input_tokens + record.usage.cache_creation_input_tokens + record.usage.cache_read_input_tokens;
-        let commits: Vec<String> = record.commits().map(str::to_string).collect();
-        let next = match (commits.is_empty(), &self.base_branch) {
-            (true, _) => format!("nothing was kept; `mmm history {}` shows what was tried", record.id),
-            (false, Some(base)) if !record.settings.in_place => {
-                format!("review with `git log --stat {base}..{}`, then merge the branch", record.branch)
-            }
-            (false, _) => format!("review the commits on {} with `git log --stat`", record.branch),
-        };
-        Summary {
-            session: record.id.clone(),
-            branch: record.branch.clone(),
-            score_before: record.score_before(),
-            score_after: record.score_now(),
-            iterations: record.iterations.len() as u32,
-            commits,
-            files_changed: files.len(),
-            lines_added: record.iterations.iter().flat_map(|i| &i.files_changed).map(|f| f.added).sum(),
-            lines_removed: record.iterations.iter().flat_map(|i| &i.files_changed).map(|f| f.removed).sum(),
-            usage: record.usage,
-            cache_hit_ratio: if input == 0 { 0.0 } else { record.usage.cache_read_input_tokens as f64 / input as f64 },
-            cost_usd: record.cost_usd,
-            requests: record.requests,
-            elapsed_secs: record.elapsed_secs,
-            stop_reason: reason,
-            stop_message: message,
-            next,
-        }
-    }
-}
-
-/// The checks and conversation limits of the session's settings.
-pub fn check_plan(settings: &SessionSettings) -> CheckPlan {
-    CheckPlan {
-        commands: settings.checks.clone(),
-        timeout: Duration::from_secs(settings.check_timeout_secs),
-        fix_rounds: settings.fix_rounds,
-        max_turns: settings.max_turns,
-    }
+fn implement_request(
+    settings: &SessionSettings,
+    project: &Project,
+    issues: &[Issue],
+    review_summary: &str,
+    tools: &crate::tools::Tools,
+) -> MessagesRequest {
+    let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
+    request.system = vec![SystemBlock::text(prompts::implement_system(&settings.checks))];
+    request.tools = tools.definitions().into_iter().map(setup::tool_from_json).collect();
+    let context = ProjectContext { summary: &project.summary, repo_map: &project.repo_map };
+    let text = prompts::implement_request(&context, issues, review_summary);
+    request.messages = vec![Message::user_text(redact(&text).into_owned())];
+    request
 }
 
 /// One line per earlier iteration, for the reviewer.
@@ -581,6 +278,7 @@ fn history_line(it: &IterationRecord) -> String {
         ),
         Outcome::NoChange => format!("no change made{score}"),
         Outcome::Failed => format!("failed: {}{score}", it.error.as_deref().unwrap_or("unknown error")),
+        Outcome::Crashed => format!("cut off by a crash and rolled back{score}"),
     }
 }
 

@@ -2,52 +2,13 @@
 //! checking of that input. The review is a fresh request every iteration, separate from the
 //! editing conversation, so the judge never grades its own work.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The name of the tool the reviewer answers with.
 pub const SUBMIT_REVIEW: &str = "submit_review";
 
-/// How bad an issue is, worst first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Critical,
-    High,
-    Medium,
-    Low,
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Severity::Critical => "critical",
-            Severity::High => "high",
-            Severity::Medium => "medium",
-            Severity::Low => "low",
-        })
-    }
-}
-
-/// One issue the reviewer names.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Issue {
-    pub severity: Severity,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    pub description: String,
-}
-
-impl fmt::Display for Issue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.file {
-            Some(file) => write!(f, "[{}] {file}: {}", self.severity, self.description),
-            None => write!(f, "[{}] {}", self.severity, self.description),
-        }
-    }
-}
+pub use crate::state::session::{Issue, Severity};
 
 /// A review: a score from 0 to 10, a summary, and issues worst first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

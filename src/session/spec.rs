@@ -1,43 +1,37 @@
-//! `mmm run`: implement spec files until their acceptance criteria hold.
+//! `mmm run`: the spec policy over the session engine, and the run over spec files.
 //!
-//! One spec is one session, started, recorded and resumed by `session::setup` exactly like
-//! an improve session. The spec's editing conversation goes through the shared
-//! [`Workbench::edit_until_green`]; once the checks (the project's, then the spec's own)
+//! One spec is one session. Its one attempt edits through the shared
+//! [`Session::edit_until_green`]; once the checks (the project's, then the spec's own)
 //! pass, a fresh request asks the model to judge every criterion (`submit_verdict`), and
 //! unmet criteria go back into the same conversation for another round. Success is one
-//! commit with the criteria ticked in the spec file; failure rolls back to the start.
-//! Ctrl+C rolls back, saves the session and exits 130; `--resume` starts the spec afresh
-//! in the same session.
+//! commit with the criteria ticked in the spec file; failure is rolled back by the engine.
+//! `--resume` runs the spec afresh in the same session (its usage and limits carry on).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
+use tokio_util::sync::CancellationToken;
 
-use super::change::{Change, ChangeKind, Workbench, commit_or_roll_back};
+use super::change::{Change, ChangeKind};
 use super::checks;
-use super::events::Event;
-use super::improve::{check_plan, summary_line};
+use super::engine::{self, Attempt, Env, NewSession, Policy, Session};
+use super::events::{Event, Observer};
+use super::improve::summary_line;
 use super::prompts::{self, ProjectContext};
-use super::setup::{self, NewSession, OneCall, Project, Started};
-use super::stop::{self, Progress, StopReason};
+use super::setup::{self, OneCall};
+use super::stop::{self, StopReason};
 use super::verdict::{self, SUBMIT_VERDICT};
-use super::{Cancel, Runner};
 use crate::agent::Conversation;
-use crate::commands::Ctx;
 use crate::error::CliError;
-use crate::git::{Git, Snapshot};
-use crate::llm::{Message, MessagesRequest, Model, SystemBlock, ToolChoice};
+use crate::git::Git;
+use crate::llm::{Message, MessagesRequest, Model, Pricing, SystemBlock, ToolChoice};
 use crate::redact::redact;
-use crate::secrets::SecretFiles;
+use crate::settings::session::SessionConfig;
 use crate::spec::{self, Spec};
-use crate::state::session::{
-    CriterionRecord, IterationRecord, Outcome, SessionKind, SessionRecord, SessionSettings, SessionStatus, SpecRecord,
-};
+use crate::state::session::{CriterionRecord, IterationRecord, Outcome, SessionKind, SessionStatus, SpecRecord};
 use crate::state::summary::{ProjectState, SpecState, SpecStatus};
 use crate::state::{self, Layout};
-use crate::tools::{Tools, Workspace};
 
 /// Most characters of the change shown to the verifier.
 const MAX_CHANGE_CHARS: usize = 60_000;
@@ -45,7 +39,7 @@ const MAX_CHANGE_CHARS: usize = 60_000;
 /// What `mmm run` was asked to do, beyond the settings.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// A spec file or a directory of them.
+    /// A spec file or a directory of them, relative to the directory mmm runs in.
     pub path: Option<PathBuf>,
     pub only: Option<String>,
     pub keep_going: bool,
@@ -53,7 +47,17 @@ pub struct RunOptions {
     pub allow_dirty: bool,
     /// `Some(None)`: resume the last session; `Some(Some(id))`: that one.
     pub resume: Option<Option<String>>,
-    pub verbose: bool,
+}
+
+/// Where and how the specs run: the work tree, who watches, the token that cancels, and
+/// the model (made only when a spec actually runs, so skipping needs no key).
+pub struct Runtime<'a> {
+    /// The directory relative spec paths are resolved against.
+    pub cwd: PathBuf,
+    pub git: Git,
+    pub observer: Arc<dyn Observer>,
+    pub cancel: CancellationToken,
+    pub model: &'a (dyn Fn() -> anyhow::Result<Arc<dyn Model>> + Sync),
 }
 
 /// What a run did: the sessions it ran (for reports and pushes), and how it ends.
@@ -65,21 +69,25 @@ pub struct RunOutcome {
 
 /// Runs `mmm run`. An `Err` means nothing ran (bad usage, a failed preflight); otherwise
 /// the outcome lists the sessions, and its `exit` says how the run ends.
-pub async fn run(ctx: &Ctx<'_>, opts: &RunOptions, cancel: Cancel) -> anyhow::Result<RunOutcome> {
-    let git = Git::open(&ctx.cwd)?;
+pub async fn run(
+    rt: &Runtime<'_>,
+    config: &SessionConfig,
+    pricing: &Pricing,
+    opts: &RunOptions,
+) -> anyhow::Result<RunOutcome> {
+    let git = &rt.git;
     let layout = Layout::new(git.root());
     if let Some(id) = &opts.resume {
-        return resume(ctx, opts, &git, &layout, id.as_deref(), cancel).await;
+        return resume(rt, config, pricing, &layout, id.as_deref()).await;
     }
-    let path = opts.path.clone().context("a spec path is required")?;
-    // Relative paths stay as the user typed them (the process runs in `ctx.cwd`), so
-    // errors name the file the way the user knows it.
+    let typed = opts.path.clone().context("a spec path is required")?;
+    let path = rt.cwd.join(&typed);
     let specs = if path.is_dir() {
-        spec::load_dir(&path)?
+        spec::load_dir_in(&rt.cwd, &typed)?
     } else if path.is_file() {
-        vec![spec::load(&path)?]
+        vec![spec::load_in(&rt.cwd, &typed)?]
     } else {
-        return Err(CliError::usage(format!("no spec file or directory at {}", path.display()))
+        return Err(CliError::usage(format!("no spec file or directory at {}", typed.display()))
             .with_hint("`mmm specs` lists the specs; `mmm spec new \"Title\"` writes one")
             .into());
     };
@@ -87,65 +95,189 @@ pub async fn run(ctx: &Ctx<'_>, opts: &RunOptions, cancel: Cancel) -> anyhow::Re
     if let Some(only) = &opts.only
         && !specs.iter().any(|s| &s.id == only)
     {
-        return Err(CliError::usage(format!("no spec with the id `{only}` in {}", path.display()))
+        return Err(CliError::usage(format!("no spec with the id `{only}` in {}", typed.display()))
             .with_hint("`mmm specs` lists the ids")
             .into());
     }
     for spec in &specs {
-        relative(&git, &spec.path)?;
+        relative(git, &rt.cwd.join(&spec.path))?;
     }
 
     let mut model: Option<Arc<dyn Model>> = None;
-    let mut project_state = ProjectState::load_or_default(&layout.state_file())?;
     let mut failed = Vec::new();
     let mut sessions = Vec::new();
     for spec in ordered.into_iter().filter(|s| opts.only.as_ref().is_none_or(|only| only == &s.id)) {
+        let project_state = ProjectState::load_or_default(&layout.state_file())?;
         let status = project_state.specs.get(&spec.id).map(|s| s.status).unwrap_or_default();
         if status == SpecStatus::Done && !opts.force {
-            if ctx.printer.is_json() {
-                ctx.printer.json(&serde_json::json!({"type": "spec_skipped", "spec": spec.id, "status": "done"}))?;
-            } else {
-                ctx.printer.line(format!("Skipping {}: done (use --force to run it again)", spec.id))?;
+            rt.observer.event("", &Event::SpecSkipped { spec: spec.id.clone(), status });
+            continue;
+        }
+        if let Some(message) = waiting_on(spec, &project_state).filter(|_| !opts.force) {
+            failed.push(Failed { spec: spec.id.clone(), session: None, message, error: None });
+            if !opts.keep_going {
+                break;
             }
             continue;
         }
-        let outcome = match waiting_on(spec, &project_state) {
-            Some(message) if !opts.force => Finished::Failed { session: None, message },
-            _ => {
-                let model = match &model {
-                    Some(m) => m.clone(),
-                    None => model.insert(setup::model(&ctx.settings)?).clone(),
-                };
-                let dirty = dirty_besides(&git, &specs)?;
-                setup::preflight(&git, &dirty, opts.allow_dirty)?;
-                // Analysed afresh for each spec: the specs before it may have changed the code.
-                let project = setup::analyze(ctx, git.root(), true).await?;
-                let new = new_session(ctx, &git, &project, spec, dirty)?;
-                let price = setup::price_fn(&ctx.settings, &new.settings)?;
-                let Started { record, runner, .. } = setup::start(ctx, &git, &layout, new, opts.verbose, price)?;
-                let engine = Engine { ctx, runner, git: &git, layout: &layout, model, project: &project, spec };
-                let outcome = engine.drive(record, cancel.clone()).await?;
-                project_state = ProjectState::load_or_default(&layout.state_file())?;
-                outcome
-            }
+        let model = match &model {
+            Some(m) => m.clone(),
+            None => model.insert((rt.model)()?).clone(),
         };
-        match outcome {
-            Finished::Done { session } => sessions.push(session),
-            Finished::Interrupted { session } => {
-                let exit = Err(interrupted(&session));
-                sessions.push(session);
-                return Ok(RunOutcome { sessions, exit });
+        let dirty = dirty_besides(git, &rt.cwd, &specs)?;
+        setup::preflight(git, &dirty, opts.allow_dirty)?;
+        // Analysed afresh for each spec: the specs before it may have changed the code.
+        let project = setup::analyze(git.root(), &config.secret_files, true).await?;
+        let mut settings = setup::session_settings(config, None, &project)?;
+        settings.checks.extend(spec.validate.iter().cloned());
+        if let Some(n) = spec.max_iterations {
+            settings.limits.max_iterations = n;
+        }
+        let price = setup::price_fn(pricing, &settings)?;
+        let rel = relative(git, &rt.cwd.join(&spec.path))?;
+        let new = NewSession {
+            kind: SessionKind::Spec,
+            branch_prefix: format!("spec-{}", spec.id),
+            settings,
+            dirty,
+            spec: Some(SpecRecord {
+                id: spec.id.clone(),
+                title: spec.title.clone(),
+                path: rel.clone(),
+                criteria: Vec::new(),
+                last_check_output: None,
+            }),
+            price,
+        };
+        let env = env(rt, model, config);
+        let session = Session::start(env, project, new)?;
+        let policy = SpecPolicy::new(spec.clone(), rel);
+        let ended = one_spec(session, policy).await?;
+        sessions.push(ended.session.clone());
+        match ended.failure {
+            None => {}
+            Some(failure) if failure.interrupted() => {
+                return Ok(RunOutcome { sessions, exit: Err(failure.into_error()) });
             }
-            Finished::Failed { session, message } => {
-                sessions.extend(session.clone());
-                failed.push((spec.id.clone(), session, message));
-                if !opts.keep_going {
+            Some(failure) => {
+                let fatal = failure.error.is_some();
+                failed.push(failure);
+                if !opts.keep_going || fatal {
                     break;
                 }
             }
         }
     }
     Ok(RunOutcome { sessions, exit: failures(failed) })
+}
+
+fn env(rt: &Runtime<'_>, model: Arc<dyn Model>, config: &SessionConfig) -> Env {
+    Env {
+        git: rt.git.clone(),
+        model,
+        observer: rt.observer.clone(),
+        cancel: rt.cancel.clone(),
+        secret_files: config.secret_files.clone(),
+    }
+}
+
+/// `mmm run --resume [ID]`: run an interrupted or failed spec session's spec again, in the
+/// same session.
+async fn resume(
+    rt: &Runtime<'_>,
+    config: &SessionConfig,
+    pricing: &Pricing,
+    layout: &Layout,
+    id: Option<&str>,
+) -> anyhow::Result<RunOutcome> {
+    let record = setup::load_for_resume(layout, id, SessionKind::Spec)?;
+    let rel = record.spec.as_ref().map(|s| s.path.clone()).context("the session names no spec")?;
+    let spec = spec::load(&rt.git.root().join(&rel))?;
+    let price = setup::price_fn(pricing, &record.settings)?;
+    let project = setup::analyze(rt.git.root(), &config.secret_files, true).await?;
+    let session = Session::resume(env(rt, (rt.model)()?, config), project, record, price)?;
+    let ended = one_spec(session, SpecPolicy::new(spec, rel)).await?;
+    let exit = match ended.failure {
+        None => Ok(()),
+        Some(failure) if failure.interrupted() => Err(failure.into_error()),
+        Some(failure) => failures(vec![failure]),
+    };
+    Ok(RunOutcome { sessions: vec![ended.session], exit })
+}
+
+/// How one spec's session ended.
+struct Ended {
+    session: String,
+    failure: Option<Failed>,
+}
+
+/// A spec that was not implemented.
+struct Failed {
+    spec: String,
+    /// `None` when the spec could not start (a dependency is not done).
+    session: Option<String>,
+    message: String,
+    /// The error that ended the session, with its type (an API failure keeps its hint);
+    /// for an interrupted session, the interruption.
+    error: Option<anyhow::Error>,
+}
+
+impl Failed {
+    fn interrupted(&self) -> bool {
+        self.error
+            .as_ref()
+            .and_then(|e| e.downcast_ref::<CliError>())
+            .is_some_and(|e| e.exit() == crate::Exit::Interrupted)
+    }
+
+    fn into_error(self) -> anyhow::Error {
+        self.error.unwrap_or_else(|| anyhow::anyhow!(self.message))
+    }
+}
+
+/// Runs one spec's session to its end.
+async fn one_spec(session: Session, policy: SpecPolicy) -> anyhow::Result<Ended> {
+    let path = policy.rel.clone();
+    if policy.spec.criteria.is_empty() {
+        session.warn(&format!(
+            "{path} has no acceptance criteria: its goal is its title and text, checked by the checks alone"
+        ));
+    }
+    session.emit(&Event::SpecStarted {
+        spec: policy.spec.id.clone(),
+        title: policy.spec.title.clone(),
+        path,
+        criteria: policy.criteria(),
+    });
+    let spec = policy.spec.id.clone();
+    let finished = engine::drive(session, policy).await?;
+    let record = finished.record;
+    let session = record.id.clone();
+    let failure = match (record.status, finished.error) {
+        (SessionStatus::Completed, _) => None,
+        (SessionStatus::Interrupted, _) => Some(Failed {
+            spec,
+            session: Some(session.clone()),
+            message: "interrupted".into(),
+            error: Some(
+                CliError::interrupted("interrupted: the spec's changes were rolled back")
+                    .with_hint(format!("resume with `mmm run --resume {session}`"))
+                    .into(),
+            ),
+        }),
+        (_, error) => Some(Failed {
+            spec,
+            session: Some(session.clone()),
+            message: record
+                .iterations
+                .last()
+                .and_then(|i| i.error.clone())
+                .or_else(|| record.stop_reason.as_ref().map(ToString::to_string))
+                .unwrap_or_default(),
+            error,
+        }),
+    };
+    Ok(Ended { session, failure })
 }
 
 /// Why `spec` cannot run yet: the dependencies that are not done.
@@ -165,79 +297,29 @@ fn waiting_on(spec: &Spec, state: &ProjectState) -> Option<String> {
     })
 }
 
-/// The session for `spec`: the settings with its own checks and rounds, and its record.
-fn new_session(
-    ctx: &Ctx<'_>,
-    git: &Git,
-    project: &Project,
-    spec: &Spec,
-    dirty: Vec<String>,
-) -> anyhow::Result<NewSession> {
-    let mut settings = setup::session_settings(&ctx.settings, None, project)?;
-    settings.checks.extend(spec.validate.iter().cloned());
-    if let Some(n) = spec.max_iterations {
-        settings.limits.max_iterations = n;
+fn failures(mut failed: Vec<Failed>) -> anyhow::Result<()> {
+    // An error that ended a session (an API failure) is reported as itself, with its hint.
+    if let Some(i) = failed.iter().position(|f| f.error.is_some()) {
+        let f = failed.swap_remove(i);
+        let context = format!("spec `{}` was not implemented", f.spec);
+        return Err(f.into_error().context(context));
     }
-    Ok(NewSession {
-        kind: SessionKind::Spec,
-        branch_prefix: format!("spec-{}", spec.id),
-        settings,
-        dirty,
-        spec: Some(SpecRecord {
-            id: spec.id.clone(),
-            title: spec.title.clone(),
-            path: relative(git, &spec.path)?,
-            criteria: Vec::new(),
-            last_check_output: None,
-        }),
-    })
-}
-
-/// `mmm run --resume [ID]`: run an interrupted or failed spec session's spec again, in the
-/// same session (its usage and limits carry on).
-async fn resume(
-    ctx: &Ctx<'_>,
-    opts: &RunOptions,
-    git: &Git,
-    layout: &Layout,
-    id: Option<&str>,
-    cancel: Cancel,
-) -> anyhow::Result<RunOutcome> {
-    let (mut record, mut project_state) = setup::load_for_resume(git, layout, id, SessionKind::Spec)?;
-    let spec_path = record.spec.as_ref().map(|s| git.root().join(&s.path)).context("the session names no spec")?;
-    let spec = spec::load(&spec_path)?;
-    let model = setup::model(&ctx.settings)?;
-    let project = setup::analyze(ctx, git.root(), true).await?;
-    let runner = setup::reopen(ctx, layout, &mut record, &mut project_state, opts.verbose)?;
-    let engine = Engine { ctx, runner, git, layout, model, project: &project, spec: &spec };
-    let session = record.id.clone();
-    let exit = match engine.drive(record, cancel).await? {
-        Finished::Done { .. } => Ok(()),
-        Finished::Interrupted { session } => Err(interrupted(&session)),
-        Finished::Failed { session, message } => failures(vec![(spec.id.clone(), session, message)]),
-    };
-    Ok(RunOutcome { sessions: vec![session], exit })
-}
-
-fn interrupted(session: &str) -> anyhow::Error {
-    CliError::interrupted("interrupted: the spec's changes were rolled back")
-        .with_hint(format!("resume with `mmm run --resume {session}`"))
-        .into()
-}
-
-fn failures(failed: Vec<(String, Option<String>, String)>) -> anyhow::Result<()> {
     match failed.as_slice() {
         [] => Ok(()),
-        [(id, Some(session), message)] => Err(CliError::failure(format!("spec `{id}` was not implemented: {message}"))
-            .with_hint(format!("see `mmm history {session}`; edit the spec, then `mmm run` it again"))
-            .into()),
-        [(id, None, message)] => Err(CliError::failure(format!("spec `{id}` was not run: {message}"))
-            .with_hint("run its dependencies first (`mmm run specs/` runs them in order), or pass --force")
-            .into()),
+        [Failed { spec, session: Some(session), message, .. }] => {
+            Err(CliError::failure(format!("spec `{spec}` was not implemented: {message}"))
+                .with_hint(format!("see `mmm history {session}`; edit the spec, then `mmm run` it again"))
+                .into())
+        }
+        [Failed { spec, session: None, message, .. }] => {
+            Err(CliError::failure(format!("spec `{spec}` was not run: {message}"))
+                .with_hint("run its dependencies first (`mmm run specs/` runs them in order), or pass --force")
+                .into())
+        }
         many => Err(CliError::failure(format!(
             "{} specs were not implemented: {}",
             many.len(),
-            many.iter().map(|(id, ..)| format!("`{id}`")).collect::<Vec<_>>().join(", ")
+            many.iter().map(|f| format!("`{}`", f.spec)).collect::<Vec<_>>().join(", ")
         ))
         .with_hint("`mmm specs` shows their status; `mmm history <session>` what went wrong")
         .into()),
@@ -258,177 +340,113 @@ fn relative(git: &Git, path: &Path) -> anyhow::Result<String> {
 
 /// The user's uncommitted changes, leaving out the spec files themselves (a new spec may be
 /// run before it is committed; the implementing commit then adds it).
-fn dirty_besides(git: &Git, specs: &[Spec]) -> anyhow::Result<Vec<String>> {
-    let spec_paths: Vec<String> = specs.iter().filter_map(|s| relative(git, &s.path).ok()).collect();
+fn dirty_besides(git: &Git, cwd: &Path, specs: &[Spec]) -> anyhow::Result<Vec<String>> {
+    let spec_paths: Vec<String> = specs.iter().filter_map(|s| relative(git, &cwd.join(&s.path)).ok()).collect();
     Ok(setup::user_changes(git)?.into_iter().filter(|p| !spec_paths.contains(p)).collect())
 }
 
-/// How one spec's run ended.
-enum Finished {
-    Done {
-        session: String,
-    },
-    /// `session` is `None` when the spec could not start (a dependency is not done).
-    Failed {
-        session: Option<String>,
-        message: String,
-    },
-    Interrupted {
-        session: String,
-    },
-}
-
-/// How an attempt at a spec ended, before it is recorded.
-enum Attempt {
+/// How the editing rounds and verdicts of an attempt ended.
+enum Tried {
     Done { change: Change, criteria: Vec<CriterionRecord> },
     Failed { change: Option<Change>, criteria: Vec<CriterionRecord>, message: String },
+    Fatal(anyhow::Error),
 }
 
-/// A running spec session.
-struct Engine<'a> {
-    ctx: &'a Ctx<'a>,
-    runner: Runner<'a>,
-    git: &'a Git,
-    layout: &'a Layout,
-    model: Arc<dyn Model>,
-    project: &'a Project,
-    spec: &'a Spec,
+/// The spec policy: one attempt per run, kept when the checks pass and the verifier finds
+/// every criterion met.
+pub struct SpecPolicy {
+    spec: Spec,
+    /// The spec file relative to the root.
+    rel: String,
+    attempted: bool,
+    /// The verdict and the failing check output of the attempt, for the record.
+    pending: Option<(Vec<CriterionRecord>, Option<Option<String>>)>,
 }
 
-impl Engine<'_> {
-    fn session_file(&self, record: &SessionRecord) -> PathBuf {
-        self.layout.session_dir(&record.id).join("session.json")
+impl SpecPolicy {
+    pub fn new(spec: Spec, rel: String) -> Self {
+        Self { spec, rel, attempted: false, pending: None }
     }
 
     fn criteria(&self) -> Vec<String> {
         self.spec.criteria.iter().map(|c| c.text.clone()).collect()
     }
 
-    /// Baseline, the attempt (Ctrl+C rolls it back), then the record and the state.
-    async fn drive(&self, mut record: SessionRecord, cancel: Cancel) -> anyhow::Result<Finished> {
-        let settings = record.settings.clone();
-        let path = record.spec.as_ref().map(|s| s.path.clone()).unwrap_or_default();
-        if self.spec.criteria.is_empty() {
-            self.ctx.printer.warn(format!(
-                "{path} has no acceptance criteria: its goal is its title and text, checked by the checks alone"
-            ));
-        }
-        self.runner.emit(&Event::SpecStarted {
-            spec: self.spec.id.clone(),
-            title: self.spec.title.clone(),
-            path,
-            criteria: self.criteria(),
-        });
-        let timeout = Duration::from_secs(settings.check_timeout_secs);
-        let spinner = self.ctx.printer.spinner("running the checks (baseline)");
-        let baseline = tokio::select! {
-            r = checks::run(&settings.checks, self.git.root(), timeout) => Some(r),
-            _ = cancel.cancelled() => None,
-        };
-        spinner.finish();
-        let Some(baseline) = baseline else {
-            return self.finish(record, StopReason::Interrupted);
-        };
-        if record.baseline.is_empty() {
-            record.baseline = checks::records(&baseline);
-        }
-        self.runner.emit(&Event::Baseline {
-            passed: checks::passed(&settings.checks, &baseline),
-            checks: checks::records(&baseline),
-        });
-        record.save(&self.session_file(&record))?;
-
-        let snapshot = self.git.snapshot()?;
-        let index = record.iterations.len() as u32 + 1;
-        let started_at = state::now();
-        let attempt = tokio::select! {
-            attempt = self.attempt(&record, index) => attempt?,
-            _ = cancel.cancelled() => {
-                self.git.roll_back_to(&snapshot).context("rolling back the interrupted spec")?;
-                return self.finish(record, StopReason::Interrupted);
-            }
-        };
-        let it = self.keep_or_undo(&mut record, attempt, index, started_at, &snapshot)?;
-        let reason = match it.outcome {
-            Outcome::Committed => StopReason::Implemented { spec: self.spec.id.clone() },
-            _ => StopReason::Error { message: it.error.clone().unwrap_or_default() },
-        };
-        self.runner.emit(&Event::Iteration(Box::new(it.clone())));
-        record.iterations.push(it);
-        self.finish(record, reason)
-    }
-
     /// The editing rounds and verdicts, until every criterion is met or the rounds run out.
-    async fn attempt(&self, record: &SessionRecord, index: u32) -> anyhow::Result<Attempt> {
-        let settings = &record.settings;
-        let workspace = Workspace::new(
-            self.git.root(),
-            SecretFiles::new(self.git.root(), self.ctx.settings.list("secret_files"))?,
-        )?;
-        let mut tools = Tools::new(workspace);
+    async fn tries(&self, session: &Session, index: u32) -> anyhow::Result<Tried> {
+        let settings = &session.record.settings;
+        let mut tools = session.tools()?;
         let criteria = self.criteria();
         let spec_text = redact(&prompts::spec_text(&self.spec.title, &self.spec.body, &criteria)).into_owned();
         let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
         request.system = vec![SystemBlock::text(prompts::implement_system(&settings.checks))];
         request.tools = tools.definitions().into_iter().map(setup::tool_from_json).collect();
-        let context = ProjectContext { summary: &self.project.summary, repo_map: &self.project.repo_map };
+        let context = ProjectContext { summary: &session.project.summary, repo_map: &session.project.repo_map };
         request.messages = vec![Message::user_text(redact(&prompts::spec_request(&context, &spec_text)).into_owned())];
         let mut conversation = Conversation::new(request);
 
-        let workbench =
-            Workbench { printer: self.ctx.printer, runner: &self.runner, git: self.git, model: self.model.as_ref() };
-        let plan = check_plan(settings);
         let rounds = settings.limits.max_iterations.max(1);
         let mut verdict = Vec::new();
         let mut round = 1;
         loop {
-            if let Some(reason) = self.limit_reached(settings) {
-                return Ok(Attempt::Failed { change: None, criteria: verdict, message: format!("{reason}") });
+            if let Some(reason) = limit_reached(session) {
+                return Ok(Tried::Failed { change: None, criteria: verdict, message: reason.to_string() });
             }
-            let change = workbench.edit_until_green(index, &mut conversation, &mut tools, &plan).await?;
-            if change.kind != ChangeKind::Green {
-                let message = change.error.clone().unwrap_or_else(|| "the change did not pass the checks".into());
-                return Ok(Attempt::Failed { change: Some(change), criteria: verdict, message });
+            let mut change = session.edit_until_green(index, &mut conversation, &mut tools).await?;
+            match std::mem::replace(&mut change.kind, ChangeKind::NoChange) {
+                ChangeKind::Green => change.kind = ChangeKind::Green,
+                ChangeKind::Fatal(error) => return Ok(Tried::Fatal(error)),
+                kind => {
+                    change.kind = kind;
+                    let message = change.error.clone().unwrap_or_else(|| "the change did not pass the checks".into());
+                    return Ok(Tried::Failed { change: Some(change), criteria: verdict, message });
+                }
             }
             if criteria.is_empty() {
-                return Ok(Attempt::Done { change, criteria: verdict });
+                return Ok(Tried::Done { change, criteria: verdict });
             }
-            if let Some(reason) = self.limit_reached(settings) {
+            if let Some(reason) = limit_reached(session) {
                 let message = format!("{reason} before the criteria were verified");
-                return Ok(Attempt::Failed { change: Some(change), criteria: verdict, message });
+                return Ok(Tried::Failed { change: Some(change), criteria: verdict, message });
             }
-            verdict = match self.verify(settings, index, &spec_text, &criteria, &change).await? {
+            session.activity(Some(format!("#{index} verifying the criteria")));
+            let judged = self.verify(session, index, &spec_text, &criteria, &change).await;
+            session.activity(None);
+            verdict = match judged? {
                 Ok(v) => v,
-                Err(message) => return Ok(Attempt::Failed { change: Some(change), criteria: verdict, message }),
+                Err(setup::AskFailure { fatal: Some(error), .. }) => return Ok(Tried::Fatal(error)),
+                Err(failure) => {
+                    return Ok(Tried::Failed { change: Some(change), criteria: verdict, message: failure.message });
+                }
             };
-            self.runner.emit(&Event::Verdict { iteration: index, round, criteria: verdict.clone() });
+            session.emit(&Event::Verdict { iteration: index, round, criteria: verdict.clone() });
             let unmet: Vec<(u32, &str, &str)> =
                 verdict.iter().filter(|c| !c.met).map(|c| (c.index, c.text.as_str(), c.evidence.as_str())).collect();
             if unmet.is_empty() {
-                return Ok(Attempt::Done { change, criteria: verdict });
+                return Ok(Tried::Done { change, criteria: verdict });
             }
             if round == rounds {
                 let message =
                     format!("{} of {} criteria still unmet after {rounds} round(s)", unmet.len(), criteria.len());
-                return Ok(Attempt::Failed { change: Some(change), criteria: verdict, message });
+                return Ok(Tried::Failed { change: Some(change), criteria: verdict, message });
             }
             conversation.push_user_text(redact(&prompts::unmet_request(round, rounds, &unmet)).into_owned());
             round += 1;
         }
     }
 
-    /// A fresh request asking the model to judge every criterion against the change; the
-    /// verdict, or why there is none.
+    /// A fresh request asking the model to judge every criterion against the change.
     async fn verify(
         &self,
-        settings: &SessionSettings,
+        session: &Session,
         index: u32,
         spec_text: &str,
         criteria: &[String],
         change: &Change,
-    ) -> anyhow::Result<Result<Vec<CriterionRecord>, String>> {
+    ) -> anyhow::Result<Result<Vec<CriterionRecord>, setup::AskFailure>> {
+        let settings = &session.record.settings;
         let checks_text = redact(&checks::describe(&settings.checks, &change.results)).into_owned();
-        let diff = redact(&self.describe_change(&change.changed)?).into_owned();
+        let diff = redact(&describe_change(&session.git, &change.changed)?).into_owned();
         let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
         request.system = vec![SystemBlock::text(prompts::VERIFY_SYSTEM)];
         request.tools = vec![setup::tool_from_json(verdict::submit_verdict_tool())];
@@ -441,160 +459,105 @@ impl Engine<'_> {
             parse: &parse,
             nudge: prompts::VERDICT_NUDGE,
         };
-        let spinner = self.ctx.printer.spinner(format!("#{index} verifying the criteria"));
-        let judged = setup::ask_for_tool(self.model.as_ref(), &self.runner, index, "verdict", request, &call).await;
-        spinner.finish();
-        Ok(judged.map(|(verdict, ..)| verdict).map_err(|failure| failure.message))
+        Ok(session.ask_for_tool(index, "verdict", request, &call).await)
     }
+}
 
-    /// The budget, token or time limit that has been reached, if any.
-    fn limit_reached(&self, settings: &SessionSettings) -> Option<StopReason> {
-        let usage = self.runner.total_usage();
-        let progress = Progress {
-            cost_usd: (self.runner.price)(&usage).unwrap_or(0.0),
-            tokens: usage.total(),
-            elapsed: Duration::from_secs(self.runner.elapsed_secs()),
-            ..Progress::default()
-        };
-        stop::before_iteration(&settings.limits, &progress).filter(|r| {
-            matches!(r, StopReason::Budget { .. } | StopReason::TokenLimit { .. } | StopReason::TimeLimit { .. })
+impl Policy for SpecPolicy {
+    /// One attempt per run: after it, the run stops, implemented or not.
+    fn before_attempt(&mut self, session: &Session) -> Option<StopReason> {
+        if !self.attempted {
+            return None;
+        }
+        Some(match session.record.iterations.last() {
+            Some(it) if it.outcome == Outcome::Committed => StopReason::Implemented { spec: self.spec.id.clone() },
+            Some(it) => {
+                StopReason::Error { message: it.error.clone().unwrap_or_else(|| "the spec was not implemented".into()) }
+            }
+            None => StopReason::Error { message: "the spec was not attempted".into() },
         })
     }
 
-    /// The change for the verifier: the diff of modified files, new files in full.
-    fn describe_change(&self, changed: &[String]) -> anyhow::Result<String> {
-        let mut args = vec!["diff", "HEAD", "--"];
-        args.extend(changed.iter().map(String::as_str));
-        let mut text = self.git.run(&args)?;
-        let mut args = vec!["ls-files", "--others", "--exclude-standard", "-z", "--"];
-        args.extend(changed.iter().map(String::as_str));
-        for new in self.git.run(&args)?.split('\0').filter(|p| !p.is_empty()) {
-            let content = std::fs::read_to_string(self.git.root().join(new)).unwrap_or_default();
-            text.push_str(&format!("\nNew file {new}:\n```\n{}\n```\n", content.trim_end()));
-        }
-        if text.len() > MAX_CHANGE_CHARS {
-            let cut = (0..=MAX_CHANGE_CHARS).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
-            text.truncate(cut);
-            text.push_str("\n[… the rest of the change is cut]");
-        }
-        Ok(text)
-    }
-
-    /// Commits a done attempt (ticking the criteria) or rolls back a failed one; the record.
-    fn keep_or_undo(
-        &self,
-        record: &mut SessionRecord,
-        attempt: Attempt,
-        index: u32,
-        started_at: String,
-        snapshot: &Snapshot,
-    ) -> anyhow::Result<IterationRecord> {
-        let (usage_now, requests_now) = self.runner.live();
-        let mut it = IterationRecord {
-            index,
-            started_at,
-            ended_at: String::new(),
-            score_before: None,
-            score_after: None,
-            issues: Vec::new(),
-            outcome: Outcome::Failed,
-            summary: None,
-            commit: None,
-            files_changed: Vec::new(),
-            validation: Vec::new(),
-            fix_rounds: 0,
-            usage: usage_now,
-            cost_usd: (self.runner.price)(&usage_now),
-            requests: requests_now,
-            error: None,
-        };
-        let spec_record = record.spec.as_mut().context("a spec session records its spec")?;
-        match attempt {
-            Attempt::Done { change, criteria } => {
-                let original = std::fs::read_to_string(&self.spec.path)
-                    .with_context(|| format!("reading {}", self.spec.path.display()))?;
+    async fn attempt(&mut self, session: &Session, index: u32) -> anyhow::Result<Attempt> {
+        self.attempted = true;
+        let mut it = session.new_iteration(index);
+        it.outcome = Outcome::Failed;
+        match self.tries(session, index).await? {
+            Tried::Fatal(error) => Ok(Attempt::Fatal { error }),
+            Tried::Done { change, criteria } => {
+                let path = session.git.root().join(&self.rel);
+                let original = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
                 // The spec as it is now: the change may have touched it.
-                let current = spec::parse(&self.spec.path, &original).unwrap_or_else(|_| self.spec.clone());
-                state::write_atomic(&self.spec.path, spec::tick(&original, &current).as_bytes())?;
+                let current = spec::parse(&path, &original).unwrap_or_else(|_| self.spec.clone());
+                state::write_atomic(&path, spec::tick(&original, &current).as_bytes())?;
                 let mut paths = change.changed.clone();
-                if !paths.contains(&spec_record.path) {
-                    paths.push(spec_record.path.clone());
+                if !paths.contains(&self.rel) {
+                    paths.push(self.rel.clone());
                 }
                 let message = format!(
                     "mmm: implement {} — {}\n\n{}\n\nMmm-Session: {}\n",
                     self.spec.id,
                     self.spec.title,
                     change.final_text.trim(),
-                    record.id
+                    session.id()
                 );
-                // Nothing half-done stays behind: the change and the ticks go together.
-                let (sha, files) = commit_or_roll_back(self.git, snapshot, &message, &paths)
-                    .with_context(|| format!("committing the implementation of {}", self.spec.id))?;
-                it.files_changed = files;
-                it.commit = Some(sha);
-                it.outcome = Outcome::Committed;
                 it.validation = checks::records(&change.results);
                 it.fix_rounds = change.rounds;
                 it.summary = summary_line(&change.final_text).or_else(|| Some(format!("implement {}", self.spec.id)));
-                spec_record.criteria = criteria;
+                self.pending = Some((criteria, None));
+                Ok(Attempt::Keep { it: Box::new(it), paths, message, checks: change.results })
             }
-            Attempt::Failed { change, criteria, message } => {
-                self.git.roll_back_to(snapshot).context("rolling back the spec's changes")?;
-                it.outcome = if change.as_ref().is_some_and(|c| c.kind == ChangeKind::NoChange) {
+            Tried::Failed { change, criteria, message } => {
+                it.outcome = if change.as_ref().is_some_and(|c| matches!(c.kind, ChangeKind::NoChange)) {
                     Outcome::NoChange
                 } else {
                     Outcome::RolledBack
                 };
+                let mut output = None;
                 if let Some(change) = &change {
                     it.summary = summary_line(&change.final_text);
                     it.validation = checks::records(&change.results);
                     it.fix_rounds = change.rounds;
-                    spec_record.last_check_output = change.results.iter().find(|r| !r.passed()).map(|r| {
-                        redact(&checks::describe(&record.settings.checks, std::slice::from_ref(r))).into_owned()
-                    });
+                    let checks = &session.record.settings.checks;
+                    output = Some(
+                        change
+                            .results
+                            .iter()
+                            .find(|r| !r.passed())
+                            .map(|r| redact(&checks::describe(checks, std::slice::from_ref(r))).into_owned()),
+                    );
                 }
-                spec_record.criteria = criteria;
+                self.pending = Some((criteria, output));
                 it.error = Some(message);
+                Ok(Attempt::Undo { it: Box::new(it) })
             }
         }
-        it.ended_at = state::now();
-        Ok(it)
     }
 
-    /// Records the end of the spec's session and its status, and reports it.
-    fn finish(&self, mut record: SessionRecord, reason: StopReason) -> anyhow::Result<Finished> {
-        self.runner.sync_usage(&mut record);
+    fn after_attempt(&mut self, record: &mut crate::state::session::SessionRecord) -> Option<StopReason> {
+        if let (Some((criteria, output)), Some(spec)) = (self.pending.take(), record.spec.as_mut()) {
+            spec.criteria = criteria;
+            if let Some(output) = output {
+                spec.last_check_output = output;
+            }
+        }
+        None
+    }
+
+    /// The spec's status in `state.json` and the `spec_finished` event (not for an
+    /// interrupted run, which `--resume` continues).
+    fn finished(&mut self, session: &Session, reason: &StopReason) -> anyhow::Result<()> {
+        if *reason == StopReason::Interrupted {
+            return Ok(());
+        }
+        let record = &session.record;
         let done = matches!(reason, StopReason::Implemented { .. });
-        record.status = match &reason {
-            StopReason::Interrupted => SessionStatus::Interrupted,
-            _ if done => SessionStatus::Completed,
-            _ => SessionStatus::Failed,
-        };
-        record.ended_at = Some(state::now());
-        record.stop_reason = Some(reason.clone());
-        record.save(&self.session_file(&record))?;
-
-        let (usage_now, _) = self.runner.live();
-        let mut project_state = ProjectState::load_or_default(&self.layout.state_file())?;
-        let commit = record.iterations.last().and_then(|i| i.commit.clone());
-        if reason != StopReason::Interrupted {
-            project_state.totals.iterations += 1;
-            project_state.totals.commits += u32::from(commit.is_some());
-            let status = if done { SpecStatus::Done } else { SpecStatus::Failed };
-            project_state.specs.insert(
-                self.spec.id.clone(),
-                SpecState { status, last_run: Some(state::now()), session: Some(record.id.clone()) },
-            );
-        }
-        project_state.totals.usage += usage_now;
-        project_state.totals.cost_usd += (self.runner.price)(&usage_now).unwrap_or(0.0);
-        project_state.save(&self.layout.state_file())?;
-
-        let message = reason.to_string();
-        self.runner.emit(&Event::Stopped { reason: reason.clone(), message: message.clone() });
-        if reason == StopReason::Interrupted {
-            return Ok(Finished::Interrupted { session: record.id });
-        }
+        let status = if done { SpecStatus::Done } else { SpecStatus::Failed };
+        let state = SpecState { status, last_run: Some(state::now()), session: Some(record.id.clone()) };
+        ProjectState::update(&session.layout.state_file(), |s| {
+            s.specs.insert(self.spec.id.clone(), state);
+        })?;
+        let last: Option<&IterationRecord> = record.iterations.last();
         let unmet = record
             .spec
             .iter()
@@ -602,21 +565,45 @@ impl Engine<'_> {
             .filter(|c| !c.met)
             .map(|c| format!("{}. {}", c.index, c.text))
             .collect();
-        let error = record.iterations.last().and_then(|i| i.error.clone()).unwrap_or_default();
-        self.runner.emit(&Event::SpecFinished {
+        session.emit(&Event::SpecFinished {
             spec: self.spec.id.clone(),
-            session: record.id.clone(),
-            status: if done { SpecStatus::Done } else { SpecStatus::Failed },
-            commit,
+            status,
+            commit: last.and_then(|i| i.commit.clone()),
             unmet,
-            message: if done { message } else { error.clone() },
+            message: if done {
+                reason.to_string()
+            } else {
+                last.and_then(|i| i.error.clone()).unwrap_or_else(|| reason.to_string())
+            },
             cost_usd: record.cost_usd,
             requests: record.requests,
         });
-        Ok(if done {
-            Finished::Done { session: record.id }
-        } else {
-            Finished::Failed { session: Some(record.id), message: error }
-        })
+        Ok(())
     }
+}
+
+/// The budget, token or time limit that has been reached, if any.
+fn limit_reached(session: &Session) -> Option<StopReason> {
+    stop::before_iteration(&session.record.settings.limits, &session.progress()).filter(|r| {
+        matches!(r, StopReason::Budget { .. } | StopReason::TokenLimit { .. } | StopReason::TimeLimit { .. })
+    })
+}
+
+/// The change for the verifier: the diff of modified files, new files in full.
+fn describe_change(git: &Git, changed: &[String]) -> anyhow::Result<String> {
+    let mut args = vec!["diff", "HEAD", "--"];
+    args.extend(changed.iter().map(String::as_str));
+    let mut text = git.run(&args)?;
+    let mut args = vec!["ls-files", "--others", "--exclude-standard", "-z", "--"];
+    args.extend(changed.iter().map(String::as_str));
+    for new in git.run(&args)?.split('\0').filter(|p| !p.is_empty()) {
+        let content = std::fs::read_to_string(git.root().join(new)).unwrap_or_default();
+        text.push_str(&format!("\nNew file {new}:\n```\n{}\n```\n", content.trim_end()));
+    }
+    if text.len() > MAX_CHANGE_CHARS {
+        let cut = (0..=MAX_CHANGE_CHARS).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        text.truncate(cut);
+        text.push_str("\n[… the rest of the change is cut]");
+    }
+    Ok(text)
 }

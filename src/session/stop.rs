@@ -1,25 +1,9 @@
 //! When a session stops. Every rule is here, as pure functions of the limits and the
 //! progress so far, so each one is unit-tested and every stop can state its reason.
 
-use std::fmt;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use crate::settings::value::format_duration;
-
-/// The limits a session runs under, from settings and flags.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Limits {
-    pub target: f64,
-    pub max_iterations: u32,
-    pub budget_usd: Option<f64>,
-    pub max_tokens: Option<u64>,
-    #[serde(with = "opt_secs")]
-    pub time_limit: Option<Duration>,
-    pub max_stalled: u32,
-    pub max_failures: u32,
-}
+pub use crate::state::session::{Limits, StopReason};
 
 /// What a session has done so far.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -32,82 +16,6 @@ pub struct Progress {
     pub stalled_streak: u32,
     /// Iterations in a row that failed.
     pub failure_streak: u32,
-}
-
-/// Why a session stopped.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum StopReason {
-    TargetReached {
-        score: f64,
-        target: f64,
-    },
-    NoIssues {
-        score: f64,
-    },
-    IterationLimit {
-        iterations: u32,
-    },
-    Budget {
-        spent_usd: f64,
-        budget_usd: f64,
-    },
-    TokenLimit {
-        used: u64,
-        limit: u64,
-    },
-    TimeLimit {
-        limit_secs: u64,
-    },
-    Stalled {
-        iterations: u32,
-    },
-    Failing {
-        iterations: u32,
-    },
-    Interrupted,
-    Error {
-        message: String,
-    },
-    /// `mmm run`: the spec's checks pass and every criterion is met.
-    Implemented {
-        spec: String,
-    },
-}
-
-impl StopReason {
-    /// Whether the session ended as it should (as opposed to failing or being cut off).
-    pub fn is_success(&self) -> bool {
-        !matches!(self, StopReason::Failing { .. } | StopReason::Interrupted | StopReason::Error { .. })
-    }
-}
-
-impl fmt::Display for StopReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StopReason::TargetReached { score, target } => {
-                write!(f, "target reached: score {score:.1} ≥ {target:.1} with the checks passing")
-            }
-            StopReason::NoIssues { score } => write!(f, "the review found nothing left to fix (score {score:.1})"),
-            StopReason::IterationLimit { iterations } => write!(f, "iteration limit reached ({iterations})"),
-            StopReason::Budget { spent_usd, budget_usd } => {
-                write!(f, "budget spent: ${spent_usd:.2} of ${budget_usd:.2}")
-            }
-            StopReason::TokenLimit { used, limit } => write!(f, "token limit reached: {used} of {limit}"),
-            StopReason::TimeLimit { limit_secs } => {
-                write!(f, "time limit reached ({})", format_duration(Duration::from_secs(*limit_secs)))
-            }
-            StopReason::Stalled { iterations } => {
-                write!(f, "{iterations} iterations in a row without a committed change")
-            }
-            StopReason::Failing { iterations } => write!(f, "{iterations} failed iterations in a row"),
-            StopReason::Interrupted => f.write_str("interrupted"),
-            StopReason::Error { message } => write!(f, "error: {message}"),
-            StopReason::Implemented { spec } => {
-                write!(f, "spec `{spec}` implemented: the checks pass and every criterion is met")
-            }
-        }
-    }
 }
 
 /// The rules checked before an iteration starts: counts, budgets, time and streaks.
@@ -147,22 +55,6 @@ pub fn after_review(limits: &Limits, score: f64, issues: usize, checks_green: bo
 /// Whether a budget is exhausted mid-iteration (checked between model turns).
 pub fn over_budget(limits: &Limits, cost_usd: f64, tokens: u64) -> bool {
     limits.budget_usd.is_some_and(|b| cost_usd >= b) || limits.max_tokens.is_some_and(|l| tokens >= l)
-}
-
-mod opt_secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_some(&d.as_secs()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_secs))
-    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! environment and are never written anywhere by this module.
 
 pub mod keys;
+pub mod session;
 pub mod value;
 
 use std::fmt;
@@ -100,9 +101,21 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    /// Inputs from this process: its working directory, environment and the given flags.
-    pub fn from_process(flags: Vec<FlagValue>) -> anyhow::Result<Self> {
-        let cwd = std::env::current_dir().context("reading the current directory")?;
+    /// Inputs from this process: its working directory (or `dir` relative to it, for `-C`;
+    /// the process's own directory is never changed), environment and the given flags.
+    pub fn from_process(flags: Vec<FlagValue>, dir: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let mut cwd = std::env::current_dir().context("reading the current directory")?;
+        if let Some(dir) = dir {
+            cwd = cwd.join(dir);
+            if !cwd.is_dir() {
+                return Err(crate::error::CliError::usage(format!(
+                    "cannot run in {}: no such directory",
+                    dir.display()
+                ))
+                .with_hint("`-C` takes an existing directory")
+                .into());
+            }
+        }
         let env: Vec<(String, String)> =
             std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
         let global_file = global_config_dir(&env).map(|dir| dir.join("mmm").join("config.toml"));
@@ -243,7 +256,10 @@ impl Settings {
 }
 
 /// `MMM_*` variables that are not settings keys, so no warning is given for them.
-const NON_KEY_ENV: &[&str] = &[];
+const NON_KEY_ENV: &[&str] = &[
+    // Debug builds only: abort after the k-th journal event (the crash-recovery sweep).
+    "MMM_DEBUG_ABORT_AFTER_EVENT",
+];
 
 /// Masks a secret for display: `sk-ant-api03-…abcd`-style, never more than the last four.
 pub fn mask_secret(secret: &str) -> String {

@@ -59,7 +59,14 @@ fn usage_at(path: &Path, at: impl std::fmt::Display, message: impl std::fmt::Dis
 
 /// Reads and parses one spec file.
 pub fn load(path: &Path) -> anyhow::Result<Spec> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading the spec {}", path.display()))?;
+    load_in(Path::new(""), path)
+}
+
+/// Reads and parses the spec file at `path` relative to `base` (absolute paths stay as
+/// they are). The spec keeps `path` as given, so errors name it the way the user typed it.
+pub fn load_in(base: &Path, path: &Path) -> anyhow::Result<Spec> {
+    let text =
+        std::fs::read_to_string(base.join(path)).with_context(|| format!("reading the spec {}", path.display()))?;
     Ok(parse(path, &text)?)
 }
 
@@ -218,22 +225,28 @@ pub fn tick(text: &str, spec: &Spec) -> String {
 
 /// Every `*.md` spec in `dir` (not recursive), sorted by file name; a duplicate id is an error.
 pub fn load_dir(dir: &Path) -> anyhow::Result<Vec<Spec>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
+    load_dir_in(Path::new(""), dir)
+}
+
+/// [`load_dir`] for `dir` relative to `base`; the specs' paths are `dir/<name>`.
+pub fn load_dir_in(base: &Path, dir: &Path) -> anyhow::Result<Vec<Spec>> {
+    let entries = std::fs::read_dir(base.join(dir)).map_err(|e| {
         CliError::usage(format!("cannot read the spec directory {}: {e}", dir.display()))
             .with_hint("create one with `mmm spec new \"Title\"`")
     })?;
     let mut paths = Vec::new();
     for entry in entries {
-        let path = entry.with_context(|| format!("listing {}", dir.display()))?.path();
+        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+        let path = dir.join(entry.file_name());
         let is_spec = path.extension().is_some_and(|e| e == "md")
-            && path.is_file()
+            && entry.path().is_file()
             && !path.file_name().is_some_and(|n| n.eq_ignore_ascii_case("README.md"));
         if is_spec {
             paths.push(path);
         }
     }
     paths.sort();
-    let specs = paths.iter().map(|p| load(p)).collect::<anyhow::Result<Vec<_>>>()?;
+    let specs = paths.iter().map(|p| load_in(base, p)).collect::<anyhow::Result<Vec<_>>>()?;
     let mut seen: HashMap<&str, &Path> = HashMap::new();
     for spec in &specs {
         if let Some(first) = seen.insert(&spec.id, &spec.path) {

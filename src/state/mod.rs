@@ -7,6 +7,7 @@
 //! upgrade mmm. Nothing here ever writes a secret.
 
 pub mod journal;
+pub mod lock;
 pub mod session;
 pub mod summary;
 
@@ -50,6 +51,11 @@ impl Layout {
         self.sessions_dir().join(id)
     }
 
+    /// `.mmm/lock`: held while a session runs in this work tree.
+    pub fn lock_file(&self) -> PathBuf {
+        self.dir.join("lock")
+    }
+
     /// `.mmm/cache/`.
     pub fn cache_dir(&self) -> PathBuf {
         self.dir.join("cache")
@@ -76,6 +82,8 @@ pub const GITIGNORE: &str = "\
 sessions/
 cache/
 state.json
+state.lock
+lock
 *.tmp
 ";
 

@@ -4,13 +4,14 @@
 //! always a complete, loadable record of what has happened so far, and it is what
 //! `--resume`, `mmm status` and `mmm history` read.
 
+use std::fmt;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::llm::Usage;
-use crate::session::review::Issue;
-use crate::session::stop::{Limits, StopReason};
+use crate::settings::value::format_duration;
 
 /// The current format version of `session.json`.
 pub const VERSION: u32 = 1;
@@ -82,6 +83,8 @@ pub enum Outcome {
     NoChange,
     /// The iteration could not complete (no review, an API failure, ...); edits undone.
     Failed,
+    /// mmm stopped mid-iteration (killed, a power cut); `--resume` rolled its edits back.
+    Crashed,
 }
 
 impl Outcome {
@@ -91,6 +94,7 @@ impl Outcome {
             Outcome::RolledBack => "rolled_back",
             Outcome::NoChange => "no_change",
             Outcome::Failed => "failed",
+            Outcome::Crashed => "crashed",
         }
     }
 }
@@ -179,7 +183,49 @@ pub struct CriterionRecord {
     pub evidence: String,
 }
 
+impl IterationRecord {
+    /// Iteration `index`, started at `started_at`, with nothing done yet (`no_change`).
+    pub fn new(index: u32, started_at: String) -> Self {
+        Self {
+            index,
+            started_at,
+            ended_at: String::new(),
+            score_before: None,
+            score_after: None,
+            issues: Vec::new(),
+            outcome: Outcome::NoChange,
+            summary: None,
+            commit: None,
+            files_changed: Vec::new(),
+            validation: Vec::new(),
+            fix_rounds: 0,
+            usage: Usage::default(),
+            cost_usd: Some(0.0),
+            requests: 0,
+            error: None,
+        }
+    }
+}
+
 impl SessionRecord {
+    /// Every session recorded under `dir` (`.mmm/sessions`), sorted by id, and the
+    /// records that could not be read. A session directory without `session.json` yet is
+    /// skipped quietly.
+    pub fn load_all(dir: &Path) -> (Vec<SessionRecord>, Vec<(std::path::PathBuf, anyhow::Error)>) {
+        let mut sessions = Vec::new();
+        let mut unreadable = Vec::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path().join("session.json");
+            match SessionRecord::load(&path) {
+                Ok(record) => sessions.push(record),
+                Err(e) if path.exists() => unreadable.push((path, e)),
+                Err(_) => {}
+            }
+        }
+        sessions.sort_by(|a, b| a.id.cmp(&b.id));
+        (sessions, unreadable)
+    }
+
     /// The first review's score.
     pub fn score_before(&self) -> Option<f64> {
         self.scores.first().copied()
@@ -201,5 +247,149 @@ impl SessionRecord {
 
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         super::write_json(path, self)
+    }
+}
+
+/// How bad an issue is, worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+        })
+    }
+}
+
+/// One issue the reviewer names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Issue {
+    pub severity: Severity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    pub description: String,
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "[{}] {file}: {}", self.severity, self.description),
+            None => write!(f, "[{}] {}", self.severity, self.description),
+        }
+    }
+}
+
+/// The limits a session runs under, from settings and flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    pub target: f64,
+    pub max_iterations: u32,
+    pub budget_usd: Option<f64>,
+    pub max_tokens: Option<u64>,
+    #[serde(with = "opt_secs")]
+    pub time_limit: Option<Duration>,
+    pub max_stalled: u32,
+    pub max_failures: u32,
+}
+
+/// Why a session stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StopReason {
+    TargetReached {
+        score: f64,
+        target: f64,
+    },
+    NoIssues {
+        score: f64,
+    },
+    IterationLimit {
+        iterations: u32,
+    },
+    Budget {
+        spent_usd: f64,
+        budget_usd: f64,
+    },
+    TokenLimit {
+        used: u64,
+        limit: u64,
+    },
+    TimeLimit {
+        limit_secs: u64,
+    },
+    Stalled {
+        iterations: u32,
+    },
+    Failing {
+        iterations: u32,
+    },
+    Interrupted,
+    Error {
+        message: String,
+    },
+    /// `mmm run`: the spec's checks pass and every criterion is met.
+    Implemented {
+        spec: String,
+    },
+}
+
+impl StopReason {
+    /// Whether the session ended as it should (as opposed to failing or being cut off).
+    pub fn is_success(&self) -> bool {
+        !matches!(self, StopReason::Failing { .. } | StopReason::Interrupted | StopReason::Error { .. })
+    }
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::TargetReached { score, target } => {
+                write!(f, "target reached: score {score:.1} ≥ {target:.1} with the checks passing")
+            }
+            StopReason::NoIssues { score } => write!(f, "the review found nothing left to fix (score {score:.1})"),
+            StopReason::IterationLimit { iterations } => write!(f, "iteration limit reached ({iterations})"),
+            StopReason::Budget { spent_usd, budget_usd } => {
+                write!(f, "budget spent: ${spent_usd:.2} of ${budget_usd:.2}")
+            }
+            StopReason::TokenLimit { used, limit } => write!(f, "token limit reached: {used} of {limit}"),
+            StopReason::TimeLimit { limit_secs } => {
+                write!(f, "time limit reached ({})", format_duration(Duration::from_secs(*limit_secs)))
+            }
+            StopReason::Stalled { iterations } => {
+                write!(f, "{iterations} iterations in a row without a committed change")
+            }
+            StopReason::Failing { iterations } => write!(f, "{iterations} failed iterations in a row"),
+            StopReason::Interrupted => f.write_str("interrupted"),
+            StopReason::Error { message } => write!(f, "error: {message}"),
+            StopReason::Implemented { spec } => {
+                write!(f, "spec `{spec}` implemented: the checks pass and every criterion is met")
+            }
+        }
+    }
+}
+
+mod opt_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_secs))
     }
 }

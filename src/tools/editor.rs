@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::workspace::{Intent, ToolError, Workspace};
-use super::{EDITOR_TOOL_NAME, ToolOutcome};
+use super::{EDITOR_TOOL_NAME, ToolReply};
 use crate::redact::redact;
 
 /// Files larger than this are not viewed or edited (search them instead).
@@ -95,14 +95,14 @@ impl Done {
 }
 
 /// Runs one editor call. Never panics on any input; failures are error results.
-pub fn execute(ws: &Workspace, input: &Value) -> ToolOutcome {
+pub fn execute(ws: &Workspace, input: &Value) -> ToolReply {
     let command = match Command::deserialize(input) {
         Ok(command) => command,
-        Err(err) => return ToolOutcome::error(format!("Error: Invalid input for {EDITOR_TOOL_NAME}: {err}.")),
+        Err(err) => return ToolReply::error(format!("Error: Invalid input for {EDITOR_TOOL_NAME}: {err}.")),
     };
     let full = match ws.resolve(command.path(), command.intent()) {
         Ok(full) => full,
-        Err(err) => return ToolOutcome::from(err).with_path(command.path()),
+        Err(err) => return ToolReply::from(err).with_path(command.path()),
     };
     let shown = ws.display(&full);
     let done = match command {
@@ -117,13 +117,14 @@ pub fn execute(ws: &Workspace, input: &Value) -> ToolOutcome {
         },
     };
     match done {
-        Ok(done) => ToolOutcome {
+        Ok(done) => ToolReply {
             content: done.content,
             is_error: false,
             changed: done.changed.then(|| PathBuf::from(&shown)),
             path: Some(shown),
+            fatal: None,
         },
-        Err(err) => ToolOutcome::from(err).with_path(shown),
+        Err(err) => ToolReply::from(err).with_path(shown),
     }
 }
 
@@ -174,7 +175,7 @@ fn view_bounds(range: &[i64], lines: usize) -> Result<(usize, usize, bool), Tool
             "Error: Invalid `view_range`: it must be two integers [start, end], for example [10, 40] or [10, -1].",
         ));
     };
-    let invalid = |why: String| ToolError(format!("Error: Invalid `view_range` [{start}, {end}]: {why}."));
+    let invalid = |why: String| ToolError::new(format!("Error: Invalid `view_range` [{start}, {end}]: {why}."));
     let first = usize::try_from(start)
         .ok()
         .filter(|s| (1..=lines).contains(s))
@@ -223,7 +224,7 @@ fn list_directory(ws: &Workspace, full: &Path, shown: &str) -> Result<String, To
 fn create(full: &Path, shown: &str, file_text: String) -> Result<Done, ToolError> {
     let existing = std::fs::metadata(full).ok();
     if existing.as_ref().is_some_and(|m| m.is_dir()) {
-        return Err(ToolError(format!("Error: `{shown}` is a directory; give the path of a file to create.")));
+        return Err(ToolError::new(format!("Error: `{shown}` is a directory; give the path of a file to create.")));
     }
     // Overwriting a CRLF file keeps it CRLF.
     let crlf = existing.is_some() && read_text(full, shown).is_ok_and(|old| LineEndings::of(&old).crlf);
@@ -252,7 +253,7 @@ fn str_replace(full: &Path, shown: &str, old_str: &str, new_str: &str) -> Result
         }
         1 => text.find(old.as_ref()).expect("counted one match"),
         _ => {
-            return Err(ToolError(format!(
+            return Err(ToolError::new(format!(
                 "Error: Found {} matches for replacement text. Please provide more context to make a unique match.",
                 text.matches(old.as_ref()).count()
             )));
@@ -275,7 +276,7 @@ fn insert(full: &Path, shown: &str, insert_line: i64, insert_text: &str) -> Resu
     let piece = endings.to_lf(insert_text);
     let lines = text.split_inclusive('\n').count();
     let after = usize::try_from(insert_line).ok().filter(|k| *k <= lines).ok_or_else(|| {
-        ToolError(format!(
+        ToolError::new(format!(
             "Error: Invalid `insert_line` {insert_line}: it must be between 0 (the start of the file) and {lines} (the number of lines in the file)."
         ))
     })?;
@@ -347,33 +348,43 @@ fn read_text(full: &Path, shown: &str) -> Result<String, ToolError> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             return Err(ToolError::new("Error: File not found"));
         }
-        Err(err) => return Err(ToolError(format!("Error: Cannot read `{shown}`: {err}"))),
+        Err(err) => return Err(ToolError::new(format!("Error: Cannot read `{shown}`: {err}"))),
     };
     if meta.is_dir() {
-        return Err(ToolError(format!("Error: `{shown}` is a directory, not a file.")));
+        return Err(ToolError::new(format!("Error: `{shown}` is a directory, not a file.")));
     }
     if meta.len() > MAX_FILE_BYTES {
-        return Err(ToolError(format!(
+        return Err(ToolError::new(format!(
             "Error: `{shown}` is too large for the editor ({} bytes; the limit is {MAX_FILE_BYTES}). Use the search tool to find what you need in it.",
             meta.len()
         )));
     }
-    let bytes = std::fs::read(full).map_err(|err| ToolError(format!("Error: Cannot read `{shown}`: {err}")))?;
+    let bytes = std::fs::read(full).map_err(|err| ToolError::new(format!("Error: Cannot read `{shown}`: {err}")))?;
     if bytes[..bytes.len().min(8192)].contains(&0) {
-        return Err(ToolError(format!("Error: `{shown}` is a binary file and cannot be viewed or edited.")));
+        return Err(ToolError::new(format!("Error: `{shown}` is a binary file and cannot be viewed or edited.")));
     }
     String::from_utf8(bytes)
-        .map_err(|_| ToolError(format!("Error: `{shown}` is not UTF-8 text and cannot be viewed or edited.")))
+        .map_err(|_| ToolError::new(format!("Error: `{shown}` is not UTF-8 text and cannot be viewed or edited.")))
+}
+
+/// A failed write: the model's problem when the file or directory refuses it (permissions),
+/// mmm's when the storage does (full, read-only, failing), which no other edit can fix.
+fn write_error(shown: &str, err: &anyhow::Error) -> ToolError {
+    use std::io::ErrorKind;
+    let kind = err.chain().find_map(|c| c.downcast_ref::<std::io::Error>()).map(std::io::Error::kind);
+    match kind {
+        Some(ErrorKind::StorageFull | ErrorKind::ReadOnlyFilesystem | ErrorKind::QuotaExceeded) => {
+            ToolError::Fatal(format!("mmm could not write `{shown}`: {err:#}"))
+        }
+        _ => ToolError::new(format!("Error: Permission denied. Cannot write to file `{shown}`: {err:#}")),
+    }
 }
 
 /// Writes `text` atomically, keeping an existing file's permissions (a new file gets the
 /// usual `rw-r--r--`).
 fn write_file(full: &Path, shown: &str, text: &str) -> Result<(), ToolError> {
-    let cannot = |err: &dyn std::fmt::Display| {
-        ToolError(format!("Error: Permission denied. Cannot write to file `{shown}`: {err}"))
-    };
     let permissions = std::fs::metadata(full).ok().map(|m| m.permissions());
-    crate::state::write_atomic(full, text.as_bytes()).map_err(|err| cannot(&format!("{err:#}")))?;
+    crate::state::write_atomic(full, text.as_bytes()).map_err(|err| write_error(shown, &err))?;
     // The temporary file was created private; give the file back its mode.
     #[cfg(unix)]
     let permissions = permissions.or_else(|| {
@@ -381,7 +392,7 @@ fn write_file(full: &Path, shown: &str, text: &str) -> Result<(), ToolError> {
         Some(std::fs::Permissions::from_mode(0o644))
     });
     if let Some(permissions) = permissions {
-        std::fs::set_permissions(full, permissions).map_err(|err| cannot(&err))?;
+        std::fs::set_permissions(full, permissions).map_err(|err| write_error(shown, &err.into()))?;
     }
     Ok(())
 }
@@ -415,7 +426,7 @@ mod tests {
     use crate::tools::workspace::tests::workspace;
     use serde_json::json;
 
-    fn run(ws: &Workspace, input: Value) -> ToolOutcome {
+    fn run(ws: &Workspace, input: Value) -> ToolReply {
         execute(ws, &input)
     }
 
@@ -447,7 +458,7 @@ mod tests {
         write(&ws, "a.txt", "one\ntwo\r\nthree\nfour\n");
         assert_eq!(
             run(&ws, json!({"command": "view", "path": "a.txt"})),
-            ToolOutcome::ok("1: one\n2: two\n3: three\n4: four").with_path("a.txt")
+            ToolReply::ok("1: one\n2: two\n3: three\n4: four").with_path("a.txt")
         );
         assert_eq!(ok(&ws, json!({"command": "view", "path": "a.txt", "view_range": [2, 3]})), "2: two\n3: three");
         assert_eq!(ok(&ws, json!({"command": "view", "path": "a.txt", "view_range": [3, -1]})), "3: three\n4: four");
@@ -544,11 +555,12 @@ mod tests {
         let (_dir, ws) = workspace();
         assert_eq!(
             run(&ws, json!({"command": "create", "path": "new/dir/lib.rs", "file_text": "pub fn f() {}\n"})),
-            ToolOutcome {
+            ToolReply {
                 content: "File created successfully at: new/dir/lib.rs".into(),
                 is_error: false,
                 path: Some("new/dir/lib.rs".into()),
                 changed: Some(PathBuf::from("new/dir/lib.rs")),
+                fatal: None,
             }
         );
         assert_eq!(read(&ws, "new/dir/lib.rs"), "pub fn f() {}\n");
@@ -676,7 +688,7 @@ mod tests {
         ] {
             assert_eq!(
                 run(&ws, input),
-                ToolOutcome::error(format!("Error: Invalid input for str_replace_based_edit_tool: {expected}."))
+                ToolReply::error(format!("Error: Invalid input for str_replace_based_edit_tool: {expected}."))
             );
         }
     }

@@ -29,9 +29,10 @@ pub const EDITOR_TOOL_TYPE: &str = "text_editor_20250728";
 /// The name of the read-only search tool.
 pub const SEARCH_TOOL_NAME: &str = "search";
 
-/// The result of one tool call, ready to become a `tool_result` block.
+/// The result of one tool call, ready to become a `tool_result` block (a
+/// [`ToolError::Fatal`] ends the conversation instead: see [`ToolReply::fatal`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolOutcome {
+pub struct ToolReply {
     /// The text for the model (already redacted).
     pub content: String,
     /// True when the call failed or was refused; sent as `is_error`.
@@ -40,17 +41,20 @@ pub struct ToolOutcome {
     pub path: Option<String>,
     /// The file the call created or modified, relative to the root.
     pub changed: Option<PathBuf>,
+    /// Set when mmm itself failed ([`ToolError::Fatal`]): the conversation ends with this
+    /// message instead of sending `content` back.
+    pub fatal: Option<String>,
 }
 
-impl ToolOutcome {
+impl ToolReply {
     /// A successful result.
     pub fn ok(content: impl Into<String>) -> Self {
-        Self { content: content.into(), is_error: false, path: None, changed: None }
+        Self { content: content.into(), is_error: false, path: None, changed: None, fatal: None }
     }
 
     /// A failed or refused call, worded for the model.
     pub fn error(content: impl Into<String>) -> Self {
-        Self { content: content.into(), is_error: true, path: None, changed: None }
+        Self { content: content.into(), is_error: true, path: None, changed: None, fatal: None }
     }
 
     /// Records the path the call was about.
@@ -60,9 +64,12 @@ impl ToolOutcome {
     }
 }
 
-impl From<ToolError> for ToolOutcome {
+impl From<ToolError> for ToolReply {
     fn from(err: ToolError) -> Self {
-        Self::error(err.0)
+        match err {
+            ToolError::RespondToModel(message) => Self::error(message),
+            ToolError::Fatal(message) => Self { fatal: Some(message.clone()), ..Self::error(message) },
+        }
     }
 }
 
@@ -91,11 +98,11 @@ impl Tools {
 
     /// Runs the tool `name` with the model's `input`. Does blocking file I/O: from async
     /// code use [`Tools::execute_async`].
-    pub fn execute(&self, name: &str, input: &Value) -> ToolOutcome {
+    pub fn execute(&self, name: &str, input: &Value) -> ToolReply {
         let outcome = match name {
             EDITOR_TOOL_NAME => editor::execute(&self.workspace, input),
             SEARCH_TOOL_NAME => search::execute(&self.workspace, input),
-            _ => ToolOutcome::error(format!(
+            _ => ToolReply::error(format!(
                 "Error: Unknown tool `{name}`. The available tools are `{EDITOR_TOOL_NAME}` and `{SEARCH_TOOL_NAME}`."
             )),
         };
@@ -106,11 +113,11 @@ impl Tools {
     }
 
     /// [`Tools::execute`] on tokio's blocking pool, so file I/O never stalls the runtime.
-    pub async fn execute_async(self: &Arc<Self>, name: &str, input: &Value) -> ToolOutcome {
+    pub async fn execute_async(self: &Arc<Self>, name: &str, input: &Value) -> ToolReply {
         let (tools, name_owned, input) = (Arc::clone(self), name.to_string(), input.clone());
         match tokio::task::spawn_blocking(move || tools.execute(&name_owned, &input)).await {
             Ok(outcome) => outcome,
-            Err(err) => ToolOutcome::error(format!("Error: The tool `{name}` failed unexpectedly: {err}")),
+            Err(err) => ToolReply::error(format!("Error: The tool `{name}` failed unexpectedly: {err}")),
         }
     }
 
@@ -151,7 +158,7 @@ mod tests {
         let (_dir, tools) = tools();
         assert_eq!(
             tools.execute("bash", &json!({"command": "rm -rf /"})),
-            ToolOutcome::error(
+            ToolReply::error(
                 "Error: Unknown tool `bash`. The available tools are `str_replace_based_edit_tool` and `search`."
             )
         );
@@ -177,6 +184,6 @@ mod tests {
         let (_dir, tools) = tools();
         let tools = Arc::new(tools);
         let outcome = tools.execute_async(EDITOR_TOOL_NAME, &json!({"command": "view", "path": "src/main.rs"})).await;
-        assert_eq!(outcome, ToolOutcome::ok("1: fn main() {}").with_path("src/main.rs"));
+        assert_eq!(outcome, ToolReply::ok("1: fn main() {}").with_path("src/main.rs"));
     }
 }

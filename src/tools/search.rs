@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::workspace::{Intent, ToolError, Workspace};
-use super::{SEARCH_TOOL_NAME, ToolOutcome};
+use super::{SEARCH_TOOL_NAME, ToolReply};
 use crate::redact::redact;
 
 /// The most matching lines returned.
@@ -70,39 +70,41 @@ pub fn definition() -> Value {
 }
 
 /// Runs one search. Never panics on any input; failures are error results.
-pub fn execute(ws: &Workspace, input: &Value) -> ToolOutcome {
+pub fn execute(ws: &Workspace, input: &Value) -> ToolReply {
     let input = match Input::deserialize(input) {
         Ok(input) => input,
-        Err(err) => return ToolOutcome::error(format!("Error: Invalid input for {SEARCH_TOOL_NAME}: {err}.")),
+        Err(err) => return ToolReply::error(format!("Error: Invalid input for {SEARCH_TOOL_NAME}: {err}.")),
     };
     let requested = input.path.as_deref().unwrap_or(".");
     let start = match ws.resolve(requested, Intent::Read) {
         Ok(start) => start,
-        Err(err) => return ToolOutcome::from(err).with_path(requested),
+        Err(err) => return ToolReply::from(err).with_path(requested),
     };
     let shown = ws.display(&start);
     match search(ws, &start, &input) {
-        Ok(content) => ToolOutcome::ok(content).with_path(shown),
-        Err(err) => ToolOutcome::from(err).with_path(shown),
+        Ok(content) => ToolReply::ok(content).with_path(shown),
+        Err(err) => ToolReply::from(err).with_path(shown),
     }
 }
 
 fn search(ws: &Workspace, start: &Path, input: &Input) -> Result<String, ToolError> {
     if !start.exists() {
-        return Err(ToolError(format!("Error: `{}` does not exist.", ws.display(start))));
+        return Err(ToolError::new(format!("Error: `{}` does not exist.", ws.display(start))));
     }
     let regex = RegexBuilder::new(&input.pattern)
         .multi_line(true)
         .case_insensitive(input.case_insensitive.unwrap_or(false))
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
-        .map_err(|err| ToolError(format!("Error: Invalid regular expression `{}`: {err}", input.pattern)))?;
+        .map_err(|err| ToolError::new(format!("Error: Invalid regular expression `{}`: {err}", input.pattern)))?;
     let mut walk = ignore::WalkBuilder::new(start);
     walk.hidden(false).sort_by_file_name(|a, b| a.cmp(b));
     if let Some(glob) = &input.glob {
         let mut overrides = ignore::overrides::OverrideBuilder::new(start);
-        overrides.add(glob).map_err(|err| ToolError(format!("Error: Invalid glob `{glob}`: {err}")))?;
-        walk.overrides(overrides.build().map_err(|err| ToolError(format!("Error: Invalid glob `{glob}`: {err}")))?);
+        overrides.add(glob).map_err(|err| ToolError::new(format!("Error: Invalid glob `{glob}`: {err}")))?;
+        walk.overrides(
+            overrides.build().map_err(|err| ToolError::new(format!("Error: Invalid glob `{glob}`: {err}")))?,
+        );
     }
     let filter_ws = ws.clone();
     walk.filter_entry(move |entry| !filter_ws.is_hidden(entry.path(), entry.file_type().is_some_and(|t| t.is_dir())));
@@ -197,7 +199,7 @@ mod tests {
         write(&ws, "docs/a.md", b"Token (capitalised)\n");
         assert_eq!(
             execute(&ws, &json!({"pattern": "token"})),
-            ToolOutcome::ok("src/lib.rs:1: // token here\nsrc/lib.rs:2: fn token() {}").with_path(".")
+            ToolReply::ok("src/lib.rs:1: // token here\nsrc/lib.rs:2: fn token() {}").with_path(".")
         );
         assert_eq!(
             search_ok(&ws, json!({"pattern": "^token", "case_insensitive": true})),

@@ -23,15 +23,22 @@ pub enum Intent {
     Write,
 }
 
-/// A refused or failed tool call, worded for the model (`Error: …`). It goes back to the
-/// model as an error result; it never ends the run.
+/// A tool call that failed, of one of two kinds (as codex-rs has them): a mistake or a
+/// refusal the model reads and corrects (`RespondToModel`, worded `Error: …`), or a failure
+/// of mmm's own that no answer of the model's can fix and that ends the conversation
+/// (`Fatal`: the disk is full or read-only).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ToolError(pub String);
+pub enum ToolError {
+    #[error("{0}")]
+    RespondToModel(String),
+    #[error("{0}")]
+    Fatal(String),
+}
 
 impl ToolError {
+    /// An error the model reads.
     pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
+        Self::RespondToModel(message.into())
     }
 }
 
@@ -70,7 +77,7 @@ impl Workspace {
         if requested.contains('\0') {
             return Err(ToolError::new("Error: The path contains a NUL character."));
         }
-        let outside = || ToolError(format!("Error: Permission denied. `{requested}` is outside the repository."));
+        let outside = || ToolError::new(format!("Error: Permission denied. `{requested}` is outside the repository."));
         let lexical = self.lexical(Path::new(requested)).ok_or_else(outside)?;
         self.check(&lexical, requested, intent)?;
 
@@ -82,7 +89,7 @@ impl Workspace {
             .find(|a| a.symlink_metadata().is_ok())
             .expect("the root exists, so some ancestor of a path under it does");
         let canonical = existing.canonicalize().map_err(|_| {
-            ToolError(format!(
+            ToolError::new(format!(
                 "Error: Permission denied. `{requested}` goes through a symbolic link that points nowhere or loops."
             ))
         })?;
@@ -90,7 +97,7 @@ impl Workspace {
         // Joining an empty path would add a trailing slash.
         let canonical = if rest.as_os_str().is_empty() { canonical } else { canonical.join(rest) };
         let relative = canonical.strip_prefix(&self.root).map_err(|_| {
-            ToolError(format!(
+            ToolError::new(format!(
                 "Error: Permission denied. `{requested}` leads outside the repository through a symbolic link."
             ))
         })?;
@@ -150,18 +157,18 @@ impl Workspace {
     fn check(&self, relative: &Path, requested: &str, intent: Intent) -> Result<(), ToolError> {
         let shown = self.display(relative);
         if has_git_component(relative) {
-            return Err(ToolError(format!(
+            return Err(ToolError::new(format!(
                 "Error: Permission denied. `{requested}` is inside a `.git` directory, which the tools cannot read or edit."
             )));
         }
         let is_dir = self.root.join(relative).is_dir();
         if self.is_secret(relative, is_dir) {
-            return Err(ToolError(format!(
+            return Err(ToolError::new(format!(
                 "Error: Permission denied. `{shown}` is a secret file and cannot be read or edited."
             )));
         }
         if intent == Intent::Write && relative.components().next() == Some(Component::Normal(".mmm".as_ref())) {
-            return Err(ToolError(format!(
+            return Err(ToolError::new(format!(
                 "Error: Permission denied. `{shown}` is inside `.mmm/`, mmm's own settings and state, which the tools cannot edit."
             )));
         }
@@ -200,7 +207,7 @@ pub(crate) mod tests {
     }
 
     fn refused(ws: &Workspace, requested: &str, intent: Intent) -> String {
-        ws.resolve(requested, intent).unwrap_err().0
+        ws.resolve(requested, intent).unwrap_err().to_string()
     }
 
     #[test]

@@ -137,20 +137,33 @@ fn a_good_change_is_committed_and_recorded_then_the_target_stops_the_session() {
     assert_eq!(s["baseline"][0]["passed"], true);
 
     let state: Value = serde_json::from_str(&p.read(".mmm/state.json")).unwrap();
-    assert_eq!(state["current_score"], 9.0);
+    assert_eq!(state, json!({"version": 2, "last_session": id, "current_score": 9.0}));
+    let status = &json_lines(&p.mmm().args(["status", "--output", "json"]).output().unwrap())[0];
     assert_eq!(
-        (
-            state["totals"]["sessions"].as_u64(),
-            state["totals"]["iterations"].as_u64(),
-            state["totals"]["commits"].as_u64()
-        ),
-        (Some(1), Some(1), Some(1))
+        status["totals"],
+        json!({"sessions": 1, "iterations": 1, "commits": 1, "cost_usd": 0.00028,
+               "usage": {"input_tokens": 40, "output_tokens": 20, "cache_creation_input_tokens": 0,
+                         "cache_read_input_tokens": 0}})
     );
 
     let types: Vec<String> = events(&p).iter().map(|e| e["type"].as_str().unwrap().to_string()).collect();
     assert_eq!(
         types,
-        ["session_started", "baseline", "review", "tool", "validation", "iteration", "review", "stopped", "summary"]
+        [
+            "session_started",
+            "baseline",
+            "usage",
+            "review",
+            "usage",
+            "tool",
+            "usage",
+            "validation",
+            "iteration",
+            "usage",
+            "review",
+            "stopped",
+            "summary"
+        ]
     );
     let transcript = std::fs::read_to_string(session_dir(&p).join("transcript.jsonl")).unwrap();
     assert_eq!(transcript.lines().count(), 8, "4 requests and 4 responses");
@@ -346,16 +359,41 @@ fn json_output_is_one_event_per_line_ending_with_the_summary() {
     let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
     assert_eq!(
         types,
-        ["session_started", "baseline", "review", "tool", "validation", "iteration", "review", "stopped", "summary"]
+        [
+            "session_started",
+            "baseline",
+            "usage",
+            "review",
+            "usage",
+            "tool",
+            "usage",
+            "validation",
+            "iteration",
+            "usage",
+            "review",
+            "stopped",
+            "summary"
+        ]
     );
     let summary = lines.last().unwrap();
     assert_eq!((summary["score_before"].as_f64(), summary["score_after"].as_f64()), (Some(6.0), Some(9.0)));
     assert_eq!((summary["iterations"].as_u64(), summary["files_changed"].as_u64()), (Some(1), Some(1)));
     assert_eq!(summary["commits"].as_array().unwrap().len(), 1);
     assert_eq!(summary["stop_reason"]["kind"], "target_reached");
+    let id = session(&p)["id"].clone();
+    assert!(lines.iter().all(|l| l["session"] == id), "every event names its session: {lines:?}");
     assert_eq!(
-        lines[3],
-        json!({"type": "tool", "iteration": 1, "tool": EDITOR, "command": "str_replace", "path": "src/app.txt", "is_error": false})
+        lines[5],
+        json!({"session": id, "type": "tool", "iteration": 1, "tool": EDITOR, "command": "str_replace",
+               "path": "src/app.txt", "changed": "src/app.txt", "is_error": false})
+    );
+    // claude-sonnet-5: $2 per million input tokens, $10 per million output tokens.
+    assert_eq!(
+        lines[4],
+        json!({"session": id, "type": "usage", "iteration": 1, "conversation": "implement-1",
+               "usage": {"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 0,
+                         "cache_read_input_tokens": 0},
+               "cost_usd": 0.00007})
     );
 }
 

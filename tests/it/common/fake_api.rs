@@ -314,9 +314,13 @@ impl Recorded {
     }
 }
 
+/// Answers a request from what it asks (a responder server has no queue).
+pub type Responder = dyn Fn(&Recorded) -> Reply + Send + Sync;
+
 #[derive(Default)]
 struct State {
     replies: Mutex<VecDeque<Reply>>,
+    responder: Option<Arc<Responder>>,
     requests: Mutex<Vec<Recorded>>,
     /// Requests that found no scripted reply.
     unanswered: Mutex<Vec<String>>,
@@ -335,9 +339,20 @@ pub struct FakeApi {
 impl FakeApi {
     /// Starts a server with an empty queue.
     pub fn start() -> Self {
+        Self::serve_with(State::default())
+    }
+
+    /// Starts a server that answers every request with `responder(request)`: for runs
+    /// whose requests are not known in advance (a crash may cut a run anywhere, and the
+    /// resumed run asks again).
+    pub fn respond(responder: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
+        Self::serve_with(State { responder: Some(Arc::new(responder)), ..State::default() })
+    }
+
+    fn serve_with(state: State) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
         let addr = listener.local_addr().unwrap();
-        let state = Arc::new(State::default());
+        let state = Arc::new(state);
         let shared = Arc::clone(&state);
         let acceptor = std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -421,7 +436,11 @@ fn serve(mut stream: TcpStream, state: &State) {
         requests.push(request.clone());
         requests.len()
     };
-    let reply = state.replies.lock().unwrap().pop_front().unwrap_or_else(|| {
+    let scripted = match &state.responder {
+        Some(responder) => Some(responder(&request)),
+        None => state.replies.lock().unwrap().pop_front(),
+    };
+    let reply = scripted.unwrap_or_else(|| {
         let what = format!("request #{number}: {} {}", request.method, request.target);
         state.unanswered.lock().unwrap().push(what.clone());
         Reply::error(500, "api_error", &format!("fake API: no scripted reply left for {what}"))

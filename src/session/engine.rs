@@ -1,0 +1,707 @@
+//! The session engine: one running session of any kind, and the loop every policy shares.
+//!
+//! A [`Session`] owns what a running session shares between its steps: the record, the
+//! journal and transcript, git for its own work tree (and the lock on it), the model, the
+//! usage so far, the observer that watches it and a cancellation token. It takes all of it
+//! as values (no borrowed context, no process-wide working directory), so a program can
+//! spawn many sessions, each on its own work tree, each cancellable through a child token.
+//!
+//! [`drive`] is the one loop: baseline, then attempts until the [`Policy`] says stop, then
+//! [`Session::finish`]. An attempt is checkpointed on disk before the first edit, runs the
+//! policy (what to ask, whether to keep), and is committed or rolled back exactly; Ctrl+C
+//! (the token) rolls it back. The engine never prints: everything goes out as events.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::events::{Envelope, Event, Observer, Summary};
+use super::recovery::{self, Checkpoint};
+use super::stop::{self, Progress, StopReason};
+use super::transcript::Transcript;
+use super::{PriceFn, checks};
+use crate::agent::{Conversation, Hooks, ToolReply};
+use crate::exec::CommandResult;
+use crate::git::{Git, Snapshot};
+use crate::llm::{MessagesRequest, MessagesResponse, Model, Usage};
+use crate::secrets::SecretFiles;
+use crate::state::journal::Journal;
+use crate::state::lock::WorkTreeLock;
+use crate::state::session::{IterationRecord, Outcome, SessionKind, SessionRecord, SessionStatus, SpecRecord};
+use crate::state::summary::ProjectState;
+use crate::state::{self, Layout};
+use crate::tools::{Tools, Workspace};
+
+/// The analysis the prompts are built from.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub summary: String,
+    pub repo_map: String,
+    pub checks: Vec<String>,
+}
+
+/// What a session is given besides its record: everything as values.
+#[derive(Clone)]
+pub struct Env {
+    pub git: Git,
+    pub model: Arc<dyn Model>,
+    pub observer: Arc<dyn Observer>,
+    pub cancel: CancellationToken,
+    /// Extra patterns of secret files (settings), on top of the built-in ones.
+    pub secret_files: Vec<String>,
+}
+
+/// What a new session is.
+pub struct NewSession {
+    pub kind: SessionKind,
+    /// `improve` → branches named `mmm/improve-<timestamp>`.
+    pub branch_prefix: String,
+    pub settings: crate::state::session::SessionSettings,
+    /// The user's uncommitted changes, committed first as a snapshot (`--allow-dirty`).
+    pub dirty: Vec<String>,
+    pub spec: Option<SpecRecord>,
+    pub price: PriceFn,
+}
+
+/// A running session.
+pub struct Session {
+    pub record: SessionRecord,
+    pub git: Git,
+    pub layout: Layout,
+    pub model: Arc<dyn Model>,
+    pub project: Project,
+    pub cancel: CancellationToken,
+    /// The checks as they stand: the baseline, then the last green run of a kept change.
+    pub checks_now: Vec<CommandResult>,
+    /// The branch that was checked out before the session made its own.
+    pub base_branch: Option<String>,
+    observer: Arc<dyn Observer>,
+    secret_files: Vec<String>,
+    journal: Journal,
+    transcript: Transcript,
+    price: PriceFn,
+    /// Usage and requests of this run so far, updated by every response (so a cancelled
+    /// step still counts what it spent).
+    live: Mutex<(Usage, u32)>,
+    usage_before: Usage,
+    requests_before: u32,
+    started: Instant,
+    elapsed_before: u64,
+    /// Journal events written by this process (for the crash sweep).
+    _lock: WorkTreeLock,
+}
+
+/// How a policy's attempt ended.
+pub enum Attempt {
+    /// Keep the change: commit `paths` with `message`. `checks` are its green checks.
+    Keep { it: Box<IterationRecord>, paths: Vec<String>, message: String, checks: Vec<CommandResult> },
+    /// Undo every edit of the attempt.
+    Undo { it: Box<IterationRecord> },
+    /// A stop rule fired before anything was edited (after a review of `score`); no
+    /// iteration is recorded.
+    Stop { reason: StopReason, score: Option<f64> },
+    /// A failure no retry can fix: the edits are undone and the session ends with it.
+    Fatal { error: anyhow::Error },
+}
+
+/// What drives a session: what to ask the model, when a change is kept, when to stop.
+pub trait Policy: Send {
+    /// Checked before every attempt: a reason to stop, or `None` to go on.
+    fn before_attempt(&mut self, session: &Session) -> Option<StopReason>;
+
+    /// One attempt, on a clean tree at the checkpoint: ask, edit, check, and say what to
+    /// keep. `index` is the iteration's number. Dropped midway when the session is cancelled.
+    fn attempt(&mut self, session: &Session, index: u32) -> impl Future<Output = anyhow::Result<Attempt>> + Send;
+
+    /// After an attempt's iteration is recorded (kept or undone): a reason to stop now.
+    fn after_attempt(&mut self, _record: &mut SessionRecord) -> Option<StopReason> {
+        None
+    }
+
+    /// The session has stopped (its record is final but not yet saved): the policy's own
+    /// bookkeeping and events.
+    fn finished(&mut self, _session: &Session, _reason: &StopReason) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// How a session ended: its record, and the error that ended it, kept with its type (an
+/// API failure keeps its own hint).
+pub struct Finished {
+    pub record: SessionRecord,
+    pub error: Option<anyhow::Error>,
+}
+
+impl Session {
+    /// Starts a session: the work-tree lock, its branch (unless in place), the journal and
+    /// transcript, the `--allow-dirty` snapshot, `session.json` and `state.json`, and the
+    /// `session_started` event.
+    pub fn start(env: Env, project: Project, new: NewSession) -> anyhow::Result<Session> {
+        let git = env.git.clone();
+        let layout = Layout::new(git.root());
+        let id = session_id();
+        let lock = WorkTreeLock::acquire(&layout.lock_file(), &id)?;
+        let base_branch = git.current_branch()?;
+        let branch = if new.settings.in_place {
+            base_branch.clone().unwrap_or_else(|| "HEAD".into())
+        } else {
+            let base = format!("mmm/{}-{}", new.branch_prefix, jiff::Zoned::now().strftime("%Y%m%d-%H%M%S"));
+            let name = free_branch_name(&git, &base)?;
+            git.create_branch_and_switch(&name)?;
+            name
+        };
+        layout.ensure_gitignore()?;
+
+        let mut snapshot_event = None;
+        if !new.dirty.is_empty() {
+            // The user's changes go in a commit of their own; secret files and mmm's own
+            // directory stay out of git.
+            let secrets = SecretFiles::new(git.root(), &env.secret_files)?;
+            let mut keep_out: Vec<&str> = new
+                .dirty
+                .iter()
+                .map(String::as_str)
+                .filter(|p| secrets.is_secret(std::path::Path::new(p), false))
+                .collect();
+            keep_out.push(crate::settings::MMM_DIR);
+            let message = "mmm: snapshot before mmm\n\nUncommitted changes found when the session started.";
+            if let Some(sha) = git.snapshot_dirty(message, &keep_out)? {
+                let files = new.dirty.iter().filter(|p| !keep_out.contains(&p.as_str())).cloned().collect();
+                snapshot_event = Some(Event::Snapshot { commit: sha, files });
+            }
+        }
+        let start_commit = git.head()?.context("reading HEAD")?;
+        let record = SessionRecord {
+            version: state::session::VERSION,
+            id: id.clone(),
+            kind: new.kind,
+            status: SessionStatus::Running,
+            branch,
+            start_commit,
+            started_at: state::now(),
+            ended_at: None,
+            elapsed_secs: 0,
+            stop_reason: None,
+            settings: new.settings,
+            baseline: Vec::new(),
+            iterations: Vec::new(),
+            usage: Usage::default(),
+            cost_usd: Some(0.0),
+            requests: 0,
+            scores: Vec::new(),
+            spec: new.spec,
+        };
+        let session = Session::open(env, project, layout, record, new.price, lock, base_branch)?;
+        session.save()?;
+        ProjectState::update(&session.layout.state_file(), |s| s.last_session = Some(id.clone()))?;
+        session.emit_started(false);
+        if let Some(event) = snapshot_event {
+            session.emit(&event);
+        }
+        Ok(session)
+    }
+
+    /// Reopens a stopped or crashed session for `--resume` (the work-tree lock is taken
+    /// first): a crash's cut-off iteration is put right ([`recovery::recover`]), the tree
+    /// must then be clean, its branch is checked out, and it runs again.
+    pub fn resume(env: Env, project: Project, mut record: SessionRecord, price: PriceFn) -> anyhow::Result<Session> {
+        let git = env.git.clone();
+        let layout = Layout::new(git.root());
+        let lock = WorkTreeLock::acquire(&layout.lock_file(), &record.id)?;
+        let recovered = recovery::recover(&git, &layout, &mut record, &price)?;
+        let dirty = super::setup::user_changes(&git)?;
+        if !dirty.is_empty() {
+            return Err(crate::CliError::usage(format!(
+                "the working tree has uncommitted changes: {}",
+                dirty.join(", ")
+            ))
+            .with_hint("commit or stash them, then resume")
+            .into());
+        }
+        if git.current_branch()?.as_deref() != Some(record.branch.as_str()) {
+            git.switch(&record.branch)
+                .with_context(|| format!("switching to the session's branch {}", record.branch))?;
+        }
+        record.status = SessionStatus::Running;
+        record.ended_at = None;
+        record.stop_reason = None;
+        let session = Session::open(env, project, layout, record, price, lock, None)?;
+        session.save()?;
+        let id = session.record.id.clone();
+        ProjectState::update(&session.layout.state_file(), |s| s.last_session = Some(id))?;
+        session.emit_started(true);
+        for event in recovered {
+            session.emit(&event);
+        }
+        Ok(session)
+    }
+
+    fn open(
+        env: Env,
+        project: Project,
+        layout: Layout,
+        record: SessionRecord,
+        price: PriceFn,
+        lock: WorkTreeLock,
+        base_branch: Option<String>,
+    ) -> anyhow::Result<Session> {
+        let dir = layout.session_dir(&record.id);
+        let journal = Journal::open(&dir.join("events.jsonl"))?;
+        let transcript = Transcript::open(&dir.join("transcript.jsonl"))?;
+        Ok(Session {
+            usage_before: record.usage,
+            requests_before: record.requests,
+            elapsed_before: record.elapsed_secs,
+            record,
+            git: env.git,
+            layout,
+            model: env.model,
+            project,
+            cancel: env.cancel,
+            checks_now: Vec::new(),
+            base_branch,
+            observer: env.observer,
+            secret_files: env.secret_files,
+            journal,
+            transcript,
+            price,
+            live: Mutex::new((Usage::default(), 0)),
+            started: Instant::now(),
+            _lock: lock,
+        })
+    }
+
+    fn emit_started(&self, resumed: bool) {
+        self.emit(&Event::SessionStarted {
+            kind: self.record.kind,
+            branch: self.record.branch.clone(),
+            start_commit: self.record.start_commit.clone(),
+            model: self.record.settings.model.clone(),
+            checks: self.record.settings.checks.clone(),
+            resumed,
+        });
+    }
+
+    pub fn id(&self) -> &str {
+        &self.record.id
+    }
+
+    fn session_file(&self) -> PathBuf {
+        self.layout.session_dir(&self.record.id).join("session.json")
+    }
+
+    /// Writes `session.json` (atomically).
+    pub fn save(&self) -> anyhow::Result<()> {
+        self.record.save(&self.session_file())
+    }
+
+    /// Journals an event, then hands it to the observer. A journal failure is reported once
+    /// as a warning rather than ending the session.
+    pub fn emit(&self, event: &Event) {
+        let envelope = Envelope { session: &self.record.id, event };
+        if let Err(e) = self.journal.append(&envelope) {
+            self.observer.warn(&self.record.id, &format!("could not write the journal: {e:#}"));
+        }
+        #[cfg(debug_assertions)]
+        recovery::abort_point();
+        self.observer.event(&self.record.id, event);
+    }
+
+    /// What the session is busy with, for live views (`None`: nothing).
+    pub fn activity(&self, what: Option<String>) {
+        self.observer.activity(&self.record.id, what);
+    }
+
+    pub fn warn(&self, message: &str) {
+        self.observer.warn(&self.record.id, message);
+    }
+
+    /// The confined tools for an editing conversation.
+    pub fn tools(&self) -> anyhow::Result<Tools> {
+        let root = self.git.root();
+        Ok(Tools::new(Workspace::new(root, SecretFiles::new(root, &self.secret_files)?)?))
+    }
+
+    /// The cost of `usage` at the session's model's price, when known.
+    pub fn cost(&self, usage: &Usage) -> Option<f64> {
+        (self.price)(usage)
+    }
+
+    /// Usage and requests of this run so far.
+    pub fn live(&self) -> (Usage, u32) {
+        *self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Everything the session has used, earlier runs included.
+    pub fn total_usage(&self) -> Usage {
+        let mut total = self.usage_before;
+        total += self.live().0;
+        total
+    }
+
+    pub fn elapsed_secs(&self) -> u64 {
+        self.elapsed_before + self.started.elapsed().as_secs()
+    }
+
+    /// Copies the usage, cost, requests and time so far into the record.
+    pub fn sync_usage(&mut self) {
+        self.record.usage = self.total_usage();
+        self.record.cost_usd = self.cost(&self.record.usage);
+        self.record.requests = self.requests_before + self.live().1;
+        self.record.elapsed_secs = self.elapsed_secs();
+    }
+
+    /// What the session has done so far, for the stop rules.
+    pub fn progress(&self) -> Progress {
+        let usage = self.total_usage();
+        let iterations = &self.record.iterations;
+        let streak = |f: fn(Outcome) -> bool| iterations.iter().rev().take_while(|i| f(i.outcome)).count() as u32;
+        Progress {
+            iterations: iterations.len() as u32,
+            cost_usd: self.cost(&usage).unwrap_or(0.0),
+            tokens: usage.total(),
+            elapsed: Duration::from_secs(self.elapsed_secs()),
+            stalled_streak: streak(|o| o != Outcome::Committed),
+            failure_streak: streak(|o| o == Outcome::Failed),
+        }
+    }
+
+    /// Whether a budget or token limit is spent (checked between model turns).
+    pub fn over_budget(&self) -> bool {
+        let usage = self.total_usage();
+        stop::over_budget(&self.record.settings.limits, self.cost(&usage).unwrap_or(0.0), usage.total())
+    }
+
+    /// Hooks for one conversation, labelled for the transcript (`review-3`, `implement-3`).
+    /// Tool calls are reported as events only for editing conversations.
+    pub fn hooks(&self, iteration: u32, label: &str, report_tools: bool) -> SessionHooks<'_> {
+        SessionHooks { session: self, iteration, label: format!("{label}-{iteration}"), report_tools }
+    }
+
+    /// An empty record for iteration `index`, started now.
+    pub fn new_iteration(&self, index: u32) -> IterationRecord {
+        IterationRecord::new(index, state::now())
+    }
+
+    /// Keeps the attempt's work reachable (`refs/mmm/wip/<session>`) after an edit round,
+    /// so a crash can never lose it; a failure is a warning, not the end of the session.
+    pub fn save_wip(&self, index: u32, changed: &[String]) {
+        let message = format!("mmm: work in progress of iteration {index}\n\nMmm-Session: {}\n", self.record.id);
+        if let Err(e) = self.git.save_wip(&self.wip_ref(), changed, &message) {
+            self.warn(&format!("could not save the work in progress: {e:#}"));
+        }
+    }
+
+    fn wip_ref(&self) -> String {
+        format!("refs/mmm/wip/{}", self.record.id)
+    }
+
+    /// Runs the checks (the baseline) unless cancelled first; records and reports them.
+    /// `None` when cancelled.
+    pub async fn baseline(&mut self) -> anyhow::Result<Option<()>> {
+        let settings = &self.record.settings;
+        let timeout = Duration::from_secs(settings.check_timeout_secs);
+        self.activity(Some("running the checks (baseline)".into()));
+        let results = tokio::select! {
+            r = checks::run(&settings.checks, self.git.root(), timeout) => Some(r),
+            _ = self.cancel.cancelled() => None,
+        };
+        self.activity(None);
+        let Some(results) = results else { return Ok(None) };
+        let passed = checks::passed(&self.record.settings.checks, &results);
+        if self.record.baseline.is_empty() {
+            self.record.baseline = checks::records(&results);
+        }
+        self.emit(&Event::Baseline { passed, checks: checks::records(&results) });
+        self.checks_now = results;
+        self.save()?;
+        Ok(Some(()))
+    }
+
+    /// One attempt: a checkpoint on disk, the policy's attempt (cancel-safe), then commit
+    /// or roll back exactly, and the iteration recorded. `Err(reason)` when the session
+    /// must stop (cancelled, a stop rule, a fatal error).
+    async fn attempt<P: Policy>(&mut self, policy: &mut P) -> anyhow::Result<Result<(), Stop>> {
+        let index = self.record.iterations.len() as u32 + 1;
+        let snapshot = self.git.snapshot()?;
+        let checkpoint = Checkpoint::new(index, snapshot.clone());
+        checkpoint.save(&self.layout, &self.record.id)?;
+        let live_before = self.live();
+        let outcome = tokio::select! {
+            a = policy.attempt(self, index) => Some(a),
+            _ = self.cancel.cancelled() => None,
+        };
+        self.activity(None);
+        let attempt = match outcome {
+            Some(Ok(attempt)) => attempt,
+            None => {
+                self.git.roll_back_to(&snapshot).context("rolling back the interrupted iteration")?;
+                Checkpoint::clear(&self.layout, &self.record.id)?;
+                return Ok(Err(Stop::Reason(StopReason::Interrupted)));
+            }
+            Some(Err(error)) => {
+                // mmm's own failure (git, the disk): undo what the attempt did, and end the
+                // session with it on record.
+                self.git.roll_back_to(&snapshot).context("rolling back after the iteration failed")?;
+                Checkpoint::clear(&self.layout, &self.record.id)?;
+                return Ok(Err(Stop::Fatal(error)));
+            }
+        };
+        let (mut it, score, green) = match attempt {
+            Attempt::Stop { reason, score } => {
+                self.record_score(score);
+                Checkpoint::clear(&self.layout, &self.record.id)?;
+                return Ok(Err(Stop::Reason(reason)));
+            }
+            Attempt::Fatal { error } => {
+                self.git.roll_back_to(&snapshot).context("rolling back the iteration")?;
+                Checkpoint::clear(&self.layout, &self.record.id)?;
+                return Ok(Err(Stop::Fatal(error)));
+            }
+            Attempt::Keep { mut it, paths, message, checks } => {
+                match commit_or_roll_back(&self.git, &snapshot, &message, &paths) {
+                    Ok((sha, files)) => {
+                        it.files_changed = files;
+                        it.commit = Some(sha);
+                        it.outcome = Outcome::Committed;
+                    }
+                    Err(refused) => {
+                        it.outcome = Outcome::Failed;
+                        it.error = Some(format!("git refused the commit: {refused:#}"));
+                    }
+                }
+                let green = (it.outcome == Outcome::Committed).then_some(checks);
+                let score = it.score_before;
+                (it, score, green)
+            }
+            Attempt::Undo { it } => {
+                self.git.roll_back_to(&snapshot).context("rolling back the iteration")?;
+                let score = it.score_before;
+                (it, score, None)
+            }
+        };
+        let (usage_now, requests_now) = self.live();
+        let mut usage = usage_now;
+        usage -= live_before.0;
+        it.usage = usage;
+        it.requests = requests_now - live_before.1;
+        it.cost_usd = self.cost(&usage);
+        it.ended_at = state::now();
+        self.record_score(score);
+        if let Some(results) = green {
+            self.checks_now = results;
+        }
+        self.emit(&Event::Iteration(it.clone()));
+        self.record.iterations.push(*it);
+        let stop = policy.after_attempt(&mut self.record);
+        self.sync_usage();
+        self.save()?;
+        Checkpoint::clear(&self.layout, &self.record.id)?;
+        Ok(stop.map_or(Ok(()), |reason| Err(Stop::Reason(reason))))
+    }
+
+    /// A review's score: the session's latest, and the previous iteration's "after".
+    pub fn record_score(&mut self, score: Option<f64>) {
+        if let Some(score) = score {
+            self.record.scores.push(score);
+            let len = self.record.iterations.len();
+            if let Some(prev) = self.record.iterations.get_mut(len.wrapping_sub(1)) {
+                prev.score_after = Some(score);
+            }
+        }
+    }
+
+    /// Records the end of the session: status, the policy's bookkeeping, `state.json`, the
+    /// `stopped` and `summary` events, and last the record itself (so a crash before it
+    /// leaves a session that `--resume` runs again).
+    fn finish<P: Policy>(
+        mut self,
+        policy: &mut P,
+        reason: StopReason,
+        error: Option<anyhow::Error>,
+    ) -> anyhow::Result<Finished> {
+        self.sync_usage();
+        self.record.status = match &reason {
+            StopReason::Interrupted => SessionStatus::Interrupted,
+            StopReason::Error { .. } | StopReason::Failing { .. } => SessionStatus::Failed,
+            _ => SessionStatus::Completed,
+        };
+        self.record.ended_at = Some(state::now());
+        self.record.stop_reason = Some(reason.clone());
+        if self.record.status != SessionStatus::Interrupted {
+            self.git.delete_ref(&self.wip_ref())?;
+        }
+        let score = self.record.score_now();
+        ProjectState::update(&self.layout.state_file(), |s| s.current_score = score.or(s.current_score))?;
+        let message = reason.to_string();
+        self.emit(&Event::Stopped { reason: reason.clone(), message: message.clone() });
+        policy.finished(&self, &reason)?;
+        let summary = self.summary(reason, message);
+        self.emit(&Event::Summary(Box::new(summary)));
+        self.save()?;
+        Ok(Finished { record: self.record, error })
+    }
+
+    fn summary(&self, reason: StopReason, message: String) -> Summary {
+        let record = &self.record;
+        let files: std::collections::BTreeSet<&str> =
+            record.iterations.iter().flat_map(|i| i.files_changed.iter().map(|f| f.path.as_str())).collect();
+        let input =
+            record.usage.input_tokens + record.usage.cache_creation_input_tokens + record.usage.cache_read_input_tokens;
+        let commits: Vec<String> = record.commits().map(str::to_string).collect();
+        let next = match (commits.is_empty(), &self.base_branch) {
+            (true, _) => format!("nothing was kept; `mmm history {}` shows what was tried", record.id),
+            (false, Some(base)) if !record.settings.in_place => {
+                format!("review with `git log --stat {base}..{}`, then merge the branch", record.branch)
+            }
+            (false, _) => format!("review the commits on {} with `git log --stat`", record.branch),
+        };
+        Summary {
+            branch: record.branch.clone(),
+            score_before: record.score_before(),
+            score_after: record.score_now(),
+            iterations: record.iterations.len() as u32,
+            commits,
+            files_changed: files.len(),
+            lines_added: record.iterations.iter().flat_map(|i| &i.files_changed).map(|f| f.added).sum(),
+            lines_removed: record.iterations.iter().flat_map(|i| &i.files_changed).map(|f| f.removed).sum(),
+            usage: record.usage,
+            cache_hit_ratio: if input == 0 { 0.0 } else { record.usage.cache_read_input_tokens as f64 / input as f64 },
+            cost_usd: record.cost_usd,
+            requests: record.requests,
+            elapsed_secs: record.elapsed_secs,
+            stop_reason: reason,
+            stop_message: message,
+            next,
+        }
+    }
+}
+
+/// Why the loop ends.
+enum Stop {
+    Reason(StopReason),
+    Fatal(anyhow::Error),
+}
+
+/// Drives a session with a policy: the baseline, attempts until the policy (or Ctrl+C)
+/// stops it, then the record, the state and the summary. Every kind of session runs here.
+pub async fn drive<P: Policy>(mut session: Session, mut policy: P) -> anyhow::Result<Finished> {
+    if session.baseline().await?.is_none() {
+        return session.finish(&mut policy, StopReason::Interrupted, None);
+    }
+    let stop = loop {
+        if let Some(reason) = policy.before_attempt(&session) {
+            break Stop::Reason(reason);
+        }
+        match session.attempt(&mut policy).await? {
+            Ok(()) => {}
+            Err(stop) => break stop,
+        }
+    };
+    match stop {
+        Stop::Reason(reason) => session.finish(&mut policy, reason, None),
+        Stop::Fatal(error) => {
+            let reason = StopReason::Error { message: format!("{error:#}") };
+            session.finish(&mut policy, reason, Some(error))
+        }
+    }
+}
+
+/// Commits exactly `paths` with `message` and returns the commit with its files' line
+/// counts. If git refuses the commit (a hook, a missing identity), the tree is rolled back
+/// to `snapshot` first, so nothing half-done stays behind, and the refusal is the error.
+fn commit_or_roll_back(
+    git: &Git,
+    snapshot: &Snapshot,
+    message: &str,
+    paths: &[String],
+) -> anyhow::Result<(String, Vec<crate::state::session::FileChangeRecord>)> {
+    let sha = match git.commit_paths(message, paths) {
+        Ok(sha) => sha,
+        Err(refused) => {
+            git.roll_back_to(snapshot).context("rolling back after git refused the commit")?;
+            return Err(refused);
+        }
+    };
+    Ok((sha.clone(), recovery::files_between(git, &snapshot.head, &sha)?))
+}
+
+/// `base`, or `base-2`, `base-3`, ... when a branch of that name exists (two sessions
+/// started in the same second). Existing branches are never reused.
+fn free_branch_name(git: &Git, base: &str) -> anyhow::Result<String> {
+    let exists = |name: &str| git.run(&["rev-parse", "--verify", "--quiet", &format!("refs/heads/{name}")]).is_ok();
+    let mut name = base.to_string();
+    let mut n = 1;
+    while exists(&name) {
+        n += 1;
+        name = format!("{base}-{n}");
+    }
+    Ok(name)
+}
+
+/// `20261124-061500-3f2a`: sortable, unique enough for one repository.
+pub fn session_id() -> String {
+    format!("{}-{:04x}", jiff::Zoned::now().strftime("%Y%m%d-%H%M%S"), fastrand::u16(..))
+}
+
+/// The agent hooks of one conversation: every request and response goes to the
+/// transcript, every response's usage to the account and the journal, and (for editing
+/// conversations) every tool call to the journal.
+pub struct SessionHooks<'a> {
+    session: &'a Session,
+    iteration: u32,
+    label: String,
+    report_tools: bool,
+}
+
+impl Hooks for SessionHooks<'_> {
+    fn on_request(&self, request: &MessagesRequest) {
+        if let Err(e) = self.session.transcript.request(&self.label, request) {
+            tracing::warn!("could not write the transcript: {e:#}");
+        }
+    }
+
+    fn on_response(&self, response: &MessagesResponse) {
+        if let Err(e) = self.session.transcript.response(&self.label, response) {
+            tracing::warn!("could not write the transcript: {e:#}");
+        }
+        {
+            let mut live = self.session.live.lock().unwrap_or_else(|p| p.into_inner());
+            live.0 += response.usage;
+            live.1 += 1;
+        }
+        self.session.emit(&Event::Usage {
+            iteration: self.iteration,
+            conversation: self.label.clone(),
+            usage: response.usage,
+            cost_usd: self.session.cost(&response.usage),
+        });
+    }
+
+    fn on_tool(&self, name: &str, input: &Value, reply: &ToolReply) {
+        if !self.report_tools {
+            return;
+        }
+        self.session.emit(&Event::Tool {
+            iteration: self.iteration,
+            tool: name.to_string(),
+            command: input.get("command").and_then(Value::as_str).map(str::to_string),
+            path: input.get("path").and_then(Value::as_str).map(str::to_string),
+            changed: reply.changed.as_ref().map(|p| p.to_string_lossy().into_owned()),
+            is_error: reply.is_error,
+        });
+    }
+
+    fn on_text(&self, delta: &str) {
+        self.session.observer.text(&self.session.record.id, delta);
+    }
+
+    fn over_budget(&self, _conversation: &Conversation) -> bool {
+        self.session.over_budget()
+    }
+}

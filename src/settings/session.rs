@@ -1,0 +1,54 @@
+//! The settings a session runs with, as typed values: resolved from [`Settings`] once, by
+//! the command, so the session engine never reads a setting by its string key.
+
+use std::time::Duration;
+
+use super::Settings;
+
+/// What the session engine needs from the settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionConfig {
+    pub model: String,
+    pub target: f64,
+    pub max_iterations: u32,
+    pub budget_usd: Option<f64>,
+    pub max_tokens: Option<u64>,
+    pub time_limit: Option<Duration>,
+    pub max_stalled: u32,
+    pub max_failures: u32,
+    pub fix_rounds: u32,
+    pub max_turns: u32,
+    pub max_output_tokens: u32,
+    /// `[validate] commands`; empty when the analysis should say.
+    pub checks: Vec<String>,
+    pub check_timeout: Duration,
+    pub in_place: bool,
+    /// Extra patterns of files the model never sees.
+    pub secret_files: Vec<String>,
+    /// Whether an API key or token is set (a dry run reviews only then).
+    pub has_credentials: bool,
+}
+
+impl SessionConfig {
+    pub fn resolve(settings: &Settings) -> Self {
+        let int = |key: &str| settings.int(key).unwrap_or(0);
+        Self {
+            model: settings.str("model").unwrap_or_default().to_string(),
+            target: settings.float("target").unwrap_or(8.0),
+            max_iterations: int("max_iterations") as u32,
+            budget_usd: settings.float("budget_usd"),
+            max_tokens: settings.int("max_tokens"),
+            time_limit: settings.duration("time_limit"),
+            max_stalled: int("max_stalled") as u32,
+            max_failures: int("max_failures") as u32,
+            fix_rounds: int("fix_rounds") as u32,
+            max_turns: int("max_turns") as u32,
+            max_output_tokens: int("max_output_tokens").min(u64::from(u32::MAX)) as u32,
+            checks: settings.list("validate.commands").to_vec(),
+            check_timeout: settings.duration("validate.timeout").unwrap_or(Duration::from_secs(600)),
+            in_place: settings.bool("in_place"),
+            secret_files: settings.list("secret_files").to_vec(),
+            has_credentials: settings.str("api_key").is_some() || settings.str("auth_token").is_some(),
+        }
+    }
+}
