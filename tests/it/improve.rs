@@ -8,50 +8,19 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::fake_api::{FakeApi, Msg, Reply, TEST_KEY};
+use crate::common::script::{
+    CHECK, EDITOR, done, events, issue, last_message, mmm_with, project_with_check, replace, review, session,
+    session_dir,
+};
 use crate::common::{Project, json_lines, stderr, stdout};
-
-const CHECK: &str = "! grep -q BUG src/app.txt";
-const EDITOR: &str = "str_replace_based_edit_tool";
 
 /// A repository whose check passes, with `.mmm/config.toml` naming the check.
 fn project() -> Project {
-    let p = Project::git();
-    p.write("src/app.txt", "greeting = hello\n");
-    p.write(".gitignore", ".env\n");
-    p.write(".mmm/config.toml", &format!("[validate]\ncommands = [{CHECK:?}]\n"));
-    p.run_git(&["add", "-A"]);
-    p.run_git(&["commit", "-q", "-m", "project"]);
-    p
+    project_with_check(CHECK)
 }
 
 fn improve(p: &Project, server: &FakeApi) -> assert_cmd::Command {
-    let mut cmd = p.mmm();
-    cmd.env("ANTHROPIC_API_KEY", TEST_KEY).env("ANTHROPIC_BASE_URL", server.url()).arg("improve");
-    cmd
-}
-
-fn issue() -> Value {
-    json!([{"severity": "high", "file": "src/app.txt", "description": "the greeting is curt"}])
-}
-
-fn review(score: f64, issues: Value) -> Reply {
-    Reply::stream(&Msg::new().tool_use(
-        "toolu_review",
-        "submit_review",
-        json!({"score": score, "summary": "A tiny project.", "issues": issues}),
-    ))
-}
-
-fn edit(id: &str, input: Value) -> Reply {
-    Reply::stream(&Msg::new().tool_use(id, EDITOR, input))
-}
-
-fn replace(id: &str, old: &str, new: &str) -> Reply {
-    edit(id, json!({"command": "str_replace", "path": "src/app.txt", "old_str": old, "new_str": new}))
-}
-
-fn done(text: &str) -> Reply {
-    Reply::stream(&Msg::new().text(text))
+    mmm_with(p, server, "improve")
 }
 
 /// One committed iteration (the greeting shortened to "hi"), then a review at the target.
@@ -62,29 +31,6 @@ fn shorten_then_target() -> FakeApi {
         done("Shorten the greeting"),
         review(9.0, json!([])),
     ])
-}
-
-fn session_dir(p: &Project) -> std::path::PathBuf {
-    let state: Value = serde_json::from_str(&p.read(".mmm/state.json")).unwrap();
-    p.root.join(".mmm/sessions").join(state["last_session"].as_str().unwrap())
-}
-
-fn session(p: &Project) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(session_dir(p).join("session.json")).unwrap()).unwrap()
-}
-
-fn events(p: &Project) -> Vec<Value> {
-    std::fs::read_to_string(session_dir(p).join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-/// The last message of a recorded request.
-fn last_message(server: &FakeApi, i: usize) -> Value {
-    let body = server.request(i).json();
-    body["messages"].as_array().unwrap().last().unwrap().clone()
 }
 
 #[test]

@@ -4,70 +4,23 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::fake_api::{FakeApi, Msg, Reply, TEST_KEY};
+use crate::common::script::{
+    CHECK, create, done, last_message_text, mmm_with, project_with_check, replace, session, state, verdict,
+};
 use crate::common::{Project, json_lines, stderr, stdout};
-
-const CHECK: &str = "! grep -q BUG src/app.txt";
-const EDITOR: &str = "str_replace_based_edit_tool";
 
 const GREET: &str = "---\nid: 001-greet\n---\n# Greet the world\n\nThe greeting should name the world.\n\n\
 ## Acceptance Criteria\n\n- [ ] Says hello\n- [x] Stays one line\n- [ ] Says goodbye\n\n## Notes\n\n- [ ] not a criterion\n";
 
 fn project() -> Project {
-    let p = Project::git();
-    p.write("src/app.txt", "greeting = hello\n");
-    p.write(".mmm/config.toml", &format!("[validate]\ncommands = [{CHECK:?}]\n"));
-    p.run_git(&["add", "-A"]);
-    p.run_git(&["commit", "-q", "-m", "project"]);
-    p
+    project_with_check(CHECK)
 }
 
 fn run(p: &Project, server: &FakeApi) -> assert_cmd::Command {
-    let mut cmd = p.mmm();
-    cmd.env("ANTHROPIC_API_KEY", TEST_KEY).env("ANTHROPIC_BASE_URL", server.url()).arg("run");
-    cmd
-}
-
-fn edit(id: &str, input: Value) -> Reply {
-    Reply::stream(&Msg::new().tool_use(id, EDITOR, input))
-}
-
-fn replace(id: &str, old: &str, new: &str) -> Reply {
-    edit(id, json!({"command": "str_replace", "path": "src/app.txt", "old_str": old, "new_str": new}))
-}
-
-fn create(id: &str, path: &str) -> Reply {
-    edit(id, json!({"command": "create", "path": path, "file_text": "made\n"}))
-}
-
-fn done(text: &str) -> Reply {
-    Reply::stream(&Msg::new().text(text))
-}
-
-fn verdict(met: &[bool]) -> Reply {
-    let criteria: Vec<Value> = met
-        .iter()
-        .enumerate()
-        .map(|(i, m)| json!({"index": i + 1, "met": m, "evidence": if *m { "src/app.txt" } else { "no farewell" }}))
-        .collect();
-    Reply::stream(&Msg::new().tool_use("toolu_verdict", "submit_verdict", json!({ "criteria": criteria })))
-}
-
-fn state(p: &Project) -> Value {
-    serde_json::from_str(&p.read(".mmm/state.json")).unwrap()
-}
-
-fn session(p: &Project) -> Value {
-    let id = state(p)["last_session"].as_str().unwrap().to_string();
-    serde_json::from_str(&p.read(&format!(".mmm/sessions/{id}/session.json"))).unwrap()
-}
-
-fn last_message_text(server: &FakeApi, i: usize) -> String {
-    let body = server.request(i).json();
-    let last = body["messages"].as_array().unwrap().last().unwrap().clone();
-    last["content"].as_array().unwrap().iter().filter_map(|b| b["text"].as_str()).collect::<Vec<_>>().join("\n")
+    mmm_with(p, server, "run")
 }
 
 #[test]

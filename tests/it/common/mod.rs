@@ -3,6 +3,7 @@
 //! from the developer's machine.
 
 pub mod fake_api;
+pub mod script;
 
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
