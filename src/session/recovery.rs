@@ -244,7 +244,8 @@ pub fn recover(git: &Git, layout: &Layout, record: &mut SessionRecord, price: &P
     if let Some(spec) = &record.spec {
         ours.insert(spec.path.as_str());
     }
-    let foreign: Vec<&String> = dirty.iter().filter(|p| !ours.contains(p.as_str()) && !is_temporary(p)).collect();
+    let mut foreign: Vec<&String> = dirty.iter().filter(|p| !ours.contains(p.as_str()) && !is_temporary(p)).collect();
+    foreign.sort();
     if !foreign.is_empty() {
         return Err(CliError::usage(format!(
             "session {} stopped mid-iteration, and these uncommitted files were not changed by mmm: {}",
@@ -278,8 +279,9 @@ fn is_temporary(path: &str) -> bool {
     name.starts_with(".mmm-write-") && name.ends_with(".tmp")
 }
 
-/// Debug builds only: aborts the process right after the k-th journal event it writes,
-/// when `MMM_DEBUG_ABORT_AFTER_EVENT=k` (the crash-recovery sweep's kill point).
+/// Debug builds only: kills the process (SIGKILL: no cleanup, no core dump) right after
+/// the k-th journal event it writes, when `MMM_DEBUG_ABORT_AFTER_EVENT=k` (the
+/// crash-recovery sweep's kill point).
 #[cfg(debug_assertions)]
 pub fn abort_point() {
     use std::sync::OnceLock;
@@ -290,6 +292,11 @@ pub fn abort_point() {
     if let Some(k) = *target
         && WRITTEN.fetch_add(1, Ordering::SeqCst) + 1 == k
     {
+        #[cfg(unix)]
+        // SAFETY: raise() with a valid signal number has no memory-safety requirements.
+        unsafe {
+            libc::raise(libc::SIGKILL);
+        }
         std::process::abort();
     }
 }
