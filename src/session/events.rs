@@ -313,7 +313,11 @@ fn summary_block(session: &str, x: &Summary, s: &Styles) -> String {
         format!("  cost        {}", cost(x.cost_usd)),
         format!(
             "  time        {}",
-            crate::settings::value::format_duration(std::time::Duration::from_secs(x.elapsed_secs))
+            match x.elapsed_secs {
+                // Time is kept in whole seconds: less than one is not "0s".
+                0 => "under 1s".to_string(),
+                secs => crate::settings::value::format_duration(std::time::Duration::from_secs(secs)),
+            }
         ),
         format!("  branch      {}", s.cyan(&x.branch)),
     ];

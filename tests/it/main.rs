@@ -13,5 +13,6 @@ mod improve;
 mod init;
 mod llm;
 mod models;
+mod output;
 mod recovery;
 mod run;
