@@ -27,8 +27,3 @@ pub mod state;
 pub mod tools;
 
 pub use error::{CliError, Exit};
-
-/// Runs a parsed command line, printing through `printer`.
-pub fn run(cli: cli::Cli, printer: &printer::Printer) -> anyhow::Result<()> {
-    commands::exec(cli, printer)
-}

@@ -23,7 +23,7 @@ fn main() {
     let styles = printer.stderr_styles();
     mmm::logging::init(cli.global.verbose, cli.global.quiet, styles.bold("x") != "x");
 
-    let exit = match mmm::run(cli, &printer) {
+    let exit = match mmm::commands::exec(cli, &printer) {
         Ok(()) => Exit::Success,
         Err(err) => {
             let (exit, hint) = error::classify(&err);

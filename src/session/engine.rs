@@ -9,7 +9,12 @@
 //! [`drive`] is the one loop: baseline, then attempts until the [`Policy`] says stop, then
 //! [`Session::finish`]. An attempt is checkpointed on disk before the first edit, runs the
 //! policy (what to ask, whether to keep), and is committed or rolled back exactly; Ctrl+C
-//! (the token) rolls it back. The engine never prints: everything goes out as events.
+//! (the token) rolls it back. Inside an attempt, [`Session::edit_until_green`] is the one
+//! verified change every policy shares: the model edits through the confined tools until
+//! it stops, the work is kept reachable (`refs/mmm/wip/...`), the project's checks run,
+//! and failures go back to the model for a few fix rounds; it never commits or rolls back
+//! (the attempt does, once the policy has decided). The engine never prints: everything
+//! goes out as events.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -24,11 +29,12 @@ use super::events::{Envelope, Event, Observer, Summary};
 use super::recovery::{self, Checkpoint};
 use super::stop::{self, Progress, StopReason};
 use super::transcript::Transcript;
-use super::{PriceFn, checks};
-use crate::agent::{Conversation, Hooks, ToolReply};
+use super::{PriceFn, checks, prompts};
+use crate::agent::{self, Conversation, Ended, Hooks, ToolReply};
 use crate::exec::CommandResult;
 use crate::git::{Git, Snapshot};
-use crate::llm::{MessagesRequest, MessagesResponse, Model, Usage};
+use crate::llm::{LlmError, MessagesRequest, MessagesResponse, Model, Usage};
+use crate::redact::redact;
 use crate::secrets::SecretFiles;
 use crate::state::journal::Journal;
 use crate::state::lock::WorkTreeLock;
@@ -128,6 +134,138 @@ pub trait Policy: Send {
     fn finished(&mut self, _session: &Session, _reason: &StopReason) -> anyhow::Result<()> {
         Ok(())
     }
+}
+
+/// How an editing round ended.
+#[derive(Debug)]
+pub enum ChangeKind {
+    /// Files changed and every check passed.
+    Green,
+    /// Files changed, but the checks still failed after the last fix round (or the budget
+    /// ran out first).
+    StillFailing,
+    /// The model changed nothing.
+    NoChange,
+    /// The model declined the request.
+    Declined,
+    /// The API failed after its retries, and a later request might succeed.
+    ApiFailed,
+    /// A failure no later request can get past: a bad key, no such model, a bad request,
+    /// or a tool failure of mmm's own. It ends the session.
+    Fatal(anyhow::Error),
+}
+
+/// What [`Session::edit_until_green`] did.
+#[derive(Debug)]
+pub struct Change {
+    pub kind: ChangeKind,
+    /// The model's last text: its summary of the change.
+    pub final_text: String,
+    /// Fix rounds used (0 when the first attempt passed).
+    pub rounds: u32,
+    /// Files the tools created or modified, relative to the root.
+    pub changed: Vec<String>,
+    /// The last run of the checks, if they ran.
+    pub results: Vec<CommandResult>,
+    /// What went wrong, in a sentence, for every kind but `Green`.
+    pub error: Option<String>,
+}
+
+impl Session {
+    /// Runs the conversation (already holding its first request) until its change passes
+    /// the checks, the fix rounds run out, or it fails. The conversation and tools keep
+    /// their state, so a caller may push another message and call this again.
+    pub async fn edit_until_green(
+        &self,
+        index: u32,
+        conversation: &mut Conversation,
+        tools: &mut Tools,
+    ) -> anyhow::Result<Change> {
+        let settings = &self.record.settings;
+        let timeout = std::time::Duration::from_secs(settings.check_timeout_secs);
+        let hooks = self.hooks(index, "implement", true);
+        let mut change = Change {
+            kind: ChangeKind::NoChange,
+            final_text: String::new(),
+            rounds: 0,
+            changed: Vec::new(),
+            results: Vec::new(),
+            error: None,
+        };
+        loop {
+            self.activity(Some(if change.rounds == 0 {
+                format!("#{index} editing")
+            } else {
+                format!("#{index} fixing (round {} of {})", change.rounds, settings.fix_rounds)
+            }));
+            let ended = agent::run_turns(self.model.as_ref(), conversation, tools, settings.max_turns, &hooks).await;
+            self.activity(None);
+            match ended {
+                Ok(Ended::Done { text }) => change.final_text = text,
+                Ok(Ended::Refusal { .. }) => {
+                    return Ok(change.fail(ChangeKind::Declined, "the model declined to make the change"));
+                }
+                Ok(Ended::ToolFailed { message }) => {
+                    let error = anyhow::anyhow!("a tool failed: {message}");
+                    return Ok(change.fail(ChangeKind::Fatal(error), &format!("a tool failed: {message}")));
+                }
+                Ok(other) => tracing::info!("iteration {index}: {other:?}; checking what was changed"),
+                Err(e) => {
+                    let message = format!("the editing request failed: {e}");
+                    return Ok(change.fail(api_failure(e), &message));
+                }
+            }
+            // What the model changed through its tools; build output the checks leave
+            // behind is not part of the change.
+            change.changed = tools.changed_files().iter().map(|p| p.to_string_lossy().into_owned()).collect();
+            if !self.git.paths_changed(&change.changed)? {
+                change.kind = ChangeKind::NoChange;
+                change.error = Some("the model changed nothing".into());
+                return Ok(change);
+            }
+            self.save_wip(index, &change.changed);
+            self.activity(Some(format!("#{index} running the checks")));
+            change.results = checks::run(&settings.checks, self.git.root(), timeout).await;
+            self.activity(None);
+            let passed = checks::passed(&settings.checks, &change.results);
+            self.emit(&Event::Validation {
+                iteration: index,
+                round: change.rounds,
+                passed,
+                checks: checks::records(&change.results),
+            });
+            if passed {
+                change.kind = ChangeKind::Green;
+                change.error = None;
+                return Ok(change);
+            }
+            if change.rounds >= settings.fix_rounds || self.over_budget() {
+                let error = format!(
+                    "checks still failing after {} fix round(s): {}",
+                    change.rounds,
+                    checks::brief(&settings.checks, &change.results)
+                );
+                return Ok(change.fail(ChangeKind::StillFailing, &error));
+            }
+            change.rounds += 1;
+            let failures = redact(&checks::describe(&settings.checks, &change.results)).into_owned();
+            conversation.push_user_text(prompts::fix_request(change.rounds, settings.fix_rounds, &failures));
+        }
+    }
+}
+
+impl Change {
+    fn fail(mut self, kind: ChangeKind, error: &str) -> Self {
+        self.kind = kind;
+        self.error = Some(error.to_string());
+        self
+    }
+}
+
+/// An API failure as a change's end: fatal (keeping the error, with its hint) when no
+/// later request can succeed either.
+pub fn api_failure(e: LlmError) -> ChangeKind {
+    if e.is_retryable() { ChangeKind::ApiFailed } else { ChangeKind::Fatal(e.into()) }
 }
 
 /// How a session ended: its record, and the error that ended it, kept with its type (an
@@ -541,44 +679,10 @@ impl Session {
         let message = reason.to_string();
         self.emit(&Event::Stopped { reason: reason.clone(), message: message.clone() });
         policy.finished(&self, &reason)?;
-        let summary = self.summary(reason, message);
+        let summary = Summary::of(&self.record, self.base_branch.as_deref(), reason, message);
         self.emit(&Event::Summary(Box::new(summary)));
         self.save()?;
         Ok(Finished { record: self.record, error })
-    }
-
-    fn summary(&self, reason: StopReason, message: String) -> Summary {
-        let record = &self.record;
-        let files: std::collections::BTreeSet<&str> =
-            record.iterations.iter().flat_map(|i| i.files_changed.iter().map(|f| f.path.as_str())).collect();
-        let input =
-            record.usage.input_tokens + record.usage.cache_creation_input_tokens + record.usage.cache_read_input_tokens;
-        let commits: Vec<String> = record.commits().map(str::to_string).collect();
-        let next = match (commits.is_empty(), &self.base_branch) {
-            (true, _) => format!("nothing was kept; `mmm history {}` shows what was tried", record.id),
-            (false, Some(base)) if !record.settings.in_place => {
-                format!("review with `git log --stat {base}..{}`, then merge the branch", record.branch)
-            }
-            (false, _) => format!("review the commits on {} with `git log --stat`", record.branch),
-        };
-        Summary {
-            branch: record.branch.clone(),
-            score_before: record.score_before(),
-            score_after: record.score_now(),
-            iterations: record.iterations.len() as u32,
-            commits,
-            files_changed: files.len(),
-            lines_added: record.iterations.iter().flat_map(|i| &i.files_changed).map(|f| f.added).sum(),
-            lines_removed: record.iterations.iter().flat_map(|i| &i.files_changed).map(|f| f.removed).sum(),
-            usage: record.usage,
-            cache_hit_ratio: if input == 0 { 0.0 } else { record.usage.cache_read_input_tokens as f64 / input as f64 },
-            cost_usd: record.cost_usd,
-            requests: record.requests,
-            elapsed_secs: record.elapsed_secs,
-            stop_reason: reason,
-            stop_message: message,
-            next,
-        }
     }
 }
 

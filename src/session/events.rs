@@ -11,7 +11,7 @@ use super::review::Issue;
 use super::stop::StopReason;
 use crate::llm::Usage;
 use crate::printer::Styles;
-use crate::state::session::{CheckRecord, CriterionRecord, IterationRecord, Outcome};
+use crate::state::session::{CheckRecord, CriterionRecord, IterationRecord, Outcome, SessionRecord};
 use crate::state::summary::SpecStatus;
 
 /// Whatever watches sessions: the terminal, JSON lines, CI annotations, a server's stream.
@@ -170,6 +170,43 @@ pub struct Summary {
     pub stop_reason: StopReason,
     pub stop_message: String,
     pub next: String,
+}
+
+impl Summary {
+    /// The closing facts of a finished session's record; `base_branch` is the branch it
+    /// started from (for the review command it suggests).
+    pub fn of(record: &SessionRecord, base_branch: Option<&str>, reason: StopReason, message: String) -> Self {
+        let files: std::collections::BTreeSet<&str> =
+            record.iterations.iter().flat_map(|i| i.files_changed.iter().map(|f| f.path.as_str())).collect();
+        let input =
+            record.usage.input_tokens + record.usage.cache_creation_input_tokens + record.usage.cache_read_input_tokens;
+        let commits: Vec<String> = record.commits().map(str::to_string).collect();
+        let next = match (commits.is_empty(), base_branch) {
+            (true, _) => format!("nothing was kept; `mmm history {}` shows what was tried", record.id),
+            (false, Some(base)) if !record.settings.in_place => {
+                format!("review with `git log --stat {base}..{}`, then merge the branch", record.branch)
+            }
+            (false, _) => format!("review the commits on {} with `git log --stat`", record.branch),
+        };
+        Summary {
+            branch: record.branch.clone(),
+            score_before: record.score_before(),
+            score_after: record.score_now(),
+            iterations: record.iterations.len() as u32,
+            commits,
+            files_changed: files.len(),
+            lines_added: record.iterations.iter().flat_map(|i| &i.files_changed).map(|f| f.added).sum(),
+            lines_removed: record.iterations.iter().flat_map(|i| &i.files_changed).map(|f| f.removed).sum(),
+            usage: record.usage,
+            cache_hit_ratio: if input == 0 { 0.0 } else { record.usage.cache_read_input_tokens as f64 / input as f64 },
+            cost_usd: record.cost_usd,
+            requests: record.requests,
+            elapsed_secs: record.elapsed_secs,
+            stop_reason: reason,
+            stop_message: message,
+            next,
+        }
+    }
 }
 
 impl Event {

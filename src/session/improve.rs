@@ -12,9 +12,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::change::ChangeKind;
 use super::checks;
-use super::engine::{self, Attempt, Env, Finished, NewSession, Policy, Project, Session};
+use super::engine::{self, Attempt, ChangeKind, Env, Finished, NewSession, Policy, Project, Session};
 use super::events::Event;
 use super::prompts::{self, ProjectContext};
 use super::review::{self, Issue, Review, SUBMIT_REVIEW};

@@ -6,7 +6,6 @@
 //! the loop every kind of session shares; a policy says what to ask the model and what to
 //! keep. Nothing here prints: sessions report through events to an observer.
 
-pub mod change;
 pub mod checks;
 pub mod engine;
 pub mod events;

@@ -13,9 +13,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use super::change::{Change, ChangeKind};
 use super::checks;
-use super::engine::{self, Attempt, Env, NewSession, Policy, Session};
+use super::engine::{self, Attempt, Change, ChangeKind, Env, NewSession, Policy, Session};
 use super::events::{Event, Observer};
 use super::improve::summary_line;
 use super::prompts::{self, ProjectContext};
