@@ -28,13 +28,6 @@ pub trait Observer: Send + Sync {
     fn warn(&self, _session: &str, _message: &str) {}
 }
 
-/// An observer that ignores everything (a library caller that only wants the record).
-pub struct Quiet;
-
-impl Observer for Quiet {
-    fn event(&self, _session: &str, _event: &Event) {}
-}
-
 /// An event with the id of the session it belongs to: the form of every journal line and
 /// every JSON line a session prints.
 #[derive(Debug, Serialize)]

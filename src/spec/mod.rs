@@ -4,7 +4,7 @@
 //! skeletons. It never talks to git, the model or the state: the engine in
 //! `session::spec` does.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -356,11 +356,6 @@ pub fn create(dir: &Path, title: &str) -> anyhow::Result<PathBuf> {
     std::io::Write::write_all(&mut file, skeleton(&id, title).as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
-}
-
-/// Specs by id, for lookups.
-pub fn by_id(specs: &[Spec]) -> BTreeMap<&str, &Spec> {
-    specs.iter().map(|s| (s.id.as_str(), s)).collect()
 }
 
 #[cfg(test)]

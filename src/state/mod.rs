@@ -56,11 +56,6 @@ impl Layout {
         self.dir.join("lock")
     }
 
-    /// `.mmm/cache/`.
-    pub fn cache_dir(&self) -> PathBuf {
-        self.dir.join("cache")
-    }
-
     /// Makes sure `.mmm/.gitignore` keeps runtime files out of git, writing it if missing.
     /// Returns true when it was written.
     pub fn ensure_gitignore(&self) -> anyhow::Result<bool> {
