@@ -28,7 +28,8 @@ Examples:
   mmm completions zsh > ~/.zfunc/_mmm";
 
 #[derive(Debug, Parser)]
-#[command(name = "mmm", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+#[command(name = "mmm", version, about = ABOUT, long_about = LONG_ABOUT)]
+#[command(after_help = format!("{EXAMPLES}\n\n{}", crate::error::Exit::help_text()))]
 #[command(propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]

@@ -18,14 +18,50 @@ pub enum Exit {
     Usage = 2,
     /// The run completed, but below the score `--fail-under` asked for.
     TargetNotReached = 3,
+    /// The session ran iterations but kept none of them.
+    NothingKept = 4,
     /// Interrupted by the user (Ctrl+C).
     Interrupted = 130,
 }
 
 impl Exit {
+    /// Every exit code, in order.
+    pub const ALL: [Exit; 6] =
+        [Exit::Success, Exit::Failure, Exit::Usage, Exit::TargetNotReached, Exit::NothingKept, Exit::Interrupted];
+
     /// The process exit code.
     pub fn code(self) -> i32 {
         self as i32
+    }
+
+    /// What the code means, as the README, `docs/ci.md` and `mmm --help` say it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Success => "success: the session kept its changes, or nothing needed doing",
+            Exit::Failure => "the run failed: an API error retries could not fix, repeated failures, git, I/O",
+            Exit::Usage => "bad usage, configuration or input: nothing was attempted",
+            Exit::TargetNotReached => "the session kept changes, but its final score is below `--fail-under`",
+            Exit::NothingKept => "the session ran iterations but kept none (rolled back, failed, no change)",
+            Exit::Interrupted => "interrupted (Ctrl+C); `--resume` continues",
+        }
+    }
+
+    /// The exit codes as a Markdown table (the README's and `docs/ci.md`'s).
+    pub fn markdown_table() -> String {
+        let mut table = String::from("| code | meaning |\n| --- | --- |\n");
+        for exit in Exit::ALL {
+            table.push_str(&format!("| {} | {} |\n", exit.code(), exit.meaning()));
+        }
+        table
+    }
+
+    /// The exit codes as `--help` text.
+    pub fn help_text() -> String {
+        let mut text = String::from("Exit codes:\n");
+        for exit in Exit::ALL {
+            text.push_str(&format!("  {:<5} {}\n", exit.code(), exit.meaning()));
+        }
+        text.trim_end().to_string()
     }
 }
 
@@ -51,6 +87,11 @@ impl CliError {
     /// The run completed below the `--fail-under` score (exit 3).
     pub fn target_not_reached(message: impl Into<String>) -> Self {
         Self { exit: Exit::TargetNotReached, message: message.into(), hint: None }
+    }
+
+    /// The session kept no change (exit 4).
+    pub fn nothing_kept(message: impl Into<String>) -> Self {
+        Self { exit: Exit::NothingKept, message: message.into(), hint: None }
     }
 
     /// The user interrupted the run (exit 130).
@@ -114,8 +155,7 @@ mod tests {
 
     #[test]
     fn exit_codes_are_the_documented_numbers() {
-        let codes: Vec<i32> =
-            [Exit::Success, Exit::Failure, Exit::Usage, Exit::Interrupted].iter().map(|e| e.code()).collect();
-        assert_eq!(codes, vec![0, 1, 2, 130]);
+        let codes: Vec<i32> = Exit::ALL.iter().map(|e| e.code()).collect();
+        assert_eq!(codes, vec![0, 1, 2, 3, 4, 130]);
     }
 }

@@ -38,12 +38,7 @@ pub fn report_input<'a>(record: &'a SessionRecord, command: &'a str, stop: Optio
         .collect();
     ReportInput {
         command,
-        status: match record.status {
-            SessionStatus::Running => "running",
-            SessionStatus::Completed => "completed",
-            SessionStatus::Interrupted => "interrupted",
-            SessionStatus::Failed => "failed",
-        },
+        status: record.status.as_str(),
         session: &record.id,
         branch: &record.branch,
         score_before: record.score_before(),

@@ -33,7 +33,7 @@ impl Report for SessionList {
             lines.push(format!(
                 "{:<22} {:<11} {:>5} {:>7} {:>11} {:>8} {:>8}  {}",
                 r.id,
-                format!("{:?}", r.status).to_lowercase(),
+                r.status.as_str(),
                 r.iterations.len(),
                 r.commits().count(),
                 format!("{} → {}", score(r.score_before()), score(r.score_now())),

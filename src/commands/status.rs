@@ -31,7 +31,7 @@ impl Report for StatusReport {
             last.stop_reason.as_ref().map(|r| r.to_string()).unwrap_or_else(|| "still running or cut off".into());
         let mut lines = vec![
             format!("{} {}", s.bold("Last session"), last.id),
-            format!("  status      {:?} — {reason}", last.status).to_lowercase(),
+            format!("  status      {} — {reason}", last.status.as_str()),
             format!("  branch      {}", s.cyan(&last.branch)),
             format!("  score       {} → {}", score(last.score_before()), score(last.score_now())),
             format!("  iterations  {} ({} committed)", last.iterations.len(), last.commits().count()),

@@ -667,6 +667,10 @@ impl Session {
         self.record.status = match &reason {
             StopReason::Interrupted => SessionStatus::Interrupted,
             StopReason::Error { .. } | StopReason::Failing { .. } => SessionStatus::Failed,
+            // Measured, not claimed: iterations ran and none was kept.
+            _ if !self.record.iterations.is_empty() && self.record.commits().next().is_none() => {
+                SessionStatus::NothingKept
+            }
             _ => SessionStatus::Completed,
         };
         self.record.ended_at = Some(state::now());

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use crate::error::CliError;
 use crate::llm::Usage;
+use crate::state::session::SessionStatus;
 use engine::Finished;
 use stop::StopReason;
 
@@ -50,6 +51,12 @@ pub fn exit_result(finished: Finished, command: &str, fail_under: Option<f64>) -
                 .with_hint(format!("see `mmm history {id}` for what went wrong"))
                 .into())
         }
+        _ if record.status == SessionStatus::NothingKept => Err(CliError::nothing_kept(format!(
+            "the session kept no change: {} iteration(s), none committed",
+            record.iterations.len()
+        ))
+        .with_hint(format!("`mmm history {id}` shows what was tried and why it was not kept"))
+        .into()),
         _ => match (fail_under, record.score_now()) {
             (Some(threshold), score) if score.is_none_or(|s| s < threshold) => {
                 let got = score.map_or_else(|| "no score".to_string(), |s| format!("score {s:.1}"));

@@ -20,7 +20,7 @@ use crate::llm::{MessagesRequest, Model, Pricing, Tool, Usage};
 use crate::redact::redact;
 use crate::settings::session::SessionConfig;
 use crate::state::Layout;
-use crate::state::session::{SessionKind, SessionRecord, SessionSettings, SessionStatus};
+use crate::state::session::{SessionKind, SessionRecord, SessionSettings};
 use crate::state::summary::ProjectState;
 use crate::tools::Tools;
 
@@ -156,9 +156,9 @@ pub fn load_for_resume(layout: &Layout, id: Option<&str>, kind: SessionKind) -> 
             .with_hint(format!("resume it with `{other} --resume {id}`"))
             .into());
     }
-    if record.status == SessionStatus::Completed {
+    if record.status.is_finished() {
         let reason = record.stop_reason.as_ref().map(|r| r.to_string()).unwrap_or_default();
-        return Err(CliError::usage(format!("session {id} already completed ({reason})"))
+        return Err(CliError::usage(format!("session {id} already ended ({reason})"))
             .with_hint(format!("start a new session with `{command}`"))
             .into());
     }

@@ -30,9 +30,29 @@ pub enum SessionKind {
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
     Running,
+    /// Ended by a stop rule, having kept its changes (or with nothing to do).
     Completed,
+    /// Ended by a stop rule after iterations of which none was kept.
+    NothingKept,
     Interrupted,
     Failed,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Running => "running",
+            SessionStatus::Completed => "completed",
+            SessionStatus::NothingKept => "nothing_kept",
+            SessionStatus::Interrupted => "interrupted",
+            SessionStatus::Failed => "failed",
+        }
+    }
+
+    /// Whether the session ran to a stop rule (so `--resume` has nothing to continue).
+    pub fn is_finished(self) -> bool {
+        matches!(self, SessionStatus::Completed | SessionStatus::NothingKept)
+    }
 }
 
 /// The settings a session runs with, kept so `--resume` continues with the same ones.

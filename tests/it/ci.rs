@@ -247,7 +247,7 @@ fn json_mode_carries_annotations_as_events() {
         .args(["--output", "json", "--max-iterations", "1", "-c", "fix_rounds=1"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let lines = json_lines(&out);
     let annotation = lines.iter().find(|l| l["type"] == "annotation").expect("an annotation event");
     assert_eq!((annotation["file"].as_str(), annotation["line"].as_u64()), (Some("src/app.txt"), Some(1)));

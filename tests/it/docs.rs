@@ -45,3 +45,18 @@ fn the_shipped_specs_are_valid_and_ordered() {
         }
     }
 }
+
+#[test]
+fn the_exit_codes_read_the_same_in_the_readme_the_ci_guide_and_help() {
+    let table = mmm::Exit::markdown_table();
+    for doc in ["README.md", "docs/ci.md"] {
+        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(doc)).unwrap();
+        let section = &text[text.find("## Exit codes").unwrap_or_else(|| panic!("{doc} has no exit codes"))..];
+        let start = section.find("| code |").unwrap();
+        let rows: String =
+            section[start..].lines().take_while(|l| l.starts_with('|')).map(|l| format!("{l}\n")).collect();
+        assert_eq!(rows, table, "{doc}");
+    }
+    let help = crate::common::stdout(&crate::common::Project::new().mmm().arg("--help").output().unwrap());
+    assert!(help.ends_with(&format!("{}\n", mmm::Exit::help_text())), "{help}");
+}

@@ -166,7 +166,7 @@ fn a_change_never_fixed_is_rolled_back_to_the_exact_start() {
     let server = FakeApi::with([review(5.0, issue()), Reply::stream(&both), done("Try"), done("Still trying")]);
     let out =
         improve(&p, &server).args(["--max-iterations", "1", "-c", "fix_rounds=1", "--allow-dirty"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
 
     assert_eq!(p.read("src/app.txt"), "greeting = hello\n");
     assert!(!p.root.join("src/new").exists(), "created files and directories are gone");
@@ -176,6 +176,15 @@ fn a_change_never_fixed_is_rolled_back_to_the_exact_start() {
     assert_eq!((it["outcome"].as_str(), it["commit"].as_str()), (Some("rolled_back"), None));
     assert_eq!(it["error"], format!("checks still failing after 1 fix round(s): `{CHECK}` failed (exit 1)"));
     assert_eq!(s["stop_reason"], json!({"kind": "iteration_limit", "iterations": 1}));
+    assert_eq!(s["status"], "nothing_kept", "a session that kept nothing does not read as completed");
+    let id = s["id"].as_str().unwrap();
+    assert_eq!(
+        stderr(&out).lines().rev().take(2).collect::<Vec<_>>(),
+        [
+            format!("hint: `mmm history {id}` shows what was tried and why it was not kept").as_str(),
+            "error: the session kept no change: 1 iteration(s), none committed"
+        ]
+    );
     // Only the --allow-dirty snapshot was committed on top of the start.
     assert_eq!(p.run_git(&["rev-parse", "HEAD~1"]), before);
     assert_eq!(p.run_git(&["status", "--porcelain"]), "");
@@ -186,7 +195,7 @@ fn a_model_that_changes_nothing_ends_with_no_change() {
     let p = project();
     let server = FakeApi::with([review(5.0, issue()), done("Nothing needs changing")]);
     let out = improve(&p, &server).args(["--max-iterations", "1"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert_eq!(session(&p)["iterations"][0]["outcome"], "no_change");
     assert!(stdout(&out).contains("#1 no change   score 5.0  0 file(s) +0 -0"), "{}", stdout(&out));
 }
@@ -218,7 +227,7 @@ fn the_budget_stops_the_session() {
         .usage(json!({"input_tokens": 100_000, "output_tokens": 1_000}));
     let server = FakeApi::with([Reply::stream(&costly)]);
     let out = improve(&p, &server).args(["--budget-usd", "0.1"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let s = session(&p);
     // $2 per million input and $10 per million output tokens for claude-sonnet-5.
     assert_eq!(s["stop_reason"], json!({"kind": "budget", "spent_usd": 0.21, "budget_usd": 0.1}));
@@ -245,7 +254,7 @@ fn paths_outside_the_repository_and_secrets_are_refused() {
         .tool_use("t7", EDITOR, json!({"command": "create", "path": ".mmm/config.toml", "file_text": "[validate]\ncommands = [\"true\"]\n"}));
     let server = FakeApi::with([review(5.0, issue()), Reply::stream(&calls), done("Gave up")]);
     let out = improve(&p, &server).args(["--max-iterations", "1"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
 
     let results = &last_message(&server, 2)["content"];
     let errors: Vec<(bool, &str)> = results
@@ -278,7 +287,7 @@ fn requests_place_cache_breakpoints_and_keep_thinking_blocks() {
         json!({"command": "view", "path": "src/app.txt"}),
     );
     let server = FakeApi::with([review(5.0, issue()), Reply::stream(&thinking), done("Looked")]);
-    improve(&p, &server).args(["--max-iterations", "1"]).assert().success();
+    improve(&p, &server).args(["--max-iterations", "1"]).assert().code(4);
     let second = server.request(2).json();
     let assistant = &second["messages"][1];
     assert_eq!(
@@ -512,7 +521,7 @@ fn verbose_mode_shows_the_model_thinking_aloud() {
     let p = project();
     let server = FakeApi::with([review(5.0, issue()), done("Nothing to change here, the greeting is fine")]);
     let out = improve(&p, &server).args(["-v", "--max-iterations", "1"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("Nothing to change here, the greeting is fine"), "{}", stderr(&out));
     let quiet = project();
     let server = FakeApi::with([review(5.0, issue()), done("Nothing to change here, the greeting is fine")]);
@@ -529,7 +538,7 @@ fn a_commit_refused_by_a_hook_rolls_the_iteration_back() {
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let server = FakeApi::with([review(6.0, issue()), replace("toolu_1", "hello", "hi"), done("Shorten the greeting")]);
     let out = improve(&p, &server).args(["--max-iterations", "1"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert_eq!(p.read("src/app.txt"), "greeting = hello\n", "nothing half-done stays behind");
     assert_eq!(p.run_git(&["status", "--porcelain"]), "");
     let it = &session(&p)["iterations"][0];
