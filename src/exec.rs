@@ -9,6 +9,13 @@
 //! A command runs with stdin closed, in its own process group, under a timeout. On timeout,
 //! after it exits (stragglers it left in the background) and when the caller drops the
 //! future (an interrupted mmm), the whole group is killed, so no build outlives its run.
+//! If mmm itself dies without a chance to clean up (SIGKILL, a crash), a watchdog kills the
+//! group: a tiny `sh` outside the group that waits for EOF on a pipe only mmm holds open.
+//!
+//! Commands never see mmm's own credentials: `ANTHROPIC_API_KEY` and `ANTHROPIC_AUTH_TOKEN`
+//! are removed from the environment of everything mmm starts (checks, git and its hooks)
+//! unless the user passes one through by name (`validate.pass_env`). Code the model wrote
+//! runs as a check; it must have no key to print.
 //! Its stdout and stderr are read together as they arrive, so a chatty command never
 //! blocks on a full pipe, and only the head and tail of the output are kept, in memory
 //! bounded however much it prints. The kept output is redacted (see [`crate::redact`])
@@ -35,6 +42,21 @@ const MAX_LINE_BYTES: usize = 2000;
 /// After the command has exited (or been killed), how long to wait for its pipes to close.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
+/// mmm's own credentials: never in the environment of a process mmm starts.
+pub const CREDENTIAL_VARS: &[&str] = &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"];
+
+/// Removes mmm's credentials ([`CREDENTIAL_VARS`]) from `command`'s environment, except
+/// those named in `pass` (the user's `validate.pass_env`).
+pub fn without_credentials<'c>(
+    command: &'c mut std::process::Command,
+    pass: &[String],
+) -> &'c mut std::process::Command {
+    for name in CREDENTIAL_VARS.iter().filter(|name| !pass.iter().any(|p| p == *name)) {
+        command.env_remove(name);
+    }
+    command
+}
+
 /// What one command did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandResult {
@@ -58,10 +80,13 @@ impl CommandResult {
 }
 
 /// Runs `command` through the shell in `dir`, killing it (and everything it started) after
-/// `timeout`. A command that cannot be started at all (no shell, no such directory) is an
-/// error; a command that fails or times out is a [`CommandResult`] saying so.
-pub async fn run(command: &str, dir: &Path, timeout: Duration) -> anyhow::Result<CommandResult> {
+/// `timeout`. Its environment is this process's without mmm's credentials, except those
+/// named in `pass_env`. A command that cannot be started at all (no shell, no such
+/// directory) is an error; a command that fails or times out is a [`CommandResult`] saying
+/// so.
+pub async fn run(command: &str, dir: &Path, timeout: Duration, pass_env: &[String]) -> anyhow::Result<CommandResult> {
     let mut cmd = shell(command);
+    without_credentials(cmd.as_std_mut(), pass_env);
     cmd.current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     #[cfg(unix)]
     cmd.process_group(0);
@@ -118,18 +143,34 @@ fn shell(command: &str) -> tokio::process::Command {
     }
 }
 
-/// The command's process group, killed when dropped unless killed already. On Windows
-/// only the direct child is killed (by `kill_on_drop`).
+/// The command's process group, killed when dropped unless killed already, and its
+/// watchdog, which kills the group if mmm dies first. On Windows only the direct child is
+/// killed (by `kill_on_drop`).
 struct ProcessGroup {
     #[cfg(unix)]
     pgid: Option<i32>,
+    /// Waits for EOF on its stdin, which only this process holds open, then kills the
+    /// group: mmm's exit closes the pipe however mmm ends. `None` if it could not start
+    /// (the command still runs; only the SIGKILL-of-mmm case is then unguarded).
+    #[cfg(unix)]
+    watchdog: Option<tokio::process::Child>,
 }
 
 impl ProcessGroup {
     fn of(child: &tokio::process::Child) -> Self {
         #[cfg(unix)]
         {
-            Self { pgid: child.id().and_then(|id| i32::try_from(id).ok()) }
+            let pgid = child.id().and_then(|id| i32::try_from(id).ok());
+            let watchdog = pgid.and_then(|pgid| {
+                let mut watchdog = tokio::process::Command::new("sh");
+                // The group id is an argument, never spliced into the script.
+                watchdog.args(["-c", "read _; kill -KILL -\"$1\"", "mmm-watchdog", &pgid.to_string()]);
+                without_credentials(watchdog.as_std_mut(), &[]);
+                // Its own group: a Ctrl+C at the terminal must not take it down first.
+                watchdog.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0);
+                watchdog.kill_on_drop(true).spawn().ok()
+            });
+            Self { pgid, watchdog }
         }
         #[cfg(not(unix))]
         {
@@ -147,6 +188,11 @@ impl ProcessGroup {
             unsafe {
                 libc::kill(-pgid, libc::SIGKILL);
             }
+        }
+        // Killed before its pipe closes, so it never acts on a group id that may be reused.
+        #[cfg(unix)]
+        if let Some(mut watchdog) = self.watchdog.take() {
+            watchdog.start_kill().ok();
         }
     }
 }
@@ -282,7 +328,7 @@ mod tests {
     const LONG: Duration = Duration::from_secs(60);
 
     async fn sh(command: &str, dir: &Path, timeout: Duration) -> CommandResult {
-        run(command, dir, timeout).await.unwrap()
+        run(command, dir, timeout, &[]).await.unwrap()
     }
 
     #[tokio::test]
@@ -310,9 +356,17 @@ mod tests {
         );
     }
 
+    #[test]
+    fn credentials_are_removed_unless_passed_by_name() {
+        let mut command = std::process::Command::new("true");
+        without_credentials(&mut command, &["ANTHROPIC_AUTH_TOKEN".to_string(), "OTHER".to_string()]);
+        let envs: Vec<_> = command.get_envs().map(|(k, v)| (k.to_owned(), v.map(ToOwned::to_owned))).collect();
+        assert_eq!(envs, [("ANTHROPIC_API_KEY".into(), None)]);
+    }
+
     #[tokio::test]
     async fn a_missing_directory_is_an_error() {
-        let err = run("true", Path::new("/nonexistent/mmm-test"), LONG).await.unwrap_err();
+        let err = run("true", Path::new("/nonexistent/mmm-test"), LONG, &[]).await.unwrap_err();
         assert!(format!("{err:#}").contains("starting `true` in /nonexistent/mmm-test"), "{err:#}");
     }
 
@@ -340,9 +394,11 @@ mod tests {
     #[tokio::test]
     async fn dropping_the_future_kills_the_command() {
         let dir = tempfile::tempdir().unwrap();
-        let interrupted =
-            tokio::time::timeout(Duration::from_millis(300), run("(sleep 1; touch marker) & wait", dir.path(), LONG))
-                .await;
+        let interrupted = tokio::time::timeout(
+            Duration::from_millis(300),
+            run("(sleep 1; touch marker) & wait", dir.path(), LONG, &[]),
+        )
+        .await;
         assert!(interrupted.is_err());
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert!(!dir.path().join("marker").exists(), "the command outlived its dropped future");

@@ -3,7 +3,8 @@
 //! mmm shells out to `git` rather than linking a git library so that the user's own
 //! configuration, hooks and worktrees apply. Every call names the repository explicitly
 //! (`git -C <root>`), never goes through a shell, and returns git's stderr in the error.
-//! This module never rewrites existing history and never force-pushes.
+//! This module never rewrites existing history and never force-pushes, and git (with the
+//! hooks it runs) never sees mmm's credentials.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::blocking;
 use crate::error::CliError;
+
+/// `git`, with mmm's credentials removed from its environment: hooks are the project's
+/// code, and may be the model's.
+fn git_command() -> Command {
+    let mut command = Command::new("git");
+    crate::exec::without_credentials(&mut command, &[]);
+    command
+}
 
 /// A repository, by its top-level directory.
 #[derive(Debug, Clone)]
@@ -58,9 +67,8 @@ pub struct FileChange {
 impl Git {
     /// The repository containing `dir`. Not being in one is a usage error with a hint.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        let out =
-            blocking::call(|| Command::new("git").arg("-C").arg(dir).args(["rev-parse", "--show-toplevel"]).output())
-                .context("running git: is it installed and on PATH?")?;
+        let out = blocking::call(|| git_command().arg("-C").arg(dir).args(["rev-parse", "--show-toplevel"]).output())
+            .context("running git: is it installed and on PATH?")?;
         if !out.status.success() {
             return Err(CliError::usage(format!("{} is not inside a git repository", dir.display()))
                 .with_hint("run `git init` (and commit your files) first, or use -C to point at a repository")
@@ -303,7 +311,7 @@ impl Git {
         let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
         // Unattended: a remote that wants a password fails instead of waiting for one.
         let out = blocking::call(|| {
-            Command::new("git")
+            git_command()
                 .arg("-C")
                 .arg(&self.root)
                 .args(["push", "--quiet", remote, &refspec])
@@ -374,7 +382,7 @@ impl Git {
 
     fn output_with(&self, args: &[&str], env: &[(&str, &Path)]) -> anyhow::Result<Output> {
         blocking::call(|| {
-            let mut command = Command::new("git");
+            let mut command = git_command();
             command.arg("-C").arg(&self.root).args(args);
             for (key, value) in env {
                 command.env(key, value);

@@ -3,8 +3,9 @@
 //! A file matching the built-in list (`.env*`, keys, credential files, ...) or a pattern the
 //! user adds with the `secret_files` setting is never viewed, searched, edited, listed in a
 //! prompt or summarised. Patterns use gitignore syntax: a pattern without a slash matches a
-//! name at any depth, one with a slash is anchored at the repository root. This module only
-//! decides; the tools and the analyzer ask it.
+//! name at any depth, one with a slash is anchored at the repository root (`**/` frees it).
+//! Matching ignores case: `.ENV`, `ID_RSA` and `server.PEM` are as secret as their lower-case
+//! names. This module only decides; the tools and the analyzer ask it.
 
 use std::path::Path;
 
@@ -23,6 +24,7 @@ impl SecretFiles {
     /// The built-in patterns plus `extra` (the `secret_files` setting), rooted at `root`.
     pub fn new(root: &Path, extra: &[String]) -> anyhow::Result<Self> {
         let mut builder = GitignoreBuilder::new(root);
+        builder.case_insensitive(true).context("building the secret-file patterns")?;
         for pattern in BUILTIN_SECRET_FILES.iter().copied().chain(extra.iter().map(String::as_str)) {
             builder
                 .add_line(None, pattern)
@@ -56,13 +58,43 @@ mod tests {
             ".npmrc",
             "config/credentials.json",
             ".aws/credentials",
+            // Below the root, and in any case.
+            "ops/.aws/credentials",
+            "deploy/.docker/config.json",
+            "home/.kube/config",
+            "kubeconfig",
+            "clusters/prod.kubeconfig",
+            ".envrc",
+            "db/.pgpass",
+            "infra/terraform.tfstate",
+            "infra/terraform.tfstate.backup",
+            "gcp/my-service-account-1234.json",
+            "home/.ssh/known_hosts",
+            "home/.ssh/config",
+            "ci/github_deploy_key",
+            "config/database.yml",
+            "apps/web/config/database.yml",
+            ".ENV",
+            "ID_RSA",
+            "certs/server.PEM",
+            "Credentials.json",
+            ".Env.Local",
         ] {
             assert!(s.is_secret(Path::new(secret), false), "{secret} should be secret");
         }
         assert!(s.is_secret(&root.join("deploy/prod.key"), false));
-        for normal in
-            ["src/main.rs", "environment.md", "keys.rs", "docs/env.md", "Cargo.toml", "src/secrets.rs", "secrets.md"]
-        {
+        for normal in [
+            "src/main.rs",
+            "environment.md",
+            "keys.rs",
+            "docs/env.md",
+            "Cargo.toml",
+            "src/secrets.rs",
+            "secrets.md",
+            "config/database.yml.example",
+            "docs/kubeconfig.md",
+            "src/ssh.rs",
+        ] {
             assert!(!s.is_secret(Path::new(normal), false), "{normal} should not be secret");
         }
     }

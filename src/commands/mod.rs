@@ -56,6 +56,7 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     for secret in ["api_key", "auth_token"].into_iter().filter_map(|k| settings.str(k)) {
         crate::redact::add_secret(secret);
     }
+    crate::redact::add_env_secrets(&inputs.env);
     for warning in &settings.warnings {
         printer.warn(warning);
     }

@@ -9,13 +9,14 @@ use std::time::Duration;
 use crate::exec::{self, CommandResult};
 use crate::state::session::CheckRecord;
 
-/// Runs `commands` in `dir` one after another, stopping at the first that fails.
-pub async fn run(commands: &[String], dir: &Path, timeout: Duration) -> Vec<CommandResult> {
+/// Runs `commands` in `dir` one after another, stopping at the first that fails. They see
+/// none of mmm's credentials except those named in `pass_env`.
+pub async fn run(commands: &[String], dir: &Path, timeout: Duration, pass_env: &[String]) -> Vec<CommandResult> {
     let mut results = Vec::with_capacity(commands.len());
     for command in commands {
         // A command that cannot even start (no shell, no directory) counts as a failure
         // whose output says why, so the user and the model see it like any other.
-        let result = exec::run(command, dir, timeout).await.unwrap_or_else(|e| CommandResult {
+        let result = exec::run(command, dir, timeout, pass_env).await.unwrap_or_else(|e| CommandResult {
             command: command.clone(),
             exit_code: None,
             timed_out: false,
@@ -129,7 +130,7 @@ mod tests {
     async fn checks_stop_at_the_first_failure() {
         let dir = tempfile::tempdir().unwrap();
         let commands = vec!["true".to_string(), "exit 3".to_string(), "touch ran".to_string()];
-        let results = run(&commands, dir.path(), Duration::from_secs(30)).await;
+        let results = run(&commands, dir.path(), Duration::from_secs(30), &[]).await;
         assert_eq!(results.iter().map(|r| r.exit_code).collect::<Vec<_>>(), vec![Some(0), Some(3)]);
         assert!(!dir.path().join("ran").exists());
         assert!(passed(&commands[..1], &results[..1]));

@@ -225,7 +225,7 @@ impl Session {
             }
             self.save_wip(index, &change.changed);
             self.activity(Some(format!("#{index} running the checks")));
-            change.results = checks::run(&settings.checks, self.git.root(), timeout).await;
+            change.results = checks::run(&settings.checks, self.git.root(), timeout, &settings.pass_env).await;
             self.activity(None);
             let passed = checks::passed(&settings.checks, &change.results);
             self.emit(&Event::Validation {
@@ -546,7 +546,7 @@ impl Session {
         let timeout = Duration::from_secs(settings.check_timeout_secs);
         self.activity(Some("running the checks (baseline)".into()));
         let results = tokio::select! {
-            r = checks::run(&settings.checks, self.git.root(), timeout) => Some(r),
+            r = checks::run(&settings.checks, self.git.root(), timeout, &settings.pass_env) => Some(r),
             _ = self.cancel.cancelled() => None,
         };
         self.activity(None);

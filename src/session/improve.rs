@@ -164,7 +164,7 @@ pub async fn dry_run(
     let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
     let settings = setup::session_settings(config, opts.focus.clone(), &project)?;
     let timeout = Duration::from_secs(settings.check_timeout_secs);
-    let baseline = checks::run(&settings.checks, git.root(), timeout).await;
+    let baseline = checks::run(&settings.checks, git.root(), timeout, &settings.pass_env).await;
     let passed = checks::passed(&settings.checks, &baseline);
     let review = match model {
         Some(model) => {

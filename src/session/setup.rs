@@ -70,6 +70,7 @@ pub fn session_settings(
         max_output_tokens: config.max_output_tokens,
         checks,
         check_timeout_secs: config.check_timeout.as_secs(),
+        pass_env: config.pass_env.clone(),
         focus,
         in_place: config.in_place,
     })

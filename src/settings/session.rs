@@ -22,6 +22,8 @@ pub struct SessionConfig {
     /// `[validate] commands`; empty when the analysis should say.
     pub checks: Vec<String>,
     pub check_timeout: Duration,
+    /// `[validate] pass_env`: credentials the checks may see.
+    pub pass_env: Vec<String>,
     pub in_place: bool,
     /// Extra patterns of files the model never sees.
     pub secret_files: Vec<String>,
@@ -46,6 +48,7 @@ impl SessionConfig {
             max_output_tokens: int("max_output_tokens").min(u64::from(u32::MAX)) as u32,
             checks: settings.list("validate.commands").to_vec(),
             check_timeout: settings.duration("validate.timeout").unwrap_or(Duration::from_secs(600)),
+            pass_env: settings.list("validate.pass_env").to_vec(),
             in_place: settings.bool("in_place"),
             secret_files: settings.list("secret_files").to_vec(),
             has_credentials: settings.str("api_key").is_some() || settings.str("auth_token").is_some(),

@@ -65,6 +65,9 @@ pub struct SessionSettings {
     pub max_output_tokens: u32,
     pub checks: Vec<String>,
     pub check_timeout_secs: u64,
+    /// Credentials the checks may see (`validate.pass_env`); none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_env: Vec<String>,
     pub focus: Option<String>,
     pub in_place: bool,
 }

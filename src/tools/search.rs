@@ -1,8 +1,8 @@
 //! The read-only `search` tool: a regular expression over the repository's files.
 //!
 //! The model finds code with it before viewing or editing. The walk honours `.gitignore`
-//! (and `.ignore`), skips `.git`, secret files, symbolic links, binary files and files over
-//! 1 MiB, and visits files in name order, so results are stable. At most 100 matching
+//! (and `.ignore`) whatever the glob, skips `.git`, mmm's own `.mmm/` (sessions hold past
+//! conversations), secret files, symbolic links, binary files and files over 1 MiB, and visits files in name order, so results are stable. At most 100 matching
 //! lines are returned as `path:line: text`, long lines shortened, with a note when there
 //! were more; the result is redacted. This tool never writes anything.
 
@@ -99,21 +99,30 @@ fn search(ws: &Workspace, start: &Path, input: &Input) -> Result<String, ToolErr
         .map_err(|err| ToolError::new(format!("Error: Invalid regular expression `{}`: {err}", input.pattern)))?;
     let mut walk = ignore::WalkBuilder::new(start);
     walk.hidden(false).sort_by_file_name(|a, b| a.cmp(b));
-    if let Some(glob) = &input.glob {
-        let mut overrides = ignore::overrides::OverrideBuilder::new(start);
-        overrides.add(glob).map_err(|err| ToolError::new(format!("Error: Invalid glob `{glob}`: {err}")))?;
-        walk.overrides(
-            overrides.build().map_err(|err| ToolError::new(format!("Error: Invalid glob `{glob}`: {err}")))?,
-        );
-    }
+    // The glob narrows the walk's files; it is not given to the walker as an override,
+    // because an override's match would also re-admit gitignored files.
+    let glob = match &input.glob {
+        Some(glob) => {
+            let mut builder = ignore::overrides::OverrideBuilder::new(start);
+            builder.add(glob).map_err(|err| ToolError::new(format!("Error: Invalid glob `{glob}`: {err}")))?;
+            Some(builder.build().map_err(|err| ToolError::new(format!("Error: Invalid glob `{glob}`: {err}")))?)
+        }
+        None => None,
+    };
     let filter_ws = ws.clone();
-    walk.filter_entry(move |entry| !filter_ws.is_hidden(entry.path(), entry.file_type().is_some_and(|t| t.is_dir())));
+    walk.filter_entry(move |entry| {
+        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+        !filter_ws.is_hidden(entry.path(), is_dir) && !filter_ws.is_own_state(entry.path())
+    });
 
     let mut results = Vec::new();
     let mut capped = false;
     for entry in walk.build().flatten() {
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             continue; // directories, and symbolic links, which could lead anywhere
+        }
+        if glob.as_ref().is_some_and(|glob| !glob.matched(entry.path(), false).is_whitelist()) {
+            continue;
         }
         if entry.metadata().map_or(true, |m| m.len() > MAX_FILE_BYTES) {
             continue;
@@ -197,6 +206,9 @@ mod tests {
         write(&ws, "big.txt", format!("token\n{}", "x".repeat(1024 * 1024)).as_bytes());
         write(&ws, ".git/COMMIT_EDITMSG", b"token\n");
         write(&ws, "docs/a.md", b"Token (capitalised)\n");
+        write(&ws, ".mmm/sessions/s1/transcript.jsonl", b"{\"text\": \"token\"}\n");
+        write(&ws, "deploy/.ENV", b"token=SECRET\n");
+        write(&ws, "home/.ssh/config", b"token\n");
         assert_eq!(
             execute(&ws, &json!({"pattern": "token"})),
             ToolReply::ok("src/lib.rs:1: // token here\nsrc/lib.rs:2: fn token() {}").with_path(".")
@@ -212,6 +224,18 @@ mod tests {
         assert_eq!(search_ok(&ws, json!({"pattern": "token", "glob": "*.md"})), "No matches found for `token`.");
         assert_eq!(search_ok(&ws, json!({"pattern": "(?i)token", "glob": "*.md"})), "docs/a.md:1: Token (capitalised)");
         assert_eq!(search_ok(&ws, json!({"pattern": "token", "path": "src/lib.rs"})).lines().count(), 2);
+        // A glob that matches everything still honours .gitignore, secrets and `.mmm/`.
+        for glob in ["**", "**/*", "*", ".mmm/**", "target/*"] {
+            assert_eq!(
+                search_ok(&ws, json!({"pattern": "token", "glob": glob})),
+                if glob.starts_with('*') {
+                    "src/lib.rs:1: // token here\nsrc/lib.rs:2: fn token() {}"
+                } else {
+                    "No matches found for `token`."
+                },
+                "glob {glob}"
+            );
+        }
     }
 
     #[test]

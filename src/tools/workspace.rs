@@ -129,6 +129,13 @@ impl Workspace {
         has_git_component(relative) || self.is_secret(relative, is_dir)
     }
 
+    /// True for mmm's own `.mmm/` directory (or anything in it): searches skip it, since
+    /// its sessions hold past conversations and check output.
+    pub fn is_own_state(&self, path: &Path) -> bool {
+        let relative = path.strip_prefix(&self.root).unwrap_or(path);
+        relative.components().next() == Some(Component::Normal(".mmm".as_ref()))
+    }
+
     /// `requested` relative to the root with `.` and `..` resolved by name, or `None` when
     /// it climbs out or is absolute elsewhere.
     fn lexical(&self, requested: &Path) -> Option<PathBuf> {
@@ -167,7 +174,7 @@ impl Workspace {
                 "Error: Permission denied. `{shown}` is a secret file and cannot be read or edited."
             )));
         }
-        if intent == Intent::Write && relative.components().next() == Some(Component::Normal(".mmm".as_ref())) {
+        if intent == Intent::Write && self.is_own_state(relative) {
             return Err(ToolError::new(format!(
                 "Error: Permission denied. `{shown}` is inside `.mmm/`, mmm's own settings and state, which the tools cannot edit."
             )));

@@ -47,6 +47,7 @@ fn config() -> SessionConfig {
         max_output_tokens: 4096,
         checks: vec![CHECK.into()],
         check_timeout: Duration::from_secs(60),
+        pass_env: Vec::new(),
         in_place: false,
         secret_files: Vec::new(),
         has_credentials: true,
