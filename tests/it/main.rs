@@ -16,3 +16,4 @@ mod models;
 mod output;
 mod recovery;
 mod run;
+mod undo;
