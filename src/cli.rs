@@ -24,6 +24,8 @@ Examples:
   mmm analyze                       What this project is, how to build and test it, what is weakest
   mmm config show                   Show every setting and where its value came from
   mmm models                        List the models your API key can use
+  mmm diff                          What the last session changed
+  mmm undo                          Take the last session's work back out
   mmm -c model=claude-opus-5 config show
   mmm completions zsh > ~/.zfunc/_mmm";
 
