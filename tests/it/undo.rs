@@ -351,6 +351,15 @@ fn diff_shows_what_a_session_committed_and_why_an_iteration_has_nothing() {
              +++ b/src/app.txt\n@@ -1 +1 @@\n-greeting = hello\n+greeting = hi\n"
         )
     );
+    let start = s["start_commit"].as_str().unwrap();
+    let coloured = p.mmm().args(["--color", "always", "diff"]).output().unwrap();
+    assert_eq!(stdout(&coloured), p.run_git(&["diff", "--color=always", start, commit, "--"]));
+    assert!(stdout(&coloured).contains('\u{1b}'));
+    let json = json_lines(&p.mmm().args(["--output", "json", "diff"]).output().unwrap());
+    assert_eq!(
+        json,
+        [json!({"type": "diff", "session": id, "iteration": null, "from": start, "to": commit, "diff": stdout(&out)})]
+    );
     let out = p.mmm().args(["diff", id, "--iteration", "1"]).output().unwrap();
     assert_eq!(stdout(&out), p.run_git(&["show", "--color=never", commit, "--"]));
 
