@@ -24,6 +24,8 @@ Examples:
   mmm analyze                       What this project is, how to build and test it, what is weakest
   mmm config show                   Show every setting and where its value came from
   mmm models                        List the models your API key can use
+  mmm diff                          What the last session changed
+  mmm undo                          Take the last session's work back out
   mmm -c model=claude-opus-5 config show
   mmm completions zsh > ~/.zfunc/_mmm";
 
@@ -123,6 +125,39 @@ Examples:
   mmm history 20261124-061500-3f2a --transcript --iteration 2
                                      What the model was sent and answered in iteration 2")]
     History(HistoryArgs),
+
+    /// Show what a session changed: git's diff of its commits, or of one iteration's
+    #[command(after_help = "\
+Examples:
+  mmm diff                           Everything the last session committed, as one diff
+  mmm diff 20261124-061500-3f2a      Everything that session committed
+  mmm diff 20261124-061500-3f2a --iteration 2
+                                     Iteration 2's commit (git show)
+  mmm diff --output json | jq -r .diff")]
+    Diff(DiffArgs),
+
+    /// Take a session's work back out: delete its branch, or revert its in-place commits
+    #[command(after_help = "\
+Examples:
+  mmm undo                           Undo the last session (its mmm/... branch is deleted)
+  mmm undo 20261124-061500-3f2a      Undo that session
+  mmm undo --force                   Delete the branch even if it was merged or pushed
+
+A session on a branch of its own loses that branch (mmm switches back to the branch it
+started from first). An --in-place session's commits are reverted by new commits, newest
+first; history is never rewritten.")]
+    Undo(UndoArgs),
+
+    /// Remove what sessions left behind: empty mmm/... branches, stale worktrees, WIP refs
+    #[command(after_help = "\
+Examples:
+  mmm clean --dry-run                List what would be removed; change nothing
+  mmm clean                          Remove it
+  mmm clean --output json            One JSON object listing what was removed
+
+A branch with commits of its own, the checked-out branch and a running session's branch
+are never removed.")]
+    Clean(CleanArgs),
 
     /// Analyse a project: languages, build/test commands, structure, health score
     #[command(after_help = "\
@@ -351,6 +386,31 @@ pub struct HistoryArgs {
     /// With --transcript: only the conversations of this iteration
     #[arg(long, value_name = "N", requires = "transcript")]
     pub iteration: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// A session id (from `mmm history`); default: the last session
+    pub session: Option<String>,
+    /// Only this iteration's commit
+    #[arg(long, value_name = "N")]
+    pub iteration: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// A session id (from `mmm history`); default: the last session
+    pub session: Option<String>,
+    /// Delete the session's branch even if it was merged, pushed or holds other commits
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// List what would be removed without removing anything
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -432,6 +432,129 @@ impl Git {
         Ok(())
     }
 
+    /// Whether the local branch `name` exists.
+    pub fn branch_exists(&self, name: &str) -> anyhow::Result<bool> {
+        let full = format!("refs/heads/{name}");
+        Ok(self.output(&["show-ref", "--verify", "--quiet", &full])?.status.success())
+    }
+
+    /// The commit a local branch points at.
+    pub fn branch_head(&self, name: &str) -> anyhow::Result<String> {
+        let full = format!("refs/heads/{name}^{{commit}}");
+        Ok(self.run(&["rev-parse", "--verify", "--quiet", &full])?.trim().to_string())
+    }
+
+    /// Every ref under `prefix` (`refs/heads/mmm/`), as full ref names, sorted.
+    pub fn refs_under(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let out = self.run(&["for-each-ref", "--format=%(refname)", prefix])?;
+        Ok(out.lines().map(str::to_string).collect())
+    }
+
+    /// The local branches (`refs/heads/...`) and remote-tracking refs (`refs/remotes/...`)
+    /// whose history contains `commit`, as full ref names.
+    pub fn refs_containing(&self, commit: &str) -> anyhow::Result<Vec<String>> {
+        let out =
+            self.run(&["for-each-ref", "--format=%(refname)", "--contains", commit, "refs/heads", "refs/remotes"])?;
+        Ok(out.lines().map(str::to_string).collect())
+    }
+
+    /// Whether `ancestor` is in the history of `commit`.
+    pub fn is_ancestor(&self, ancestor: &str, commit: &str) -> anyhow::Result<bool> {
+        Ok(self.output(&["merge-base", "--is-ancestor", ancestor, commit])?.status.success())
+    }
+
+    /// The commits only the local branch `name` holds: reachable from it but from no other
+    /// local branch and no remote-tracking ref, newest first.
+    pub fn commits_only_on(&self, name: &str) -> anyhow::Result<Vec<String>> {
+        let full = format!("refs/heads/{name}");
+        let exclude = format!("--exclude={name}");
+        let out = self.run(&["rev-list", &full, "--not", &exclude, "--branches", "--remotes"])?;
+        Ok(out.lines().map(str::to_string).collect())
+    }
+
+    /// The branches checked out in any work tree of the repository (this one included).
+    pub fn checked_out_branches(&self) -> anyhow::Result<BTreeSet<String>> {
+        let out = self.run(&["worktree", "list", "--porcelain"])?;
+        Ok(out.lines().filter_map(|l| l.strip_prefix("branch refs/heads/")).map(str::to_string).collect())
+    }
+
+    /// Deletes a local branch of mmm's own (`mmm/...`), merged or not. Only names under
+    /// `mmm/` are accepted: a user's branch is never deleted. The caller decides whether
+    /// the branch's commits may go; git refuses a branch checked out in a work tree.
+    pub fn delete_branch(&self, name: &str) -> anyhow::Result<()> {
+        if !name.starts_with("mmm/") {
+            bail!("refusing to delete branch `{name}`: mmm deletes only its own mmm/... branches");
+        }
+        self.run(&["branch", "--quiet", "-D", name]).map(drop)
+    }
+
+    /// The stale work trees `git worktree prune` would remove (their directories are gone),
+    /// as git describes them: `worktrees/<name>: <reason>`. With `apply`, removes them.
+    pub fn prune_worktrees(&self, apply: bool) -> anyhow::Result<Vec<String>> {
+        let out = self.output(&["worktree", "prune", "--dry-run", "--verbose"])?;
+        if !out.status.success() {
+            bail!("git worktree prune --dry-run failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let stale: Vec<String> =
+            text.lines().filter_map(|l| l.strip_prefix("Removing ")).map(|l| l.trim().to_string()).collect();
+        if apply && !stale.is_empty() {
+            self.run(&["worktree", "prune"])?;
+        }
+        Ok(stale)
+    }
+
+    /// Whether reverting `commits` (in the order given) on top of HEAD would go through
+    /// without a conflict, computed with `git merge-tree` so that nothing is touched: `None`
+    /// when every revert applies, else the commit whose revert conflicts and the files.
+    pub fn revert_conflict(&self, commits: &[String]) -> anyhow::Result<Option<(String, Vec<String>)>> {
+        let mut tree = self.run(&["rev-parse", "--verify", "HEAD^{tree}"])?.trim().to_string();
+        for commit in commits {
+            let parent = self.parent(commit)?.with_context(|| format!("{commit} has no parent to revert to"))?;
+            let base = format!("--merge-base={commit}");
+            let out =
+                self.output(&["merge-tree", "--write-tree", "--name-only", "--no-messages", &base, &tree, &parent])?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let mut lines = text.lines();
+            match out.status.code() {
+                Some(0) => tree = lines.next().unwrap_or_default().to_string(),
+                Some(1) => {
+                    let files: BTreeSet<String> = lines.skip(1).filter(|l| !l.is_empty()).map(str::to_string).collect();
+                    return Ok(Some((commit.clone(), files.into_iter().collect())));
+                }
+                _ => bail!("git merge-tree failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reverts `commit` with a new commit on the current branch (`git revert --no-edit`)
+    /// and returns the new commit. History is only added to. If git stops (a conflict, a
+    /// hook), the revert is aborted, leaving HEAD, the index and the tree as they were.
+    pub fn revert(&self, commit: &str) -> anyhow::Result<String> {
+        let out = self.output(&["revert", "--no-edit", commit])?;
+        if !out.status.success() {
+            let _ = self.output(&["revert", "--abort"]);
+            bail!("git revert {commit} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        self.head()?.context("HEAD does not point at a commit after reverting")
+    }
+
+    /// A commit's diff as git prints it: `git diff from to` for a range, or `git show
+    /// commit` for one commit (`from` = `None`); coloured by git when `color`.
+    pub fn diff_text(&self, from: Option<&str>, to: &str, color: bool) -> anyhow::Result<String> {
+        let color = if color { "--color=always" } else { "--color=never" };
+        match from {
+            Some(from) => self.run(&["diff", color, from, to, "--"]),
+            None => self.run(&["show", color, to, "--"]),
+        }
+    }
+
+    /// The first line of a commit's message.
+    pub fn subject(&self, commit: &str) -> anyhow::Result<String> {
+        Ok(self.run(&["log", "-1", "--format=%s", commit, "--"])?.trim_end().to_string())
+    }
+
     /// The full message of a commit.
     pub fn message(&self, commit: &str) -> anyhow::Result<String> {
         self.run(&["log", "-1", "--format=%B", commit, "--"])
@@ -470,6 +593,39 @@ mod tests {
         git.delete_ref("refs/mmm/wip/s1").unwrap();
         assert!(git.run(&["rev-parse", "--verify", "--quiet", "refs/mmm/wip/s1"]).is_err());
         assert!(git.delete_ref("refs/heads/main").is_err());
+    }
+
+    #[test]
+    fn only_mmm_branches_are_deleted_and_own_commits_are_found() {
+        let (dir, g, first) = committed_repo();
+        g.create_branch_and_switch("mmm/s").unwrap();
+        assert_eq!(g.commits_only_on("mmm/s").unwrap(), Vec::<String>::new());
+        write(dir.path(), "a.txt", "session\n");
+        let own = g.add_all_and_commit("mmm: change", &[]).unwrap();
+        assert_eq!(g.commits_only_on("mmm/s").unwrap(), vec![own.clone()]);
+        assert_eq!(g.refs_containing(&own).unwrap(), vec!["refs/heads/mmm/s"]);
+        assert!(g.is_ancestor(&first, &own).unwrap() && !g.is_ancestor(&own, &first).unwrap());
+        g.switch("main").unwrap();
+        let err = g.delete_branch("main").unwrap_err();
+        assert_eq!(err.to_string(), "refusing to delete branch `main`: mmm deletes only its own mmm/... branches");
+        g.delete_branch("mmm/s").unwrap();
+        assert!(!g.branch_exists("mmm/s").unwrap() && g.branch_exists("main").unwrap());
+    }
+
+    #[test]
+    fn a_revert_conflict_is_found_without_touching_anything() {
+        let (dir, g, _) = committed_repo();
+        write(dir.path(), "a.txt", "first\n");
+        let one = g.add_all_and_commit("one", &[]).unwrap();
+        write(dir.path(), "src/lib.rs", "pub fn g() {}\n");
+        let two = g.add_all_and_commit("two", &[]).unwrap();
+        assert_eq!(g.revert_conflict(&[two.clone(), one.clone()]).unwrap(), None);
+        write(dir.path(), "a.txt", "later\n");
+        let later = g.add_all_and_commit("later", &[]).unwrap();
+        assert_eq!(g.revert_conflict(&[two, one.clone()]).unwrap(), Some((one.clone(), vec!["a.txt".to_string()])));
+        assert_eq!((g.head().unwrap(), g.is_clean().unwrap()), (Some(later.clone()), true));
+        assert!(g.revert(&one).unwrap_err().to_string().starts_with(&format!("git revert {one} failed")));
+        assert_eq!((g.head().unwrap(), g.is_clean().unwrap()), (Some(later), true));
     }
 
     fn repo() -> (tempfile::TempDir, Git) {

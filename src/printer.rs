@@ -44,6 +44,11 @@ impl Styles {
         Self { enabled: false }
     }
 
+    /// Whether these styles colour text (so a tool mmm runs may colour its output too).
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
     fn paint(&self, style: Style, text: impl Display) -> String {
         if self.enabled { format!("{style}{text}{style:#}") } else { text.to_string() }
     }

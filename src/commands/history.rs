@@ -33,7 +33,7 @@ impl Report for SessionList {
             lines.push(format!(
                 "{:<22} {:<11} {:>5} {:>7} {:>11} {:>8} {:>8}  {}",
                 r.id,
-                r.status.as_str(),
+                if r.undone.is_some() { "undone" } else { r.status.as_str() },
                 r.iterations.len(),
                 r.commits().count(),
                 format!("{} → {}", score(r.score_before()), score(r.score_now())),
@@ -63,8 +63,11 @@ impl Report for SessionDetail {
                 "  stopped {}",
                 r.stop_reason.as_ref().map(|x| x.to_string()).unwrap_or_else(|| "— still running or cut off".into())
             ),
-            String::new(),
         ];
+        if let Some(undo) = &r.undone {
+            lines.push(format!("  undone  {}: {undo}", undo.at()));
+        }
+        lines.push(String::new());
         if r.iterations.is_empty() {
             lines.push("No iteration completed.".into());
         }

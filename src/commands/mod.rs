@@ -3,8 +3,10 @@
 //! once and dispatches.
 
 mod analyze;
+mod clean;
 mod completions;
 mod config;
+mod diff;
 mod history;
 mod improve;
 mod init;
@@ -12,6 +14,7 @@ mod models;
 mod run;
 mod specs;
 mod status;
+mod undo;
 mod watch;
 
 use std::future::Future;
@@ -72,6 +75,9 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Spec(SpecCommand::New(args)) => specs::new(&ctx, &args),
         Command::Status => status::exec(&ctx),
         Command::History(args) => history::exec(&ctx, &args),
+        Command::Diff(args) => diff::exec(&ctx, &args),
+        Command::Undo(args) => undo::exec(&ctx, &args),
+        Command::Clean(args) => clean::exec(&ctx, &args),
         Command::Models => models::exec(&ctx),
         Command::Completions(_) => unreachable!("handled above"),
     }

@@ -32,6 +32,11 @@ impl Report for StatusReport {
         let mut lines = vec![
             format!("{} {}", s.bold("Last session"), last.id),
             format!("  status      {} — {reason}", last.status.as_str()),
+        ];
+        if let Some(undo) = &last.undone {
+            lines.push(format!("  undone      {}: {undo}", undo.at()));
+        }
+        lines.extend([
             format!("  branch      {}", s.cyan(&last.branch)),
             format!("  score       {} → {}", score(last.score_before()), score(last.score_now())),
             format!("  iterations  {} ({} committed)", last.iterations.len(), last.commits().count()),
@@ -40,11 +45,12 @@ impl Report for StatusReport {
             format!("{} (all sessions)", s.bold("Totals")),
             format!("  sessions {}, iterations {}, commits {}", t.sessions, t.iterations, t.commits),
             format!("  {} tokens, {}", tokens(t.usage.total()), cost(Some(t.cost_usd))),
-        ];
+        ]);
         if matches!(
             last.status,
             crate::state::session::SessionStatus::Interrupted | crate::state::session::SessionStatus::Failed
-        ) {
+        ) && last.undone.is_none()
+        {
             let command = match last.kind {
                 crate::state::session::SessionKind::Improve => "mmm improve",
                 crate::state::session::SessionKind::Spec => "mmm run",

@@ -320,6 +320,7 @@ impl Session {
             kind: new.kind,
             status: SessionStatus::Running,
             branch,
+            base_branch: base_branch.clone(),
             start_commit,
             started_at: state::now(),
             ended_at: None,
@@ -333,6 +334,7 @@ impl Session {
             requests: 0,
             scores: Vec::new(),
             spec: new.spec,
+            undone: None,
         };
         let session = Session::open(env, project, layout, record, new.price, lock, base_branch)?;
         session.save()?;

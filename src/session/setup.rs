@@ -157,6 +157,11 @@ pub fn load_for_resume(layout: &Layout, id: Option<&str>, kind: SessionKind) -> 
             .with_hint(format!("resume it with `{other} --resume {id}`"))
             .into());
     }
+    if let Some(undo) = &record.undone {
+        return Err(CliError::usage(format!("session {id} was undone at {}: {undo}", undo.at()))
+            .with_hint(format!("start a new session with `{command}`"))
+            .into());
+    }
     if record.status.is_finished() {
         let reason = record.stop_reason.as_ref().map(|r| r.to_string()).unwrap_or_default();
         return Err(CliError::usage(format!("session {id} already ended ({reason})"))

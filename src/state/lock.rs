@@ -39,6 +39,29 @@ impl WorkTreeLock {
     }
 
     fn acquire_now(path: &Path, session: &str) -> anyhow::Result<Self> {
+        match Self::try_acquire_now(path, session)? {
+            Ok(lock) => Ok(lock),
+            Err(holder) => {
+                let who = holder.map_or_else(
+                    || "another mmm process".to_string(),
+                    |h| format!("mmm (pid {} on {}, session {}, since {})", h.pid, h.host, h.session, h.started_at),
+                );
+                Err(CliError::usage(format!("{who} is already running in this work tree"))
+                    .with_hint(
+                        "wait for it to finish or stop it (Ctrl+C), then run again; two sessions never share a work tree",
+                    )
+                    .into())
+            }
+        }
+    }
+
+    /// Takes the lock at `path` for `session` if it is free; when another process holds
+    /// it, `Err` with who holds it (`None` when its holder file cannot be read).
+    pub fn try_acquire(path: &Path, session: &str) -> anyhow::Result<Result<Self, Option<Holder>>> {
+        crate::blocking::call(|| Self::try_acquire_now(path, session))
+    }
+
+    fn try_acquire_now(path: &Path, session: &str) -> anyhow::Result<Result<Self, Option<Holder>>> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
@@ -54,15 +77,7 @@ impl WorkTreeLock {
             Err(TryLockError::WouldBlock) => {
                 let mut text = String::new();
                 let _ = file.read_to_string(&mut text);
-                let holder = serde_json::from_str::<Holder>(&text).ok();
-                let who = holder.map_or_else(
-                    || "another mmm process".to_string(),
-                    |h| format!("mmm (pid {} on {}, session {}, since {})", h.pid, h.host, h.session, h.started_at),
-                );
-                return Err(CliError::usage(format!("{who} is already running in this work tree")).with_hint(
-                    "wait for it to finish or stop it (Ctrl+C), then run again; two sessions never share a work tree",
-                )
-                .into());
+                return Ok(Err(serde_json::from_str::<Holder>(&text).ok()));
             }
             Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("locking {}", path.display())),
         }
@@ -74,7 +89,7 @@ impl WorkTreeLock {
             .and_then(|()| file.rewind())
             .and_then(|()| file.write_all(&bytes))
             .with_context(|| format!("writing {}", path.display()))?;
-        Ok(Self { _file: file, path: path.to_path_buf() })
+        Ok(Ok(Self { _file: file, path: path.to_path_buf() }))
     }
 
     pub fn path(&self) -> &Path {

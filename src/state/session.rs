@@ -157,6 +157,10 @@ pub struct SessionRecord {
     pub kind: SessionKind,
     pub status: SessionStatus,
     pub branch: String,
+    /// The branch checked out when the session started (`None` on a detached HEAD, and in
+    /// records written before mmm kept it): where `mmm undo` goes back to.
+    #[serde(default)]
+    pub base_branch: Option<String>,
     /// HEAD when the session started (after any `--allow-dirty` snapshot).
     pub start_commit: String,
     pub started_at: String,
@@ -180,6 +184,47 @@ pub struct SessionRecord {
     /// What a `mmm run` session implements, and how far it got.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<SpecRecord>,
+    /// Set once `mmm undo` has taken the session's work back out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undone: Option<Undo>,
+}
+
+/// What `mmm undo` did to a session's work, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Undo {
+    /// The session's own branch was deleted; `head` is the commit it pointed at (still
+    /// reachable through the reflog until git collects it).
+    BranchDeleted { at: String, branch: String, head: String, forced: bool },
+    /// An `--in-place` session's commits were reverted by new commits, newest first.
+    Reverted { at: String, branch: String, reverts: Vec<String> },
+}
+
+impl Undo {
+    /// When the undo happened.
+    pub fn at(&self) -> &str {
+        match self {
+            Undo::BranchDeleted { at, .. } | Undo::Reverted { at, .. } => at,
+        }
+    }
+}
+
+impl fmt::Display for Undo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Undo::BranchDeleted { branch, head, forced, .. } => {
+                let short = head.get(..7).unwrap_or(head);
+                write!(f, "branch {branch} deleted (it was at {short})")?;
+                if *forced {
+                    f.write_str(", with --force")?;
+                }
+                Ok(())
+            }
+            Undo::Reverted { branch, reverts, .. } => {
+                write!(f, "{} commit(s) reverted on {branch} by new commits", reverts.len())
+            }
+        }
+    }
 }
 
 /// A spec session's spec and the verdict on its criteria.
@@ -261,6 +306,32 @@ impl SessionRecord {
 
     pub fn commits(&self) -> impl Iterator<Item = &str> {
         self.iterations.iter().filter_map(|i| i.commit.as_deref())
+    }
+
+    /// The session `id` names, or the last one (from `state.json`) when `id` is `None`;
+    /// an unknown id or a repository without sessions is a usage error with a hint.
+    pub fn find(layout: &super::Layout, id: Option<&str>) -> anyhow::Result<Self> {
+        let id = match id {
+            Some(id) => id.to_string(),
+            None => {
+                super::summary::ProjectState::load_or_default(&layout.state_file())?.last_session.ok_or_else(|| {
+                    crate::error::CliError::usage("there are no mmm sessions in this repository yet")
+                        .with_hint("start one with `mmm improve`")
+                })?
+            }
+        };
+        let path = layout.session_dir(&id).join("session.json");
+        if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') || !path.exists() {
+            return Err(crate::error::CliError::usage(format!("no session `{id}` in this repository"))
+                .with_hint("`mmm history` lists the sessions")
+                .into());
+        }
+        Self::load(&path)
+    }
+
+    /// Saves the record where it lives: `.mmm/sessions/<id>/session.json`.
+    pub fn save_in(&self, layout: &super::Layout) -> anyhow::Result<()> {
+        self.save(&layout.session_dir(&self.id).join("session.json"))
     }
 
     /// Loads a session file, migrating older versions and refusing newer ones.

@@ -17,3 +17,4 @@ mod output;
 mod recovery;
 mod run;
 mod secrets;
+mod undo;
