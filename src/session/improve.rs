@@ -89,7 +89,7 @@ impl Policy for Improve {
         let reviewed = session.ask_for_tool(index, "review", request, &review_call()).await;
         session.activity(None);
         let review = match reviewed {
-            Ok(review) => review,
+            Ok(review) => review.capped(checks_green),
             Err(AskFailure { fatal: Some(error), .. }) => return Ok(Attempt::Fatal { error }),
             Err(AskFailure { message, .. }) => {
                 it.outcome = Outcome::Failed;
@@ -173,7 +173,9 @@ pub async fn dry_run(
             let request = review_request(&settings, &project, focus.as_deref(), &checks_text, &[]);
             let hooks = crate::agent::NoHooks;
             let reviewed = setup::ask_for_tool(model.as_ref(), &hooks, "review", request, &review_call()).await;
-            Some(reviewed.map_err(|failure| failure.fatal.unwrap_or_else(|| anyhow::anyhow!(failure.message)))?)
+            let review =
+                reviewed.map_err(|failure| failure.fatal.unwrap_or_else(|| anyhow::anyhow!(failure.message)))?;
+            Some(review.capped(passed))
         }
         None => None,
     };

@@ -18,7 +18,19 @@ pub struct Review {
     pub issues: Vec<Issue>,
 }
 
+/// The highest score a review may give while the checks fail: the prompt states the rule,
+/// and mmm enforces it, so a failing project never reads as nearly done.
+pub const FAILING_CHECKS_CAP: f64 = 4.0;
+
 impl Review {
+    /// The review with its score capped at [`FAILING_CHECKS_CAP`] unless the checks pass.
+    pub fn capped(mut self, checks_green: bool) -> Self {
+        if !checks_green {
+            self.score = self.score.min(FAILING_CHECKS_CAP);
+        }
+        self
+    }
+
     /// The issues an iteration should address: the worst `n`, in order of severity.
     pub fn top_issues(&self, n: usize) -> &[Issue] {
         &self.issues[..self.issues.len().min(n)]

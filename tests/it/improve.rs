@@ -545,3 +545,25 @@ fn a_commit_refused_by_a_hook_rolls_the_iteration_back() {
     assert_eq!((it["outcome"].as_str(), it["commit"].as_str()), (Some("failed"), None));
     assert!(it["error"].as_str().unwrap().contains("no commits today"), "{}", it["error"]);
 }
+
+#[test]
+fn failing_checks_cap_the_review_score_whatever_the_reviewer_says() {
+    let p = project();
+    p.write("src/app.txt", "greeting = BUG\n");
+    p.run_git(&["commit", "-qam", "a bug"]);
+    let server = FakeApi::with([
+        review(9.5, issue()),
+        replace("toolu_1", "BUG", "hello"),
+        done("Fix the greeting"),
+        review(9.5, json!([])),
+    ]);
+    let out = improve(&p, &server).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = session(&p);
+    // 9.5 with the checks failing is recorded as 4.0; after the fix, the checks pass.
+    assert_eq!(s["scores"], json!([4.0, 9.5]));
+    assert_eq!(s["stop_reason"], json!({"kind": "target_reached", "score": 9.5, "target": 8.0}));
+    let reviews: Vec<Value> =
+        events(&p).into_iter().filter(|e| e["type"] == "review").map(|e| e["score"].clone()).collect();
+    assert_eq!(reviews, [json!(4.0), json!(9.5)]);
+}
