@@ -49,7 +49,8 @@ fn main() {
 /// Exits for a command line clap refused (or `--help`/`--version`, which are not errors).
 /// clap prints its own text; with `--output json`, the error line follows on stdout.
 fn usage_error(e: clap::Error) -> ! {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Lossy: an argument that is not UTF-8 is what clap refused, and must not panic here.
+    let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     if e.use_stderr() && json_requested(&args) {
         let _ = e.print();
         let rendered = e.render().to_string();
