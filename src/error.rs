@@ -3,6 +3,8 @@
 //! Most code returns `anyhow::Error` with context. Where an error must end the process with
 //! a particular exit code, or carry a `hint:` telling the user what to do next, it is (or
 //! wraps) a [`CliError`]. `main` finds it in the cause chain; everything else exits 1.
+//! An error that belongs to a session names it ([`CliError::in_session`], [`InSession`]),
+//! so the final `{"type":"error"}` line of `--output json` ([`ErrorLine`]) can say which.
 //! This module never prints: the printing is `main`'s, once.
 
 use std::fmt;
@@ -71,37 +73,44 @@ pub struct CliError {
     exit: Exit,
     message: String,
     hint: Option<String>,
+    session: Option<String>,
 }
 
 impl CliError {
     /// A usage, configuration or input error (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { exit: Exit::Usage, message: message.into(), hint: None }
+        Self { exit: Exit::Usage, message: message.into(), hint: None, session: None }
     }
 
     /// A failed run (exit 1).
     pub fn failure(message: impl Into<String>) -> Self {
-        Self { exit: Exit::Failure, message: message.into(), hint: None }
+        Self { exit: Exit::Failure, message: message.into(), hint: None, session: None }
     }
 
     /// The run completed below the `--fail-under` score (exit 3).
     pub fn target_not_reached(message: impl Into<String>) -> Self {
-        Self { exit: Exit::TargetNotReached, message: message.into(), hint: None }
+        Self { exit: Exit::TargetNotReached, message: message.into(), hint: None, session: None }
     }
 
     /// The session kept no change (exit 4).
     pub fn nothing_kept(message: impl Into<String>) -> Self {
-        Self { exit: Exit::NothingKept, message: message.into(), hint: None }
+        Self { exit: Exit::NothingKept, message: message.into(), hint: None, session: None }
     }
 
     /// The user interrupted the run (exit 130).
     pub fn interrupted(message: impl Into<String>) -> Self {
-        Self { exit: Exit::Interrupted, message: message.into(), hint: None }
+        Self { exit: Exit::Interrupted, message: message.into(), hint: None, session: None }
     }
 
     /// Adds the line printed after the error, saying what to do next.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Names the session the error belongs to (for the JSON error line).
+    pub fn in_session(mut self, id: impl Into<String>) -> Self {
+        self.session = Some(id.into());
         self
     }
 
@@ -136,6 +145,58 @@ pub fn classify(err: &anyhow::Error) -> (Exit, Option<&str>) {
         .unwrap_or((Exit::Failure, None))
 }
 
+/// Context for an error that ended a session: reads as `text`, and names the session for
+/// the JSON error line without changing what a person reads.
+#[derive(Debug)]
+pub struct InSession {
+    pub session: String,
+    pub text: String,
+}
+
+impl fmt::Display for InSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// The session an error belongs to: that of the first [`CliError`] in its chain that names
+/// one, else that of an [`InSession`] context.
+pub fn session_of(err: &anyhow::Error) -> Option<&str> {
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<CliError>().and_then(|e| e.session.as_deref()))
+        .or_else(|| err.downcast_ref::<InSession>().map(|c| c.session.as_str()))
+}
+
+/// The last line `--output json` prints when a command fails (docs/events.md, `error`);
+/// stderr gets the same facts as text.
+#[derive(Debug, PartialEq, serde::Serialize)]
+pub struct ErrorLine {
+    /// Left out when the error belongs to no session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    pub r#type: &'static str,
+    /// The error itself (the first line a person reads after `error:`).
+    pub message: String,
+    /// What led to it, outermost first (the `caused by:` lines).
+    pub causes: Vec<String>,
+    pub hint: Option<String>,
+    pub exit_code: i32,
+}
+
+impl ErrorLine {
+    /// The line for an error that ends the process with `exit` and `hint`.
+    pub fn new(err: &anyhow::Error, exit: Exit, hint: Option<&str>) -> Self {
+        Self {
+            session: session_of(err).map(str::to_string),
+            r#type: "error",
+            message: err.to_string(),
+            causes: err.chain().skip(1).map(ToString::to_string).collect(),
+            hint: hint.map(str::to_string),
+            exit_code: exit.code(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +212,31 @@ mod tests {
     fn a_cli_error_under_context_keeps_its_code_and_hint() {
         let err = Err::<(), _>(CliError::usage("bad key").with_hint("fix it")).context("loading settings").unwrap_err();
         assert_eq!(classify(&err), (Exit::Usage, Some("fix it")));
+    }
+
+    #[test]
+    fn an_error_line_names_the_session_of_its_context() {
+        let err = Err::<(), _>(anyhow::anyhow!("API down"))
+            .context(InSession { session: "s1".into(), text: "session s1 stopped".into() })
+            .context("improving")
+            .unwrap_err();
+        assert_eq!(
+            ErrorLine::new(&err, Exit::Failure, Some("retry")),
+            ErrorLine {
+                session: Some("s1".into()),
+                r#type: "error",
+                message: "improving".into(),
+                causes: vec!["session s1 stopped".into(), "API down".into()],
+                hint: Some("retry".into()),
+                exit_code: 1,
+            }
+        );
+    }
+
+    #[test]
+    fn a_cli_error_names_its_session() {
+        let err: anyhow::Error = CliError::nothing_kept("kept nothing").in_session("s2").into();
+        assert_eq!((session_of(&err), classify(&err)), (Some("s2"), (Exit::NothingKept, None)));
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub mod verdict;
 
 use std::sync::Arc;
 
-use crate::error::CliError;
+use crate::error::{CliError, InSession};
 use crate::llm::Usage;
 use crate::state::session::SessionStatus;
 use engine::Finished;
@@ -35,20 +35,23 @@ pub fn exit_result(finished: Finished, command: &str, fail_under: Option<f64>) -
     let Finished { record, error } = finished;
     let id = &record.id;
     if let Some(error) = error {
-        return Err(error.context(format!("session {id} stopped")));
+        return Err(error.context(InSession { session: id.clone(), text: format!("session {id} stopped") }));
     }
     match &record.stop_reason {
         Some(StopReason::Interrupted) => {
             Err(CliError::interrupted("interrupted: the current iteration was rolled back")
                 .with_hint(format!("resume with `mmm {command} --resume {id}`"))
+                .in_session(id)
                 .into())
         }
         Some(StopReason::Error { message }) => Err(CliError::failure(message.clone())
             .with_hint(format!("fix the cause, then `mmm {command} --resume {id}`"))
+            .in_session(id)
             .into()),
         Some(StopReason::Failing { iterations }) => {
             Err(CliError::failure(format!("{iterations} failed iterations in a row"))
                 .with_hint(format!("see `mmm history {id}` for what went wrong"))
+                .in_session(id)
                 .into())
         }
         _ if record.status == SessionStatus::NothingKept => Err(CliError::nothing_kept(format!(
@@ -56,6 +59,7 @@ pub fn exit_result(finished: Finished, command: &str, fail_under: Option<f64>) -
             record.iterations.len()
         ))
         .with_hint(format!("`mmm history {id}` shows what was tried and why it was not kept"))
+        .in_session(id)
         .into()),
         _ => match (fail_under, record.score_now()) {
             (Some(threshold), score) if score.is_none_or(|s| s < threshold) => {
@@ -64,6 +68,7 @@ pub fn exit_result(finished: Finished, command: &str, fail_under: Option<f64>) -
                     "the session ended with {got}, below --fail-under {threshold:.1}"
                 ))
                 .with_hint(format!("`mmm history {id}` shows each iteration"))
+                .in_session(id)
                 .into())
             }
             _ => Ok(()),

@@ -22,7 +22,7 @@ use super::setup::{self, OneCall};
 use super::stop::{self, StopReason};
 use super::verdict::{self, SUBMIT_VERDICT};
 use crate::agent::Conversation;
-use crate::error::CliError;
+use crate::error::{CliError, InSession};
 use crate::git::Git;
 use crate::llm::{Message, MessagesRequest, Model, Pricing, SystemBlock, ToolChoice};
 use crate::redact::redact;
@@ -261,6 +261,7 @@ async fn one_spec(session: Session, policy: SpecPolicy) -> anyhow::Result<Ended>
             error: Some(
                 CliError::interrupted("interrupted: the spec's changes were rolled back")
                     .with_hint(format!("resume with `mmm run --resume {session}`"))
+                    .in_session(session.clone())
                     .into(),
             ),
         }),
@@ -300,14 +301,18 @@ fn failures(mut failed: Vec<Failed>) -> anyhow::Result<()> {
     // An error that ended a session (an API failure) is reported as itself, with its hint.
     if let Some(i) = failed.iter().position(|f| f.error.is_some()) {
         let f = failed.swap_remove(i);
-        let context = format!("spec `{}` was not implemented", f.spec);
-        return Err(f.into_error().context(context));
+        let text = format!("spec `{}` was not implemented", f.spec);
+        return Err(match f.session.clone() {
+            Some(session) => f.into_error().context(InSession { session, text }),
+            None => f.into_error().context(text),
+        });
     }
     match failed.as_slice() {
         [] => Ok(()),
         [Failed { spec, session: Some(session), message, .. }] => {
             Err(CliError::failure(format!("spec `{spec}` was not implemented: {message}"))
                 .with_hint(format!("see `mmm history {session}`; edit the spec, then `mmm run` it again"))
+                .in_session(session.clone())
                 .into())
         }
         [Failed { spec, session: None, message, .. }] => {

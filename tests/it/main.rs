@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod docs;
 mod engine;
+mod events;
 mod improve;
 mod init;
 mod llm;

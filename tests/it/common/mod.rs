@@ -3,6 +3,7 @@
 //! from the developer's machine.
 
 pub mod fake_api;
+pub mod schema;
 pub mod script;
 
 use std::path::{Path, PathBuf};
@@ -125,7 +126,8 @@ pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8(output.stderr.clone()).expect("utf-8 stderr")
 }
 
-/// Parses stdout as JSON lines, failing if any line is not a JSON object.
+/// Parses stdout as JSON lines, failing if any line is not a JSON object of a type that
+/// `docs/events.schema.json` documents.
 pub fn json_lines(output: &std::process::Output) -> Vec<serde_json::Value> {
     stdout(output)
         .lines()
@@ -133,6 +135,9 @@ pub fn json_lines(output: &std::process::Output) -> Vec<serde_json::Value> {
             let value: serde_json::Value =
                 serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line:?}"));
             assert!(value.is_object(), "not a JSON object: {line}");
+            if let Err(e) = schema::check(&value) {
+                panic!("a line that docs/events.schema.json does not describe:\n{line}\n{e}");
+            }
             value
         })
         .collect()
