@@ -16,6 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::blocking;
 use crate::error::CliError;
 
+/// The last `n` non-empty lines of `text`, joined by `; ` (for one-line error messages).
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("; ")
+}
+
 /// `git`, with mmm's credentials removed from its environment: hooks are the project's
 /// code, and may be the model's.
 fn git_command() -> Command {
@@ -207,6 +213,43 @@ impl Git {
             return Err(err.into());
         }
         self.head()?.context("HEAD does not point at a commit after committing")
+    }
+
+    /// Why git would refuse a commit now, if it would: no identity to commit with, or a
+    /// `pre-commit` or `commit-msg` hook that fails. The hooks run as for a commit of
+    /// nothing new (a temporary index read from HEAD, a throwaway message file), so no
+    /// commit, ref or index change is left behind. `None` when a commit can be made.
+    pub fn commit_refusal(&self) -> anyhow::Result<Option<String>> {
+        for var in ["GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"] {
+            let out = self.output(&["var", var])?;
+            if !out.status.success() {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                return Ok(Some(format!("git has no identity to commit with: {}", last_lines(&stderr, 5))));
+            }
+        }
+        if self.head()?.is_none() {
+            return Ok(None);
+        }
+        let dir = tempfile::tempdir().context("creating a temporary directory for the hook check")?;
+        let index = dir.path().join("index");
+        let message = dir.path().join("COMMIT_EDITMSG");
+        std::fs::write(&message, "mmm: preflight\n").context("writing the hook check's message")?;
+        let env = [("GIT_INDEX_FILE", index.as_path())];
+        let read = self.output_with(&["read-tree", "HEAD"], &env)?;
+        if !read.status.success() {
+            bail!("git read-tree HEAD failed: {}", String::from_utf8_lossy(&read.stderr).trim());
+        }
+        let message_arg = message.to_string_lossy();
+        for (hook, args) in [("pre-commit", vec![]), ("commit-msg", vec!["--", message_arg.as_ref()])] {
+            let mut run = vec!["hook", "run", "--ignore-missing", hook];
+            run.extend(args);
+            let out = self.output_with(&run, &env)?;
+            if !out.status.success() {
+                let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                return Ok(Some(format!("the {hook} hook rejects commits: {}", last_lines(&said, 5))));
+            }
+        }
+        Ok(None)
     }
 
     /// For `--allow-dirty`: commits the user's uncommitted changes as a commit of their own,

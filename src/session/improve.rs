@@ -61,6 +61,7 @@ pub async fn run(
     setup::preflight(&git, &dirty, opts.allow_dirty)?;
     let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
     let settings = setup::session_settings(config, opts.focus.clone(), &project)?;
+    setup::programs_resolve(&settings.checks)?;
     let price = setup::price_fn(pricing, &settings)?;
     let new =
         NewSession { kind: SessionKind::Improve, branch_prefix: "improve".into(), settings, dirty, spec: None, price };
@@ -163,6 +164,7 @@ pub async fn dry_run(
     setup::preflight(git, &dirty, true)?;
     let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
     let settings = setup::session_settings(config, opts.focus.clone(), &project)?;
+    setup::programs_resolve(&settings.checks)?;
     let timeout = Duration::from_secs(settings.check_timeout_secs);
     let baseline = checks::run(&settings.checks, git.root(), timeout, &settings.pass_env).await;
     let passed = checks::passed(&settings.checks, &baseline);

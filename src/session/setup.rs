@@ -117,7 +117,98 @@ pub fn preflight(git: &Git, dirty: &[String], allow_dirty: bool) -> anyhow::Resu
             .with_hint("commit your files first: git add -A && git commit -m \"initial\"")
             .into());
     }
+    // Before any money is spent: every kept iteration is a commit.
+    if let Some(refusal) = git.commit_refusal()? {
+        return Err(CliError::usage(format!("git would refuse mmm's commits: {refusal}"))
+            .with_hint(
+                "mmm commits every change it keeps: set an identity (`git config user.name` and `git config \
+                 user.email`) or fix the hook in .git/hooks, then run again",
+            )
+            .into());
+    }
     Ok(())
+}
+
+/// Refuses checks whose program is not on `PATH` (`flake8` not installed): they would
+/// fail every iteration for a reason no edit can fix, after paid requests.
+pub fn programs_resolve(checks: &[String]) -> anyhow::Result<()> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<std::path::PathBuf> = std::env::split_paths(&path).collect();
+    for check in checks {
+        if let Some(program) = programs(check).into_iter().find(|program| !on_path(program, &dirs)) {
+            return Err(CliError::usage(format!(
+                "the check `{check}` runs `{program}`, which is not installed (not on PATH)"
+            ))
+            .with_hint(format!(
+                "install `{program}`, or set the checks mmm runs in .mmm/config.toml: [validate] commands = [\"...\"]"
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Words before the program: keywords and wrappers whose next word is the command.
+const PREFIXES: &[&str] =
+    &["!", "if", "then", "else", "elif", "while", "until", "do", "time", "exec", "command", "env", "nice"];
+
+/// Shell builtins and keywords that run no program (their arguments are not one either).
+const BUILTINS: &[&str] = &[
+    "fi", "done", "for", "case", "esac", "in", "function", "builtin", "cd", "test", "[", "[[", "true", "false", "exit",
+    "echo", "printf", "export", "set", "unset", "read", "eval", "source", ".", ":", "ulimit", "umask", "trap", "wait",
+    "shift", "return", "break", "continue", "local", "type", "hash", "alias", "pwd",
+];
+
+/// The programs a check command starts, as far as a plain reading of it tells: the first
+/// plain word of each `&&`/`||`/`;`/`|` segment, after variable assignments and
+/// [`PREFIXES`], unless it is one of the [`BUILTINS`]. Anything quoted, expanded or given as a path is left to the
+/// shell, and so is every word of a command that changes `PATH`.
+fn programs(check: &str) -> Vec<String> {
+    if check.contains("PATH=") {
+        return Vec::new();
+    }
+    let plain = |w: &str| {
+        w.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
+    };
+    // Quoted text is an argument (a pattern, a message), never a separator or a program:
+    // blanked out, each quoted run becomes one word that is not plain.
+    let mut unquoted = String::with_capacity(check.len());
+    let mut quote = None;
+    for c in check.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                unquoted.push('"');
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, c) => unquoted.push(c),
+        }
+    }
+    unquoted
+        .split(['&', '|', ';', '\n', '(', ')', '{', '}'])
+        .filter_map(|segment| {
+            let mut words = segment.split_whitespace().skip_while(|w| w.contains('=') || PREFIXES.contains(w));
+            words.next().filter(|w| plain(w) && !BUILTINS.contains(w)).map(str::to_string)
+        })
+        .collect()
+}
+
+/// Whether `program` is an executable file in one of `dirs`.
+fn on_path(program: &str, dirs: &[std::path::PathBuf]) -> bool {
+    dirs.iter().any(|dir| {
+        let candidate = dir.join(program);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            candidate.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        }
+        #[cfg(not(unix))]
+        {
+            candidate.is_file() || candidate.with_extension("exe").is_file()
+        }
+    })
 }
 
 /// A tool definition (custom or Anthropic-defined) as the request type holds it.
@@ -264,6 +355,29 @@ impl ToolRunner for Tools {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_programs_of_a_check_are_read_plainly_and_anything_unclear_is_left_to_the_shell() {
+        let cases: &[(&str, &[&str])] = &[
+            ("cargo test", &["cargo"]),
+            ("cargo build && cargo clippy -- -D warnings; make lint | tee out", &["cargo", "cargo", "make", "tee"]),
+            ("! grep -q BUG src/app.txt", &["grep"]),
+            ("RUST_LOG=debug FOO=1 cargo test", &["cargo"]),
+            ("(cd web && npm test) || exit 1", &["npm"]),
+            ("exec sleep 30", &["sleep"]),
+            ("env CI=1 pytest -q", &["pytest"]),
+            ("if test -f x; then flake8 .; fi", &["flake8"]),
+            ("./gradlew check", &[]),
+            ("\"$HOME/bin/lint\" src", &[]),
+            ("$LINTER .", &[]),
+            ("env | grep -E '^KEY_(A|B)=' | cut -d= -f1; true && ok", &["grep", "cut", "ok"]),
+            ("echo \"a; b && c\" && sh -c 'x | y'", &["sh"]),
+            ("PATH=$PATH:./bin mytool", &[]),
+        ];
+        for (check, expected) in cases {
+            assert_eq!(super::programs(check), *expected, "{check}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -129,6 +129,7 @@ pub async fn run(
         let project = setup::analyze(git.root(), &config.secret_files, true).await?;
         let mut settings = setup::session_settings(config, None, &project)?;
         settings.checks.extend(spec.validate.iter().cloned());
+        setup::programs_resolve(&settings.checks)?;
         if let Some(n) = spec.max_iterations {
             settings.limits.max_iterations = n;
         }

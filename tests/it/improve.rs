@@ -534,7 +534,12 @@ fn a_commit_refused_by_a_hook_rolls_the_iteration_back() {
     let p = project();
     let hook = p.root.join(".git/hooks/pre-commit");
     std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
-    std::fs::write(&hook, "#!/bin/sh\necho 'no commits today' >&2\nexit 1\n").unwrap();
+    // It refuses only a change to src/app.txt, so preflight's empty test commit passes.
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\nif git diff --cached --name-only | grep -q app.txt; then echo 'no commits today' >&2; exit 1; fi\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let server = FakeApi::with([review(6.0, issue()), replace("toolu_1", "hello", "hi"), done("Shorten the greeting")]);
     let out = improve(&p, &server).args(["--max-iterations", "1"]).output().unwrap();
@@ -566,4 +571,60 @@ fn failing_checks_cap_the_review_score_whatever_the_reviewer_says() {
     let reviews: Vec<Value> =
         events(&p).into_iter().filter(|e| e["type"] == "review").map(|e| e["score"].clone()).collect();
     assert_eq!(reviews, [json!(4.0), json!(9.5)]);
+}
+
+/// `mmm improve` refused in preflight: exit 2 with exactly `expected` on stderr, no
+/// request to the model, no branch and no state left behind.
+fn refused_before_any_request(p: &Project, expected: &str) {
+    let server = FakeApi::start();
+    let out = improve(p, &server).output().unwrap();
+    assert_eq!((out.status.code(), stderr(&out).as_str()), (Some(2), expected));
+    assert!(server.requests().is_empty(), "no request was made");
+    assert_eq!(p.run_git(&["branch", "--list", "mmm/*"]), "", "no branch was left behind");
+    assert!(!p.root.join(".mmm/sessions").exists(), "no session was recorded");
+}
+
+#[test]
+fn a_hook_that_rejects_every_commit_is_found_before_any_money_is_spent() {
+    let p = project();
+    let hook = p.root.join(".git/hooks/commit-msg");
+    std::fs::write(&hook, "#!/bin/sh\necho 'commit messages must name a ticket' >&2\nexit 1\n").unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    refused_before_any_request(
+        &p,
+        "error: git would refuse mmm's commits: the commit-msg hook rejects commits: commit messages must name a ticket\n\
+         hint: mmm commits every change it keeps: set an identity (`git config user.name` and `git config user.email`) \
+         or fix the hook in .git/hooks, then run again\n",
+    );
+    assert_eq!(p.run_git(&["status", "--porcelain"]), "", "the hook check left nothing behind");
+}
+
+#[test]
+fn a_repository_without_a_git_identity_is_refused_before_any_request() {
+    let p = project();
+    p.run_git(&["config", "--unset", "user.email"]);
+    p.run_git(&["config", "--unset", "user.name"]);
+    p.run_git(&["config", "user.useConfigOnly", "true"]);
+    let server = FakeApi::start();
+    let out = improve(&p, &server).env_remove("EMAIL").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let first = stderr(&out).lines().next().unwrap().to_string();
+    assert!(
+        first.starts_with("error: git would refuse mmm's commits: git has no identity to commit with: "),
+        "{first}"
+    );
+    assert!(server.requests().is_empty());
+    assert_eq!(p.run_git(&["branch", "--list", "mmm/*"]), "");
+}
+
+#[test]
+fn a_check_whose_program_is_not_installed_is_refused_naming_it() {
+    let p = project_with_check("flake8-not-installed-here . && ! grep -q BUG src/app.txt");
+    refused_before_any_request(
+        &p,
+        "error: the check `flake8-not-installed-here . && ! grep -q BUG src/app.txt` runs `flake8-not-installed-here`, \
+         which is not installed (not on PATH)\n\
+         hint: install `flake8-not-installed-here`, or set the checks mmm runs in .mmm/config.toml: \
+         [validate] commands = [\"...\"]\n",
+    );
 }

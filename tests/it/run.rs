@@ -207,7 +207,11 @@ fn a_rejected_commit_leaves_nothing_half_done() {
     p.write("specs/001-greet.md", GREET);
     p.run_git(&["add", "-A"]);
     p.run_git(&["commit", "-q", "-m", "spec"]);
-    let hook = p.write(".git/hooks/pre-commit", "#!/bin/sh\necho no commits today >&2\nexit 1\n");
+    // It refuses only a change to src/app.txt, so preflight's empty test commit passes.
+    let hook = p.write(
+        ".git/hooks/pre-commit",
+        "#!/bin/sh\nif git diff --cached --name-only | grep -q app.txt; then echo no commits today >&2; exit 1; fi\n",
+    );
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let server = FakeApi::with([
         replace("toolu_1", "hello", "hello world, goodbye"),
