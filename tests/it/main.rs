@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod docs;
 mod engine;
+mod hardening;
 mod improve;
 mod init;
 mod llm;

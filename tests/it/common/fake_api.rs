@@ -519,6 +519,56 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// A server that accepts connections and never answers: a dead API behind a live port.
+/// It holds every connection open until it is dropped.
+pub struct SilentServer {
+    addr: std::net::SocketAddr,
+    accepted: Arc<Mutex<Vec<TcpStream>>>,
+    stop: Arc<Mutex<bool>>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl SilentServer {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(Mutex::new(false));
+        let (kept, stopped) = (Arc::clone(&accepted), Arc::clone(&stop));
+        let acceptor = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if *stopped.lock().unwrap() {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    kept.lock().unwrap().push(stream);
+                }
+            }
+        });
+        Self { addr, accepted, stop, acceptor: Some(acceptor) }
+    }
+
+    /// The base URL: `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// How many connections it has accepted.
+    pub fn connections(&self) -> usize {
+        self.accepted.lock().unwrap().len()
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        *self.stop.lock().unwrap() = true;
+        let _ = TcpStream::connect(self.addr); // wakes the acceptor
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
 /// A [`Sleeper`] that records each requested wait and returns at once.
 #[derive(Debug, Default)]
 pub struct RecordingSleeper {
@@ -540,7 +590,8 @@ impl Sleeper for RecordingSleeper {
 }
 
 /// A client configuration for `server`: [`TEST_KEY`], version `2023-06-01`,
-/// `claude-sonnet-5`, streaming, 8 retries, a 10 s request and 2 s idle timeout.
+/// `claude-sonnet-5`, streaming, 8 retries within a 60 s budget, a 10 s request, 5 s
+/// connect and first-byte and 2 s idle timeout.
 pub fn client_config(server: &FakeApi) -> ClientConfig {
     ClientConfig {
         base_url: server.url(),
@@ -548,8 +599,11 @@ pub fn client_config(server: &FakeApi) -> ClientConfig {
         anthropic_version: "2023-06-01".into(),
         model: "claude-sonnet-5".into(),
         request_timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(5),
+        first_byte_timeout: Duration::from_secs(5),
         idle_timeout: Duration::from_secs(2),
         max_retries: 8,
+        retry_budget: Duration::from_secs(60),
         stream: true,
     }
 }
