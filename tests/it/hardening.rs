@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::fake_api::{FakeApi, Reply, SilentServer, TEST_KEY};
+use crate::common::script::{CHECK, issue, mmm_with, project_with_check, review, session, state};
 use crate::common::{Project, stderr, stdout};
 
 #[test]
@@ -52,4 +53,96 @@ fn a_retry_after_beyond_the_budget_fails_at_once_saying_when_to_retry() {
          hint: run mmm again after that wait, or raise `retry_budget` to let mmm wait that long itself\n"
     );
     assert_eq!(server.requests().len(), 1);
+}
+
+/// The `state.json.corrupt-*` files next to `state.json`.
+fn kept_aside(p: &Project) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(p.root.join(".mmm"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("state.json.corrupt-"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_corrupt_state_file_is_kept_aside_rebuilt_from_the_sessions_and_warned_about_once() {
+    let p = project_with_check(CHECK);
+    let server = FakeApi::with([review(8.0, issue()), review(8.5, issue())]);
+    mmm_with(&p, &server, "improve").assert().success();
+    let first = session(&p)["id"].as_str().unwrap().to_string();
+    let whole = p.read(".mmm/state.json");
+
+    for (content, reason) in [
+        ("", "it is not valid JSON: EOF while parsing a value at line 1 column 0"),
+        (&whole[..whole.len() / 2], "it is not valid JSON: EOF while parsing a string at line 3 column 24"),
+        ("garbage\n", "it is not valid JSON: expected value at line 1 column 1"),
+        (
+            "{\"version\": 2, \"last_session\": [1], \"current_score\": \"high\"}",
+            "it does not have the expected fields: invalid type: string \"high\", expected f64",
+        ),
+    ] {
+        p.write(".mmm/state.json", content);
+        let out = p.mmm().arg("status").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let aside = kept_aside(&p);
+        assert_eq!(aside.len(), 1);
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "warning: .mmm/state.json could not be read ({reason}); kept it as .mmm/{} and rebuilt it \
+                 from 1 session record\n",
+                aside[0]
+            )
+        );
+        assert_eq!(p.read(&format!(".mmm/{}", aside[0])), content, "the corrupt file is kept as it was");
+        assert_eq!(state(&p), serde_json::from_str::<serde_json::Value>(&whole).unwrap(), "rebuilt whole");
+        let again = p.mmm().arg("status").output().unwrap();
+        assert_eq!(stderr(&again), "", "warned once");
+        std::fs::remove_file(p.root.join(".mmm").join(&aside[0])).unwrap();
+    }
+
+    // A corrupt file never blocks a new session.
+    p.write(".mmm/state.json", "{\"version\": 2, \"last_se");
+    let out = mmm_with(&p, &server, "improve").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let aside = kept_aside(&p);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "warning: .mmm/state.json could not be read (it is not valid JSON: EOF while parsing a string at line 1 \
+             column 23); kept it as .mmm/{} and rebuilt it from 1 session record\n",
+            aside[0]
+        )
+    );
+    let second = state(&p)["last_session"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    assert_eq!(state(&p)["current_score"], 8.5);
+}
+
+#[test]
+fn a_corrupt_session_record_is_named_with_a_hint() {
+    let p = project_with_check(CHECK);
+    let server = FakeApi::with([review(8.0, issue())]);
+    mmm_with(&p, &server, "improve").assert().success();
+    let id = session(&p)["id"].as_str().unwrap().to_string();
+    let file = std::fs::canonicalize(&p.root).unwrap().join(".mmm/sessions").join(&id).join("session.json");
+    let hint = "hint: mmm cannot use this session: restore the file from a backup, or move its directory out of \
+                .mmm/sessions (the other sessions are unaffected)\n";
+    for (content, reason) in [
+        ("{\"version\": 1, \"id\": ", "it is not valid JSON: EOF while parsing a value at line 1 column 21"),
+        ("", "it is not valid JSON: EOF while parsing a value at line 1 column 0"),
+        (
+            "{\"version\": 1, \"id\": 5}",
+            "it does not have the expected fields: invalid type: integer `5`, expected a string",
+        ),
+    ] {
+        std::fs::write(&file, content).unwrap();
+        let expected = format!("error: {} is damaged: {reason}\n{hint}", file.display());
+        let out = p.mmm().args(["history", &id]).output().unwrap();
+        assert_eq!((out.status.code(), stderr(&out)), (Some(2), expected.clone()), "history");
+        let out = mmm_with(&p, &server, "improve").arg("--resume").output().unwrap();
+        assert_eq!((out.status.code(), stderr(&out)), (Some(2), expected), "--resume");
+    }
 }
