@@ -58,7 +58,7 @@ pub async fn run(
         return engine::drive(session, Improve).await;
     }
     let dirty = setup::user_changes(&git)?;
-    setup::preflight(&git, &dirty, opts.allow_dirty)?;
+    setup::preflight(&git, &dirty, opts.allow_dirty, config.in_place)?;
     let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
     let settings = setup::session_settings(config, opts.focus.clone(), &project)?;
     let price = setup::price_fn(pricing, &settings)?;
@@ -160,7 +160,7 @@ pub async fn dry_run(
     opts: &ImproveOptions,
 ) -> anyhow::Result<Plan> {
     let dirty = setup::user_changes(git)?;
-    setup::preflight(git, &dirty, true)?;
+    setup::preflight(git, &dirty, true, config.in_place)?;
     let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
     let settings = setup::session_settings(config, opts.focus.clone(), &project)?;
     let timeout = Duration::from_secs(settings.check_timeout_secs);

@@ -101,8 +101,15 @@ pub fn is_mmm_path(path: &str) -> bool {
     path == ".mmm" || path.starts_with(".mmm/")
 }
 
-/// Refuses a tree with uncommitted changes (`dirty`, unless `allow_dirty`) or no commit.
-pub fn preflight(git: &Git, dirty: &[String], allow_dirty: bool) -> anyhow::Result<()> {
+/// Refuses a repository with no commit yet, a tree with uncommitted changes (`dirty`,
+/// unless `allow_dirty`), and working `in_place` on a detached HEAD (there is no branch
+/// to work on).
+pub fn preflight(git: &Git, dirty: &[String], allow_dirty: bool, in_place: bool) -> anyhow::Result<()> {
+    let Some(head) = git.head()? else {
+        return Err(CliError::usage("the repository has no commits yet: mmm needs a commit to start from")
+            .with_hint("make a first commit: git add -A && git commit -m \"initial\"")
+            .into());
+    };
     if !dirty.is_empty() && !allow_dirty {
         return Err(CliError::usage(format!(
             "the working tree has uncommitted changes:\n{}",
@@ -111,10 +118,13 @@ pub fn preflight(git: &Git, dirty: &[String], allow_dirty: bool) -> anyhow::Resu
         .with_hint("commit or stash them first, or pass --allow-dirty to commit them as a separate \"snapshot before mmm\" commit")
         .into());
     }
-    if git.head()?.is_none() {
-        return Err(CliError::usage("the repository has no commits yet")
-            .with_hint("commit your files first: git add -A && git commit -m \"initial\"")
-            .into());
+    if in_place && git.current_branch()?.is_none() {
+        let short = head.get(..12).unwrap_or(&head);
+        return Err(CliError::usage(format!(
+            "--in-place works on the current branch, but HEAD is detached (at {short})"
+        ))
+        .with_hint("check out a branch first (`git switch <branch>`, or `git switch -c <name>` to start one here), or leave out --in-place so mmm makes its own branch")
+        .into());
     }
     Ok(())
 }

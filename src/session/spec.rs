@@ -124,7 +124,7 @@ pub async fn run(
             None => model.insert((rt.model)()?).clone(),
         };
         let dirty = dirty_besides(git, &rt.cwd, &specs)?;
-        setup::preflight(git, &dirty, opts.allow_dirty)?;
+        setup::preflight(git, &dirty, opts.allow_dirty, config.in_place)?;
         // Analysed afresh for each spec: the specs before it may have changed the code.
         let project = setup::analyze(git.root(), &config.secret_files, true).await?;
         let mut settings = setup::session_settings(config, None, &project)?;

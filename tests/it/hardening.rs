@@ -146,3 +146,79 @@ fn a_corrupt_session_record_is_named_with_a_hint() {
         assert_eq!((out.status.code(), stderr(&out)), (Some(2), expected), "--resume");
     }
 }
+
+#[test]
+fn an_empty_check_command_is_a_configuration_error() {
+    let p = project_with_check(CHECK);
+    let server = FakeApi::start();
+    let file = p.write(".mmm/config.toml", "target = 9\n\n[validate]\ncommands = [\"make test\", \"  \"]\n");
+    let out = mmm_with(&p, &server, "improve").output().unwrap();
+    let hint = "hint: remove it, or leave the list empty (`commands = []`) to use the detected build, lint and \
+                test commands\n";
+    assert_eq!(
+        (out.status.code(), stderr(&out)),
+        (
+            Some(2),
+            format!(
+                "error: resolving settings\n  caused by: {}:4: `validate.commands` has an empty command (item 2 of 2)\n\
+                 {hint}",
+                file.display()
+            )
+        )
+    );
+    std::fs::remove_file(&file).unwrap();
+    let out = p.mmm().args(["-c", "validate.commands=[\"\"]", "config", "show"]).output().unwrap();
+    assert_eq!(
+        (out.status.code(), stderr(&out)),
+        (
+            Some(2),
+            format!(
+                "error: resolving settings\n  caused by: -c validate.commands=[\"\"]: `validate.commands` has an empty \
+                 command (item 1 of 1)\n{hint}"
+            )
+        )
+    );
+    assert_eq!(server.requests().len(), 0);
+}
+
+#[test]
+fn a_repository_without_commits_is_told_to_make_one() {
+    let p = Project::new();
+    p.run_git(&["init", "-q", "-b", "main"]);
+    p.write("src/app.txt", "greeting = hello\n");
+    p.write(".mmm/config.toml", &format!("[validate]\ncommands = [{CHECK:?}]\n"));
+    let server = FakeApi::start();
+    let out = mmm_with(&p, &server, "improve").output().unwrap();
+    assert_eq!(
+        (out.status.code(), stderr(&out)),
+        (
+            Some(2),
+            "error: the repository has no commits yet: mmm needs a commit to start from\n\
+             hint: make a first commit: git add -A && git commit -m \"initial\"\n"
+                .to_string()
+        )
+    );
+}
+
+#[test]
+fn in_place_on_a_detached_head_is_refused_before_anything_changes() {
+    let p = project_with_check(CHECK);
+    let head = p.run_git(&["rev-parse", "HEAD"]);
+    p.run_git(&["switch", "-q", "--detach", "HEAD"]);
+    let server = FakeApi::start();
+    let out = mmm_with(&p, &server, "improve").arg("--in-place").output().unwrap();
+    assert_eq!(
+        (out.status.code(), stderr(&out)),
+        (
+            Some(2),
+            format!(
+                "error: --in-place works on the current branch, but HEAD is detached (at {})\n\
+                 hint: check out a branch first (`git switch <branch>`, or `git switch -c <name>` to start one here), \
+                 or leave out --in-place so mmm makes its own branch\n",
+                &head[..12]
+            )
+        )
+    );
+    assert_eq!(p.run_git(&["branch", "--list", "mmm/*"]), "");
+    assert_eq!(p.run_git(&["rev-parse", "HEAD"]), head);
+}
