@@ -51,10 +51,11 @@ pub async fn run(
 ) -> anyhow::Result<Finished> {
     let git = env.git.clone();
     if let Some(id) = &opts.resume {
-        let record = setup::load_for_resume(&Layout::new(git.root()), id.as_deref(), SessionKind::Improve)?;
+        let mut record = setup::load_for_resume(&Layout::new(git.root()), id.as_deref(), SessionKind::Improve)?;
+        let previous_model = setup::switch_model(&mut record, config);
         let price = setup::price_fn(pricing, &record.settings)?;
         let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
-        let session = Session::resume(env, project, record, price)?;
+        let session = Session::resume(env, project, record, price, previous_model)?;
         return engine::drive(session, Improve).await;
     }
     let dirty = setup::user_changes(&git)?;

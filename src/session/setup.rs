@@ -175,6 +175,16 @@ pub fn load_for_resume(layout: &Layout, id: Option<&str>, kind: SessionKind) -> 
     Ok(record)
 }
 
+/// A resumed session keeps the model it started with, unless this run names one on the
+/// command line (`--model`, `-c model=...`): then that model continues the session, and
+/// the model it replaces is returned (for the `session_started` event and the output).
+pub fn switch_model(record: &mut SessionRecord, config: &SessionConfig) -> Option<String> {
+    if !config.model_from_flag || config.model == record.settings.model {
+        return None;
+    }
+    Some(std::mem::replace(&mut record.settings.model, config.model.clone()))
+}
+
 /// Why a request for one tool call produced no usable result.
 pub struct AskFailure {
     pub message: String,

@@ -189,12 +189,13 @@ async fn resume(
     layout: &Layout,
     id: Option<&str>,
 ) -> anyhow::Result<RunOutcome> {
-    let record = setup::load_for_resume(layout, id, SessionKind::Spec)?;
+    let mut record = setup::load_for_resume(layout, id, SessionKind::Spec)?;
+    let previous_model = setup::switch_model(&mut record, config);
     let rel = record.spec.as_ref().map(|s| s.path.clone()).context("the session names no spec")?;
     let spec = spec::load(&rt.git.root().join(&rel))?;
     let price = setup::price_fn(pricing, &record.settings)?;
     let project = setup::analyze(rt.git.root(), &config.secret_files, true).await?;
-    let session = Session::resume(env(rt, (rt.model)()?, config), project, record, price)?;
+    let session = Session::resume(env(rt, (rt.model)()?, config), project, record, price, previous_model)?;
     let ended = one_spec(session, SpecPolicy::new(spec, rel)).await?;
     let exit = match ended.failure {
         None => Ok(()),

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::fake_api::{FakeApi, Reply, SilentServer, TEST_KEY};
-use crate::common::script::{CHECK, issue, mmm_with, project_with_check, review, session, state};
+use crate::common::script::{CHECK, events, issue, mmm_with, project_with_check, review, session, state};
 use crate::common::{Project, stderr, stdout};
 
 #[test]
@@ -221,4 +221,37 @@ fn in_place_on_a_detached_head_is_refused_before_anything_changes() {
     );
     assert_eq!(p.run_git(&["branch", "--list", "mmm/*"]), "");
     assert_eq!(p.run_git(&["rev-parse", "HEAD"]), head);
+}
+
+#[test]
+fn a_resume_may_change_the_model_and_says_so() {
+    let p = project_with_check(CHECK);
+    let server = FakeApi::with([Reply::error(400, "invalid_request_error", "this model does not take that request")]);
+    let out = mmm_with(&p, &server, "improve").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let before = session(&p);
+    assert_eq!(
+        (before["status"].as_str(), before["settings"]["model"].as_str()),
+        (Some("failed"), Some("claude-sonnet-5"))
+    );
+
+    let server = FakeApi::with([review(9.0, serde_json::json!([]))]);
+    let out = mmm_with(&p, &server, "improve").args(["--resume", "-c", "model=claude-opus-5"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let id = before["id"].as_str().unwrap();
+    let branch = before["branch"].as_str().unwrap();
+    assert_eq!(
+        stdout(&out).lines().next().unwrap(),
+        format!("Resuming session {id} on branch {branch} with claude-opus-5 (changed from claude-sonnet-5)")
+    );
+    assert_eq!(server.request(0).json()["model"], "claude-opus-5");
+    assert_eq!(session(&p)["settings"]["model"], "claude-opus-5");
+    let started: Vec<serde_json::Value> = events(&p).into_iter().filter(|e| e["type"] == "session_started").collect();
+    assert_eq!(
+        started.iter().map(|e| (e["model"].clone(), e.get("previous_model").cloned())).collect::<Vec<_>>(),
+        [
+            (serde_json::json!("claude-sonnet-5"), None),
+            (serde_json::json!("claude-opus-5"), Some(serde_json::json!("claude-sonnet-5")))
+        ]
+    );
 }
