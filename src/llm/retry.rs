@@ -200,9 +200,9 @@ mod tests {
         assert_eq!(policy.decide(&api(429, Some(secs(30))), 0, secs(100)), Decision::WaitTooLong(secs(30)));
         assert_eq!(policy.decide(&api(429, Some(secs(30))), 8, secs(100)), Decision::WaitTooLong(secs(30)));
         assert_eq!(policy.decide(&api(429, Some(secs(20))), 0, secs(99)), Decision::Retry(secs(20)));
-        // Backoff (at most 8 s at any retry): a retry must still start within the budget.
+        // Backoff (0.5 s at the first retry, 6-8 s at the sixth): a retry must start within the budget.
         assert!(matches!(policy.decide(&api(529, None), 0, secs(119)), Decision::Retry(_)));
-        assert_eq!(policy.decide(&api(529, None), 5, secs(113)), Decision::BudgetSpent);
+        assert_eq!(policy.decide(&api(529, None), 5, secs(115)), Decision::BudgetSpent);
         assert_eq!(policy.decide(&api(529, None), 0, secs(120)), Decision::BudgetSpent);
         assert_eq!(policy.decide(&api(529, None), 0, secs(500)), Decision::BudgetSpent);
         // A silent server with 60 s first-byte timeouts: the second failure ends it.
