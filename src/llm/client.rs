@@ -23,7 +23,7 @@ use super::error::{ApiError, ErrorEnvelope, LlmError};
 use super::retry::{RetryPolicy, Sleeper, TokioSleeper, parse_retry_after};
 use super::sse::{MessageAssembler, SseParser, snippet};
 use super::types::{MessagesRequest, MessagesResponse};
-use super::{Model, SendFuture, StreamUpdate};
+use super::{CheckFuture, Model, SendFuture, StreamUpdate};
 use crate::error::CliError;
 use crate::settings::Settings;
 
@@ -345,6 +345,22 @@ impl Model for AnthropicClient {
         on_event: &'a (dyn Fn(StreamUpdate<'_>) + Send + Sync),
     ) -> SendFuture<'a> {
         Box::pin(self.messages(request, on_event))
+    }
+
+    /// `GET /v1/models/{model}` ([`AnthropicClient::model_info`]). A compatible endpoint
+    /// that does not serve it (a 404 or 405 that is not the API's `not_found_error`) has
+    /// nothing to say, so that passes.
+    fn check<'a>(&'a self, model: &'a str) -> CheckFuture<'a> {
+        Box::pin(async move {
+            match self.model_info(model).await {
+                Err(e) if matches!(e.api(), Some(api) if matches!(api.status, Some(404 | 405)) && api.kind != "not_found_error") =>
+                {
+                    tracing::debug!("the endpoint does not describe models ({e}); not checked");
+                    Ok(())
+                }
+                checked => checked.map(|_| ()),
+            }
+        })
     }
 }
 

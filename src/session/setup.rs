@@ -129,6 +129,22 @@ pub fn preflight(git: &Git, dirty: &[String], allow_dirty: bool, in_place: bool)
     Ok(())
 }
 
+/// Checks that the API accepts the key and knows `model` ([`Model::check`]), before the
+/// branch, the baseline checks or any record exist. A refusal that another try cannot
+/// change (a bad key, an unknown model: 4xx) is a usage error (exit 2) with the API's
+/// message and hint; anything else (no connection, retries spent) fails as it would later.
+pub async fn check_api(model: &dyn Model, name: &str) -> anyhow::Result<()> {
+    let Err(err) = model.check(name).await else { return Ok(()) };
+    let refused = matches!(err.status(), Some(400..=499)) && !err.is_retryable();
+    let hint = err.hint();
+    let cli = if refused { CliError::usage(err.to_string()) } else { CliError::failure(err.to_string()) };
+    Err(match hint {
+        Some(hint) => cli.with_hint(hint),
+        None => cli,
+    }
+    .into())
+}
+
 /// A tool definition (custom or Anthropic-defined) as the request type holds it.
 pub fn tool_from_json(definition: Value) -> Tool {
     serde_json::from_value(definition).expect("mmm's own tool definitions are valid")

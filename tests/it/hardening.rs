@@ -255,3 +255,57 @@ fn a_resume_may_change_the_model_and_says_so() {
         ]
     );
 }
+
+#[test]
+fn a_refused_key_or_unknown_model_stops_before_the_branch_and_the_baseline() {
+    let p = project_with_check("touch baseline-ran && true");
+    p.write(".gitignore", ".env\nbaseline-ran\n");
+    p.run_git(&["commit", "-qam", "ignore the marker"]);
+    let head = p.run_git(&["rev-parse", "HEAD"]);
+    let server = FakeApi::start();
+    server.answer_model_checks(Reply::error(401, "authentication_error", "invalid x-api-key"));
+    let out = mmm_with(&p, &server, "improve").output().unwrap();
+    assert_eq!(
+        (out.status.code(), stderr(&out)),
+        (
+            Some(2),
+            "error: Anthropic API error 401 authentication_error: invalid x-api-key (request-id req_fake_model_1)\n\
+             hint: check ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN): the API did not accept it\n"
+                .to_string()
+        )
+    );
+    let check = &server.model_checks()[0];
+    assert_eq!((check.method.as_str(), check.target.as_str()), ("GET", "/v1/models/claude-sonnet-5"));
+    assert_eq!(check.header("x-api-key"), Some(TEST_KEY));
+    assert_eq!(server.requests().len(), 0, "no Messages request");
+    assert_eq!(p.run_git(&["branch", "--list", "mmm/*"]), "", "no branch");
+    assert_eq!((p.run_git(&["rev-parse", "HEAD"]), p.run_git(&["branch", "--show-current"])), (head, "main\n".into()));
+    assert!(!p.root.join("baseline-ran").exists(), "the baseline checks never ran");
+    assert!(!p.root.join(".mmm/sessions").exists(), "no session was recorded");
+
+    let server = FakeApi::start();
+    server.answer_model_checks(Reply::error(404, "not_found_error", "model: claude-sonet-5"));
+    let out = mmm_with(&p, &server, "improve").args(["--model", "claude-sonet-5"]).output().unwrap();
+    assert_eq!(
+        (out.status.code(), stderr(&out)),
+        (
+            Some(2),
+            "error: Anthropic API error 404 not_found_error: model: claude-sonet-5 (request-id req_fake_model_1)\n\
+             hint: check the `model` setting (`mmm models` lists the models your key can use); a stopped session \
+             continues with another model through `--resume -c model=<name>`\n"
+                .to_string()
+        )
+    );
+    assert_eq!(server.model_checks()[0].target, "/v1/models/claude-sonet-5");
+    assert_eq!(p.run_git(&["branch", "--list", "mmm/*"]), "");
+}
+
+#[test]
+fn an_endpoint_that_does_not_describe_models_is_not_held_against_the_session() {
+    let p = project_with_check(CHECK);
+    let server = FakeApi::with([review(9.0, serde_json::json!([]))]);
+    server.answer_model_checks(Reply::raw(404, "text/plain", "404 page not found"));
+    let out = mmm_with(&p, &server, "improve").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(server.model_checks().len(), 1);
+}
