@@ -57,7 +57,8 @@ impl SessionStatus {
     }
 }
 
-/// The settings a session runs with, kept so `--resume` continues with the same ones.
+/// The settings a session runs with, kept so `--resume` continues with the same ones (only
+/// the model may change on resume, when the command line names one).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionSettings {
     pub model: String,
