@@ -215,6 +215,7 @@ pub struct ImproveArgs {
     pub dry_run: bool,
 
     /// Continue a stopped session (the last one, or SESSION) on its branch, with its settings
+    /// (`--model` or `-c model=NAME` switches its model)
     #[arg(long, value_name = "SESSION", num_args = 0..=1)]
     pub resume: Option<Option<String>>,
 
@@ -334,6 +335,7 @@ pub struct RunArgs {
     pub force: bool,
 
     /// Run a stopped spec session (the last one, or SESSION) again, on its branch
+    /// (`--model` or `-c model=NAME` switches its model)
     #[arg(long, value_name = "SESSION", num_args = 0..=1, conflicts_with_all = ["path", "only"])]
     pub resume: Option<Option<String>>,
 

@@ -63,6 +63,18 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     for warning in &settings.warnings {
         printer.warn(warning);
     }
+    // `state.json` is derived data: a corrupt one is rebuilt, with one warning, before any
+    // command that reads it.
+    let reads_state = matches!(
+        cli.command,
+        Command::Improve(_) | Command::Run(_) | Command::Specs(_) | Command::Status | Command::History(_)
+    );
+    if let Some(root) = settings.repo_root.as_deref().filter(|_| reads_state) {
+        let state_file = crate::state::Layout::new(root).state_file();
+        if let Some(warning) = crate::state::summary::ProjectState::repair(&state_file)? {
+            printer.warn(warning);
+        }
+    }
     let ctx = Ctx { cwd: inputs.cwd, settings, printer, verbose: cli.global.verbose };
 
     match cli.command {

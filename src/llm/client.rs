@@ -3,8 +3,12 @@
 //! `POST {base_url}/v1/messages` with `x-api-key` (or `Authorization: Bearer`),
 //! `anthropic-version` and `content-type` headers, streaming by default. Each response's
 //! `request-id` is logged at debug level; the credential is a sensitive header that is
-//! never logged, printed or written anywhere. A stream silent for longer than
-//! `stream_idle_timeout` is abandoned; every attempt goes through the [`RetryPolicy`].
+//! never logged, printed or written anywhere.
+//!
+//! Nothing hangs: a connection must be made within `connect_timeout`, the response must
+//! begin (its headers) within `first_byte_timeout`, a stream silent for longer than
+//! `stream_idle_timeout` is abandoned, no request takes longer than `request_timeout`, and
+//! every attempt goes through the [`RetryPolicy`] and its `retry_budget`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -19,12 +23,9 @@ use super::error::{ApiError, ErrorEnvelope, LlmError};
 use super::retry::{RetryPolicy, Sleeper, TokioSleeper, parse_retry_after};
 use super::sse::{MessageAssembler, SseParser, snippet};
 use super::types::{MessagesRequest, MessagesResponse};
-use super::{Model, SendFuture, StreamUpdate};
+use super::{CheckFuture, Model, SendFuture, StreamUpdate};
 use crate::error::CliError;
 use crate::settings::Settings;
-
-/// How long to wait for a TCP/TLS connection before counting the attempt as failed.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the client proves who it is.
 #[derive(Clone, PartialEq, Eq)]
@@ -56,9 +57,15 @@ pub struct ClientConfig {
     pub model: String,
     /// Longest a whole request, response included, may take.
     pub request_timeout: Duration,
+    /// Longest a TCP/TLS connection may take to open.
+    pub connect_timeout: Duration,
+    /// Longest from sending a request to the response's headers (connecting included).
+    pub first_byte_timeout: Duration,
     /// Longest a streamed response may go without sending a byte.
     pub idle_timeout: Duration,
     pub max_retries: u32,
+    /// Longest one request may take over all its attempts and waits (see [`RetryPolicy`]).
+    pub retry_budget: Duration,
     /// Ask for a streamed response (the default); `false` asks for one JSON body.
     pub stream: bool,
 }
@@ -69,8 +76,8 @@ pub const NO_KEY_HINT: &str = "export ANTHROPIC_API_KEY=sk-ant-... (create a key
 
 impl ClientConfig {
     /// Reads `base_url`, `api_key` / `auth_token` (the key wins when both are set),
-    /// `anthropic_version`, `model`, `request_timeout`, `stream_idle_timeout` and
-    /// `max_retries`. No credential is a usage error with a hint saying how to set one.
+    /// `anthropic_version`, `model`, the timeouts (`request_timeout`, `connect_timeout`,
+    /// `first_byte_timeout`, `stream_idle_timeout`), `max_retries` and `retry_budget`. No credential is a usage error with a hint saying how to set one.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let credential = match (settings.str("api_key"), settings.str("auth_token")) {
             (Some(key), _) => Credential::ApiKey(key.to_string()),
@@ -89,8 +96,11 @@ impl ClientConfig {
             anthropic_version: text("anthropic_version"),
             model: text("model"),
             request_timeout: duration("request_timeout"),
+            connect_timeout: duration("connect_timeout"),
+            first_byte_timeout: duration("first_byte_timeout"),
             idle_timeout: duration("stream_idle_timeout"),
             max_retries: settings.int("max_retries").unwrap_or(8).try_into().unwrap_or(u32::MAX),
+            retry_budget: duration("retry_budget"),
             stream: true,
         })
     }
@@ -103,6 +113,7 @@ pub struct AnthropicClient {
     base_url: String,
     model: String,
     request_timeout: Duration,
+    first_byte_timeout: Duration,
     idle_timeout: Duration,
     retry: RetryPolicy,
     sleeper: Arc<dyn Sleeper>,
@@ -160,7 +171,7 @@ impl AnthropicClient {
             .default_headers(headers)
             .user_agent(concat!("mmm/", env!("CARGO_PKG_VERSION")))
             .timeout(config.request_timeout)
-            .connect_timeout(CONNECT_TIMEOUT)
+            .connect_timeout(config.connect_timeout)
             .tcp_keepalive(Duration::from_secs(60))
             .build()
             .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?;
@@ -169,8 +180,9 @@ impl AnthropicClient {
             base_url,
             model: config.model,
             request_timeout: config.request_timeout,
+            first_byte_timeout: config.first_byte_timeout,
             idle_timeout: config.idle_timeout,
-            retry: RetryPolicy { max_retries: config.max_retries },
+            retry: RetryPolicy { max_retries: config.max_retries, budget: config.retry_budget },
             sleeper: Arc::new(TokioSleeper),
             stream: config.stream,
         })
@@ -219,14 +231,8 @@ impl AnthropicClient {
         body: &[u8],
         on_event: &(dyn Fn(StreamUpdate<'_>) + Send + Sync),
     ) -> Result<MessagesResponse, LlmError> {
-        let response = self
-            .http
-            .post(url)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(body.to_vec())
-            .send()
-            .await
-            .map_err(|e| self.transport_error(&e, None))?;
+        let response =
+            self.send(self.http.post(url).header(header::CONTENT_TYPE, "application/json").body(body.to_vec())).await?;
         let response = check_status("POST /v1/messages", response).await?;
         let request_id = request_id_of(&response);
         let streamed = response
@@ -295,8 +301,7 @@ impl AnthropicClient {
             .run(
                 &*self.sleeper,
                 || async {
-                    let response =
-                        self.http.get(&url).query(query).send().await.map_err(|e| self.transport_error(&e, None))?;
+                    let response = self.send(self.http.get(&url).query(query)).await?;
                     let response = check_status(&what, response).await?;
                     let request_id = request_id_of(&response);
                     self.read_json(response, request_id).await
@@ -304,6 +309,14 @@ impl AnthropicClient {
                 log_retry,
             )
             .await
+    }
+
+    /// Sends a request and waits for its response headers, at most `first_byte_timeout`.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, LlmError> {
+        match tokio::time::timeout(self.first_byte_timeout, request.send()).await {
+            Err(_) => Err(LlmError::NoResponse(self.first_byte_timeout)),
+            Ok(sent) => sent.map_err(|e| self.transport_error(&e, None)),
+        }
     }
 
     /// Maps a reqwest failure: before a response (`during` is `None`) it is a connection
@@ -332,6 +345,22 @@ impl Model for AnthropicClient {
         on_event: &'a (dyn Fn(StreamUpdate<'_>) + Send + Sync),
     ) -> SendFuture<'a> {
         Box::pin(self.messages(request, on_event))
+    }
+
+    /// `GET /v1/models/{model}` ([`AnthropicClient::model_info`]). A compatible endpoint
+    /// that does not serve it (a 404 or 405 that is not the API's `not_found_error`) has
+    /// nothing to say, so that passes.
+    fn check<'a>(&'a self, model: &'a str) -> CheckFuture<'a> {
+        Box::pin(async move {
+            match self.model_info(model).await {
+                Err(e) if matches!(e.api(), Some(api) if matches!(api.status, Some(404 | 405)) && api.kind != "not_found_error") =>
+                {
+                    tracing::debug!("the endpoint does not describe models ({e}); not checked");
+                    Ok(())
+                }
+                checked => checked.map(|_| ()),
+            }
+        })
     }
 }
 
@@ -431,6 +460,10 @@ mod tests {
         assert_eq!(
             (c.idle_timeout, c.request_timeout, c.max_retries, c.stream),
             (Duration::from_secs(30), Duration::from_secs(600), 3, true)
+        );
+        assert_eq!(
+            (c.connect_timeout, c.first_byte_timeout, c.retry_budget),
+            (Duration::from_secs(10), Duration::from_secs(60), Duration::from_secs(120))
         );
         assert_eq!(AnthropicClient::new(c).unwrap().base_url, "http://127.0.0.1:9");
         assert_eq!(config(&[("ANTHROPIC_AUTH_TOKEN", "tok")]).unwrap().credential, Credential::Bearer("tok".into()));

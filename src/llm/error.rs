@@ -70,6 +70,9 @@ pub enum LlmError {
     /// No connection could be made, or it failed before a response arrived.
     #[error("could not reach {url}: {detail}")]
     Connect { url: String, detail: String },
+    /// The API accepted the request but sent no response within `first_byte_timeout`.
+    #[error("no response within {} of sending the request (first_byte_timeout)", format_duration(*.0))]
+    NoResponse(Duration),
     /// The whole request took longer than `request_timeout`.
     #[error("no complete response within {} (request_timeout)", format_duration(*.0))]
     Timeout(Duration),
@@ -88,9 +91,16 @@ pub enum LlmError {
     /// The request could not be built (a bad `base_url`, for example).
     #[error("cannot send the request: {0}")]
     Request(String),
-    /// Every allowed attempt failed; `last` is the final failure.
-    #[error("{last} (gave up after {attempts} attempts)")]
-    GaveUp { attempts: u32, last: Box<LlmError> },
+    /// Every allowed attempt failed, or the retry budget (`budget`, when that is what
+    /// stopped the retries) is spent; `last` is the final failure.
+    #[error("{last} (gave up after {attempts} attempt{s}{spent})",
+        s = if *.attempts == 1 { "" } else { "s" },
+        spent = .budget.map(|b| format!(": the {} retry_budget is spent", format_duration(b))).unwrap_or_default())]
+    GaveUp { attempts: u32, budget: Option<Duration>, last: Box<LlmError> },
+    /// The API asked to wait `wait` before trying again, longer than the retry budget allows.
+    #[error("{last}: the API asks to wait {} before trying again, more than the {} retry_budget allows; try again in {}",
+        format_duration(*.wait), format_duration(*.budget), format_duration(*.wait))]
+    RetryLater { wait: Duration, budget: Duration, last: Box<LlmError> },
 }
 
 fn request_suffix(id: Option<&str>) -> String {
@@ -98,10 +108,10 @@ fn request_suffix(id: Option<&str>) -> String {
 }
 
 impl LlmError {
-    /// The error behind a [`LlmError::GaveUp`], or this one.
+    /// The error behind a [`LlmError::GaveUp`] or [`LlmError::RetryLater`], or this one.
     pub fn root(&self) -> &LlmError {
         match self {
-            LlmError::GaveUp { last, .. } => last.root(),
+            LlmError::GaveUp { last, .. } | LlmError::RetryLater { last, .. } => last.root(),
             other => other,
         }
     }
@@ -145,19 +155,42 @@ impl LlmError {
                 }
             }),
             LlmError::Connect { .. }
+            | LlmError::NoResponse(_)
             | LlmError::Timeout(_)
             | LlmError::Idle { .. }
             | LlmError::Broken { .. }
             | LlmError::Incomplete { .. } => true,
-            LlmError::Malformed { .. } | LlmError::Request(_) | LlmError::GaveUp { .. } => false,
+            LlmError::Malformed { .. }
+            | LlmError::Request(_)
+            | LlmError::GaveUp { .. }
+            | LlmError::RetryLater { .. } => false,
+        }
+    }
+
+    /// Whether the attempt failed after the API had begun to answer (a stream that broke,
+    /// went silent, ended early or carried an error event): the API was alive then.
+    pub fn after_response(&self) -> bool {
+        match self {
+            LlmError::Idle { .. } | LlmError::Incomplete { .. } => true,
+            LlmError::Broken { request_id, .. } => request_id.is_some(),
+            LlmError::Api(e) => e.status.is_none(),
+            _ => false,
         }
     }
 
     /// What the user can do about it.
     pub fn hint(&self) -> Option<&'static str> {
+        if let LlmError::RetryLater { .. } = self {
+            return Some("run mmm again after that wait, or raise `retry_budget` to let mmm wait that long itself");
+        }
         let api = match self.root() {
             LlmError::Api(api) => api,
             LlmError::Connect { .. } => return Some("check your network connection and the `base_url` setting"),
+            LlmError::NoResponse(_) => {
+                return Some(
+                    "the server took the connection but did not answer: check `base_url`, try again later, or raise `first_byte_timeout`",
+                );
+            }
             LlmError::Timeout(_) | LlmError::Idle { .. } => {
                 return Some("try again later, or raise `request_timeout` / `stream_idle_timeout`");
             }
@@ -166,7 +199,9 @@ impl LlmError {
                 return Some("check that `base_url` points at the Anthropic API or a compatible endpoint");
             }
             LlmError::Request(_) => return Some("check the `base_url` setting (`mmm config show`)"),
-            LlmError::GaveUp { .. } => unreachable!("root() never returns GaveUp"),
+            LlmError::GaveUp { .. } | LlmError::RetryLater { .. } => {
+                unreachable!("root() never returns GaveUp or RetryLater")
+            }
         };
         Some(match (api.status, api.kind.as_str()) {
             (Some(401), _) | (_, "authentication_error") => {
@@ -177,7 +212,7 @@ impl LlmError {
                 "your key may not use this model or feature; check its workspace"
             }
             (Some(404), _) | (_, "not_found_error") => {
-                "check the `model` setting: `mmm models` lists the models your key can use"
+                "check the `model` setting (`mmm models` lists the models your key can use); a stopped session continues with another model through `--resume -c model=<name>`"
             }
             (Some(413), _) | (_, "request_too_large") => "the request is too large for the API (32 MB at most)",
             (Some(429), _) | (_, "rate_limit_error") => {
@@ -237,7 +272,11 @@ mod tests {
 
     #[test]
     fn the_final_error_names_status_type_request_and_a_hint() {
-        let err = LlmError::GaveUp { attempts: 9, last: Box::new(LlmError::Api(api(Some(529), "overloaded_error"))) };
+        let err = LlmError::GaveUp {
+            attempts: 9,
+            budget: None,
+            last: Box::new(LlmError::Api(api(Some(529), "overloaded_error"))),
+        };
         assert_eq!(err.status(), Some(529));
         assert_eq!(err.request_id(), Some("req_1"));
         let cli = CliError::from(err);

@@ -49,6 +49,9 @@ pub enum StreamUpdate<'a> {
 /// The future [`Model::send`] returns.
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<MessagesResponse, LlmError>> + Send + 'a>>;
 
+/// The future [`Model::check`] returns.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), LlmError>> + Send + 'a>>;
+
 /// A model provider: sends one request, returns one complete assistant turn.
 ///
 /// Object-safe, so the session can hold a `Box<dyn Model>` (and tests a fake one).
@@ -63,4 +66,11 @@ pub trait Model: Send + Sync {
         request: &'a MessagesRequest,
         on_event: &'a (dyn Fn(StreamUpdate<'_>) + Send + Sync),
     ) -> SendFuture<'a>;
+
+    /// Checks with one cheap request, before anything is changed, that the credential is
+    /// accepted and `model` exists. A provider with no such request has nothing to check.
+    fn check<'a>(&'a self, model: &'a str) -> CheckFuture<'a> {
+        let _ = model;
+        Box::pin(async { Ok(()) })
+    }
 }

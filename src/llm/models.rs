@@ -1,4 +1,5 @@
-//! The models an API key can use: `GET /v1/models`, every page.
+//! The models an API key can use: `GET /v1/models`, every page; one model:
+//! `GET /v1/models/{model_id}`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -37,6 +38,12 @@ struct Page {
 const PAGE_SIZE: &str = "1000";
 
 impl AnthropicClient {
+    /// One model, by id or alias: `GET /v1/models/{model_id}`. An unknown model is the
+    /// API's 404 `not_found_error`; a refused key its 401.
+    pub async fn model_info(&self, model: &str) -> Result<ModelInfo, LlmError> {
+        self.get_json(&format!("/v1/models/{}", path_segment(model)), &[]).await
+    }
+
     /// Every model the credential can use, newest first (the API's order), following
     /// `has_more` / `last_id` from page to page.
     pub async fn list_models(&self) -> Result<Vec<ModelInfo>, LlmError> {
@@ -63,5 +70,24 @@ impl AnthropicClient {
                 }
             }
         }
+    }
+}
+
+/// `text` as one URL path segment: everything but unreserved characters percent-encoded.
+fn path_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_model_id_is_one_path_segment() {
+        assert_eq!(super::path_segment("claude-sonnet-4-5-20250929"), "claude-sonnet-4-5-20250929");
+        assert_eq!(super::path_segment("anthropic/claude x"), "anthropic%2Fclaude%20x");
     }
 }

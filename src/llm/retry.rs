@@ -2,18 +2,23 @@
 //!
 //! The official SDKs' policy, with more attempts (`max_retries`, default 8) because mmm runs
 //! unattended: retry what [`LlmError::is_retryable`] allows; wait what the API asked for
-//! (`retry-after-ms`, else `retry-after` in seconds or as an HTTP date) when that is more
-//! than 0 and at most 60 s, else `0.5 s · 2ⁿ` capped at 8 s, times `1 − 0.25 · random`.
+//! (`retry-after-ms`, else `retry-after` in seconds or as an HTTP date) when it asked,
+//! else `0.5 s · 2ⁿ` capped at 8 s, times `1 − 0.25 · random`.
+//!
+//! Every request also has a time budget (`retry_budget`, default 2 minutes), so a dead
+//! connection cannot hold a session for long: no retry starts once the time since the
+//! first attempt plus the wait would pass it. The clock restarts when an attempt failed
+//! after the API had begun to answer (a stream cut, stalled or ended early), since the API
+//! was alive then. A wait the API asks for that is longer than what is left of the budget
+//! fails at once ([`LlmError::RetryLater`]), saying how long to wait.
 //! The waiting goes through a [`Sleeper`], so tests record the delays instead of sleeping.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::error::LlmError;
 
-/// The longest wait the API may ask for and be obeyed; longer asks fall back to backoff.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 const INITIAL_BACKOFF: f64 = 0.5;
 const MAX_BACKOFF: f64 = 8.0;
 
@@ -32,26 +37,53 @@ impl Sleeper for TokioSleeper {
     }
 }
 
-/// How many times to retry.
+/// How many times to retry, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub max_retries: u32,
+    /// The most time one request may take over its retries (see the module comment).
+    pub budget: Duration,
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Wait this long, then try again.
+    Retry(Duration),
+    /// The error is final, or every allowed attempt has been made.
+    GiveUp,
+    /// The next attempt (after its wait) would start past the budget.
+    BudgetSpent,
+    /// The API asked to wait this long, more than what is left of the budget.
+    WaitTooLong(Duration),
 }
 
 impl RetryPolicy {
-    /// The wait before the next attempt after `err`, when `retries_taken` retries have
-    /// already been made; `None` to give up.
-    pub fn next_delay(&self, err: &LlmError, retries_taken: u32) -> Option<Duration> {
-        if retries_taken >= self.max_retries || !err.is_retryable() {
-            return None;
+    /// What to do after `err`, when `retries_taken` retries have already been made and
+    /// `elapsed` has passed on the budget's clock.
+    pub fn decide(&self, err: &LlmError, retries_taken: u32, elapsed: Duration) -> Decision {
+        if !err.is_retryable() {
+            return Decision::GiveUp;
         }
-        let asked = err.api().and_then(|e| e.retry_after).filter(|d| !d.is_zero() && *d <= MAX_RETRY_AFTER);
-        Some(asked.unwrap_or_else(|| backoff(retries_taken, fastrand::f64())))
+        let left = self.budget.saturating_sub(elapsed);
+        let asked = err.api().and_then(|e| e.retry_after).filter(|d| !d.is_zero());
+        if let Some(asked) = asked.filter(|asked| *asked > left) {
+            return Decision::WaitTooLong(asked);
+        }
+        if retries_taken >= self.max_retries {
+            return Decision::GiveUp;
+        }
+        let delay = asked.unwrap_or_else(|| backoff(retries_taken, fastrand::f64()));
+        if delay >= left {
+            return Decision::BudgetSpent;
+        }
+        Decision::Retry(delay)
     }
 
     /// Runs `attempt` until it succeeds or the policy gives up, calling `on_retry` with the
     /// retry number (from 1), the wait and the error before each wait. An error after at
-    /// least one retry comes back as [`LlmError::GaveUp`].
+    /// least one retry, or once the budget is spent, comes back as [`LlmError::GaveUp`]; a
+    /// wait asked for past the budget as [`LlmError::RetryLater`].
     pub async fn run<T, F, Fut>(
         &self,
         sleeper: &dyn Sleeper,
@@ -63,19 +95,30 @@ impl RetryPolicy {
         Fut: Future<Output = Result<T, LlmError>>,
     {
         let mut retries = 0;
+        let mut clock = Instant::now();
         loop {
             let err = match attempt().await {
                 Ok(value) => return Ok(value),
                 Err(err) => err,
             };
-            match self.next_delay(&err, retries) {
-                Some(delay) => {
+            if err.after_response() {
+                clock = Instant::now();
+            }
+            let attempts = retries + 1;
+            match self.decide(&err, retries, clock.elapsed()) {
+                Decision::Retry(delay) => {
                     retries += 1;
                     on_retry(retries, delay, &err);
                     sleeper.sleep(delay).await;
                 }
-                None if retries == 0 => return Err(err),
-                None => return Err(LlmError::GaveUp { attempts: retries + 1, last: Box::new(err) }),
+                Decision::GiveUp if retries == 0 => return Err(err),
+                Decision::GiveUp => return Err(LlmError::GaveUp { attempts, budget: None, last: Box::new(err) }),
+                Decision::BudgetSpent => {
+                    return Err(LlmError::GaveUp { attempts, budget: Some(self.budget), last: Box::new(err) });
+                }
+                Decision::WaitTooLong(wait) => {
+                    return Err(LlmError::RetryLater { wait, budget: self.budget, last: Box::new(err) });
+                }
             }
         }
     }
@@ -132,16 +175,42 @@ mod tests {
         assert_eq!(backoff(100, 0.0), Duration::from_secs(8));
     }
 
+    const BUDGET: Duration = Duration::from_secs(120);
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
     #[test]
-    fn the_asked_wait_is_obeyed_only_within_sixty_seconds() {
-        let policy = RetryPolicy { max_retries: 8 };
-        assert_eq!(policy.next_delay(&api(429, Some(Duration::from_secs(7))), 0), Some(Duration::from_secs(7)));
-        let long = policy.next_delay(&api(429, Some(Duration::from_secs(61))), 0).unwrap();
-        assert!(long <= Duration::from_millis(500), "{long:?}");
-        let zero = policy.next_delay(&api(429, Some(Duration::ZERO)), 2).unwrap();
-        assert!(zero > Duration::from_millis(1400) && zero <= Duration::from_secs(2), "{zero:?}");
-        assert_eq!(policy.next_delay(&api(429, None), 8), None);
-        assert_eq!(policy.next_delay(&api(400, None), 0), None);
+    fn the_asked_wait_is_obeyed_when_it_fits_the_budget() {
+        let policy = RetryPolicy { max_retries: 8, budget: BUDGET };
+        assert_eq!(policy.decide(&api(429, Some(secs(7))), 0, secs(0)), Decision::Retry(secs(7)));
+        assert_eq!(policy.decide(&api(429, Some(secs(90))), 0, secs(0)), Decision::Retry(secs(90)));
+        let Decision::Retry(zero) = policy.decide(&api(429, Some(Duration::ZERO)), 2, secs(0)) else { panic!() };
+        assert!(zero > Duration::from_millis(1400) && zero <= secs(2), "{zero:?}");
+        assert_eq!(policy.decide(&api(429, None), 8, secs(0)), Decision::GiveUp);
+        assert_eq!(policy.decide(&api(400, None), 0, secs(0)), Decision::GiveUp);
+    }
+
+    #[test]
+    fn the_budget_counts_elapsed_time_plus_the_wait() {
+        let policy = RetryPolicy { max_retries: 8, budget: BUDGET };
+        // Asked waits: what is left of the budget decides, however many retries are left.
+        assert_eq!(policy.decide(&api(429, Some(secs(600))), 0, secs(0)), Decision::WaitTooLong(secs(600)));
+        assert_eq!(policy.decide(&api(429, Some(secs(30))), 0, secs(100)), Decision::WaitTooLong(secs(30)));
+        assert_eq!(policy.decide(&api(429, Some(secs(30))), 8, secs(100)), Decision::WaitTooLong(secs(30)));
+        assert_eq!(policy.decide(&api(429, Some(secs(20))), 0, secs(99)), Decision::Retry(secs(20)));
+        // Backoff (0.5 s at the first retry, 6-8 s at the sixth): a retry must start within the budget.
+        assert!(matches!(policy.decide(&api(529, None), 0, secs(119)), Decision::Retry(_)));
+        assert_eq!(policy.decide(&api(529, None), 5, secs(115)), Decision::BudgetSpent);
+        assert_eq!(policy.decide(&api(529, None), 0, secs(120)), Decision::BudgetSpent);
+        assert_eq!(policy.decide(&api(529, None), 0, secs(500)), Decision::BudgetSpent);
+        // A silent server with 60 s first-byte timeouts: the second failure ends it.
+        let silent = LlmError::NoResponse(secs(60));
+        assert!(matches!(policy.decide(&silent, 0, secs(60)), Decision::Retry(_)));
+        assert_eq!(policy.decide(&silent, 1, Duration::from_millis(120_500)), Decision::BudgetSpent);
+        // A final error is final within any budget.
+        assert_eq!(policy.decide(&api(401, Some(secs(1))), 0, secs(0)), Decision::GiveUp);
     }
 
     #[test]
@@ -167,7 +236,7 @@ mod tests {
     #[tokio::test]
     async fn run_retries_until_success_or_gives_up_counting_attempts() {
         let sleeper = Recorder::default();
-        let policy = RetryPolicy { max_retries: 2 };
+        let policy = RetryPolicy { max_retries: 2, budget: BUDGET };
         let calls = Mutex::new(0);
         let result = policy
             .run(
@@ -179,7 +248,7 @@ mod tests {
                 |_, _, _| {},
             )
             .await;
-        assert!(matches!(result, Err(LlmError::GaveUp { attempts: 3, .. })));
+        assert!(matches!(result, Err(LlmError::GaveUp { attempts: 3, budget: None, .. })));
         assert_eq!(*sleeper.0.lock().unwrap(), [Duration::from_secs(1); 2]);
 
         let calls = Mutex::new(0);
@@ -203,5 +272,16 @@ mod tests {
 
         let result = policy.run(&sleeper, || async { Err::<(), _>(api(400, None)) }, |_, _, _| {}).await;
         assert!(matches!(result, Err(LlmError::Api(_))), "a first non-retryable error comes back as it is");
+
+        let spent = RetryPolicy { max_retries: 8, budget: Duration::ZERO };
+        let result = spent.run(&sleeper, || async { Err::<(), _>(api(529, None)) }, |_, _, _| {}).await;
+        assert!(matches!(result, Err(LlmError::GaveUp { attempts: 1, budget: Some(Duration::ZERO), .. })));
+        let result = policy.run(&sleeper, || async { Err::<(), _>(api(429, Some(secs(600)))) }, |_, _, _| {}).await;
+        let Err(err @ LlmError::RetryLater { .. }) = result else { panic!("{result:?}") };
+        assert_eq!(
+            err.to_string(),
+            "Anthropic API error 429 x: the API asks to wait 10m before trying again, more than the 2m \
+             retry_budget allows; try again in 10m"
+        );
     }
 }

@@ -339,7 +339,7 @@ impl Session {
         let session = Session::open(env, project, layout, record, new.price, lock, base_branch)?;
         session.save()?;
         ProjectState::update(&session.layout.state_file(), |s| s.last_session = Some(id.clone()))?;
-        session.emit_started(false);
+        session.emit_started(false, None);
         if let Some(event) = snapshot_event {
             session.emit(&event);
         }
@@ -348,8 +348,15 @@ impl Session {
 
     /// Reopens a stopped or crashed session for `--resume` (the work-tree lock is taken
     /// first): a crash's cut-off iteration is put right ([`recovery::recover`]), the tree
-    /// must then be clean, its branch is checked out, and it runs again.
-    pub fn resume(env: Env, project: Project, mut record: SessionRecord, price: PriceFn) -> anyhow::Result<Session> {
+    /// must then be clean, its branch is checked out, and it runs again. `previous_model` is
+    /// the model the record named before this run changed it ([`super::setup::switch_model`]).
+    pub fn resume(
+        env: Env,
+        project: Project,
+        mut record: SessionRecord,
+        price: PriceFn,
+        previous_model: Option<String>,
+    ) -> anyhow::Result<Session> {
         let git = env.git.clone();
         let layout = Layout::new(git.root());
         let lock = WorkTreeLock::acquire(&layout.lock_file(), &record.id)?;
@@ -374,7 +381,7 @@ impl Session {
         session.save()?;
         let id = session.record.id.clone();
         ProjectState::update(&session.layout.state_file(), |s| s.last_session = Some(id))?;
-        session.emit_started(true);
+        session.emit_started(true, previous_model);
         for event in recovered {
             session.emit(&event);
         }
@@ -416,7 +423,7 @@ impl Session {
         })
     }
 
-    fn emit_started(&self, resumed: bool) {
+    fn emit_started(&self, resumed: bool, previous_model: Option<String>) {
         self.emit(&Event::SessionStarted {
             kind: self.record.kind,
             branch: self.record.branch.clone(),
@@ -424,6 +431,7 @@ impl Session {
             model: self.record.settings.model.clone(),
             checks: self.record.settings.checks.clone(),
             resumed,
+            previous_model,
         });
     }
 

@@ -50,6 +50,10 @@ pub enum Event {
         model: String,
         checks: Vec<String>,
         resumed: bool,
+        /// The model a resumed session ran with until this run changed it (`--model`,
+        /// `-c model=...`); left out when the model is unchanged.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        previous_model: Option<String>,
     },
     /// `--allow-dirty` committed the user's uncommitted changes first.
     Snapshot {
@@ -206,11 +210,12 @@ impl Event {
     /// The line a person sees for this event, if any. `verbose` shows tool calls too.
     pub fn human(&self, session: &str, s: &Styles, verbose: bool) -> Option<String> {
         match self {
-            Event::SessionStarted { branch, model, checks, resumed, .. } => Some(format!(
-                "{} session {} on branch {} with {model}\n  checks: {}",
+            Event::SessionStarted { branch, model, checks, resumed, previous_model, .. } => Some(format!(
+                "{} session {} on branch {} with {model}{}\n  checks: {}",
                 if *resumed { "Resuming" } else { "Starting" },
                 s.bold(session),
                 s.cyan(branch),
+                previous_model.as_ref().map(|m| format!(" (changed from {m})")).unwrap_or_default(),
                 checks.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
             )),
             Event::Snapshot { commit, files } => Some(format!(

@@ -51,14 +51,17 @@ pub async fn run(
 ) -> anyhow::Result<Finished> {
     let git = env.git.clone();
     if let Some(id) = &opts.resume {
-        let record = setup::load_for_resume(&Layout::new(git.root()), id.as_deref(), SessionKind::Improve)?;
+        let mut record = setup::load_for_resume(&Layout::new(git.root()), id.as_deref(), SessionKind::Improve)?;
+        let previous_model = setup::switch_model(&mut record, config);
         let price = setup::price_fn(pricing, &record.settings)?;
+        setup::check_api(env.model.as_ref(), &record.settings.model).await?;
         let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
-        let session = Session::resume(env, project, record, price)?;
+        let session = Session::resume(env, project, record, price, previous_model)?;
         return engine::drive(session, Improve).await;
     }
     let dirty = setup::user_changes(&git)?;
-    setup::preflight(&git, &dirty, opts.allow_dirty)?;
+    setup::preflight(&git, &dirty, opts.allow_dirty, config.in_place)?;
+    setup::check_api(env.model.as_ref(), &config.model).await?;
     let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
     let settings = setup::session_settings(config, opts.focus.clone(), &project)?;
     setup::programs_resolve(&settings.checks)?;
@@ -161,7 +164,7 @@ pub async fn dry_run(
     opts: &ImproveOptions,
 ) -> anyhow::Result<Plan> {
     let dirty = setup::user_changes(git)?;
-    setup::preflight(git, &dirty, true)?;
+    setup::preflight(git, &dirty, true, config.in_place)?;
     let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
     let settings = setup::session_settings(config, opts.focus.clone(), &project)?;
     setup::programs_resolve(&settings.checks)?;

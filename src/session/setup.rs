@@ -102,8 +102,15 @@ pub fn is_mmm_path(path: &str) -> bool {
     path == ".mmm" || path.starts_with(".mmm/")
 }
 
-/// Refuses a tree with uncommitted changes (`dirty`, unless `allow_dirty`) or no commit.
-pub fn preflight(git: &Git, dirty: &[String], allow_dirty: bool) -> anyhow::Result<()> {
+/// Refuses a repository with no commit yet, a tree with uncommitted changes (`dirty`,
+/// unless `allow_dirty`), and working `in_place` on a detached HEAD (there is no branch
+/// to work on).
+pub fn preflight(git: &Git, dirty: &[String], allow_dirty: bool, in_place: bool) -> anyhow::Result<()> {
+    let Some(head) = git.head()? else {
+        return Err(CliError::usage("the repository has no commits yet: mmm needs a commit to start from")
+            .with_hint("make a first commit: git add -A && git commit -m \"initial\"")
+            .into());
+    };
     if !dirty.is_empty() && !allow_dirty {
         return Err(CliError::usage(format!(
             "the working tree has uncommitted changes:\n{}",
@@ -112,10 +119,13 @@ pub fn preflight(git: &Git, dirty: &[String], allow_dirty: bool) -> anyhow::Resu
         .with_hint("commit or stash them first, or pass --allow-dirty to commit them as a separate \"snapshot before mmm\" commit")
         .into());
     }
-    if git.head()?.is_none() {
-        return Err(CliError::usage("the repository has no commits yet")
-            .with_hint("commit your files first: git add -A && git commit -m \"initial\"")
-            .into());
+    if in_place && git.current_branch()?.is_none() {
+        let short = head.get(..12).unwrap_or(&head);
+        return Err(CliError::usage(format!(
+            "--in-place works on the current branch, but HEAD is detached (at {short})"
+        ))
+        .with_hint("check out a branch first (`git switch <branch>`, or `git switch -c <name>` to start one here), or leave out --in-place so mmm makes its own branch")
+        .into());
     }
     // Before any money is spent: every kept iteration is a commit.
     if let Some(refusal) = git.commit_refusal()? {
@@ -211,6 +221,22 @@ fn on_path(program: &str, dirs: &[std::path::PathBuf]) -> bool {
     })
 }
 
+/// Checks that the API accepts the key and knows `model` ([`Model::check`]), before the
+/// branch, the baseline checks or any record exist. A refusal that another try cannot
+/// change (a bad key, an unknown model: 4xx) is a usage error (exit 2) with the API's
+/// message and hint; anything else (no connection, retries spent) fails as it would later.
+pub async fn check_api(model: &dyn Model, name: &str) -> anyhow::Result<()> {
+    let Err(err) = model.check(name).await else { return Ok(()) };
+    let refused = matches!(err.status(), Some(400..=499)) && !err.is_retryable();
+    let hint = err.hint();
+    let cli = if refused { CliError::usage(err.to_string()) } else { CliError::failure(err.to_string()) };
+    Err(match hint {
+        Some(hint) => cli.with_hint(hint),
+        None => cli,
+    }
+    .into())
+}
+
 /// A tool definition (custom or Anthropic-defined) as the request type holds it.
 pub fn tool_from_json(definition: Value) -> Tool {
     serde_json::from_value(definition).expect("mmm's own tool definitions are valid")
@@ -260,6 +286,16 @@ pub fn load_for_resume(layout: &Layout, id: Option<&str>, kind: SessionKind) -> 
             .into());
     }
     Ok(record)
+}
+
+/// A resumed session keeps the model it started with, unless this run names one on the
+/// command line (`--model`, `-c model=...`): then that model continues the session, and
+/// the model it replaces is returned (for the `session_started` event and the output).
+pub fn switch_model(record: &mut SessionRecord, config: &SessionConfig) -> Option<String> {
+    if !config.model_from_flag || config.model == record.settings.model {
+        return None;
+    }
+    Some(std::mem::replace(&mut record.settings.model, config.model.clone()))
 }
 
 /// Why a request for one tool call produced no usable result.

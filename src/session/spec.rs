@@ -103,6 +103,7 @@ pub async fn run(
     }
 
     let mut model: Option<Arc<dyn Model>> = None;
+    let mut api_checked = false;
     let mut failed = Vec::new();
     let mut sessions = Vec::new();
     for spec in ordered.into_iter().filter(|s| opts.only.as_ref().is_none_or(|only| only == &s.id)) {
@@ -124,7 +125,11 @@ pub async fn run(
             None => model.insert((rt.model)()?).clone(),
         };
         let dirty = dirty_besides(git, &rt.cwd, &specs)?;
-        setup::preflight(git, &dirty, opts.allow_dirty)?;
+        setup::preflight(git, &dirty, opts.allow_dirty, config.in_place)?;
+        if !api_checked {
+            setup::check_api(model.as_ref(), &config.model).await?;
+            api_checked = true;
+        }
         // Analysed afresh for each spec: the specs before it may have changed the code.
         let project = setup::analyze(git.root(), &config.secret_files, true).await?;
         let mut settings = setup::session_settings(config, None, &project)?;
@@ -190,12 +195,15 @@ async fn resume(
     layout: &Layout,
     id: Option<&str>,
 ) -> anyhow::Result<RunOutcome> {
-    let record = setup::load_for_resume(layout, id, SessionKind::Spec)?;
+    let mut record = setup::load_for_resume(layout, id, SessionKind::Spec)?;
+    let previous_model = setup::switch_model(&mut record, config);
     let rel = record.spec.as_ref().map(|s| s.path.clone()).context("the session names no spec")?;
     let spec = spec::load(&rt.git.root().join(&rel))?;
     let price = setup::price_fn(pricing, &record.settings)?;
     let project = setup::analyze(rt.git.root(), &config.secret_files, true).await?;
-    let session = Session::resume(env(rt, (rt.model)()?, config), project, record, price)?;
+    let model = (rt.model)()?;
+    setup::check_api(model.as_ref(), &record.settings.model).await?;
+    let session = Session::resume(env(rt, model, config), project, record, price, previous_model)?;
     let ended = one_spec(session, SpecPolicy::new(spec, rel)).await?;
     let exit = match ended.failure {
         None => Ok(()),

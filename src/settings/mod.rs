@@ -169,8 +169,10 @@ impl Settings {
         for entry in &mut entries {
             for var in entry.def.env_names() {
                 if let Some(text) = inputs.var(&var).filter(|t| !t.is_empty()) {
-                    entry.value = value::from_text(entry.def.kind, text)
-                        .map_err(|m| type_error(&format!("environment variable {var}"), entry.def.name, &m))?;
+                    let at = format!("environment variable {var}");
+                    entry.value =
+                        value::from_text(entry.def.kind, text).map_err(|m| type_error(&at, entry.def.name, &m))?;
+                    check_value(&at, entry.def.name, &entry.value)?;
                     entry.source = Source::Env { var };
                 }
             }
@@ -189,6 +191,7 @@ impl Settings {
                 .ok_or_else(|| unknown_key(&flag.flag, &flag.key))?;
             entry.value =
                 value::from_text(entry.def.kind, &flag.text).map_err(|m| type_error(&flag.flag, &flag.key, &m))?;
+            check_value(&flag.flag, &flag.key, &entry.value)?;
             entry.source = Source::Flag { flag: flag.flag.clone() };
         }
 
@@ -332,7 +335,25 @@ fn apply_value(
             .into());
     }
     entry.value = value::from_toml(entry.def.kind, value).map_err(|m| type_error(at, name, &m))?;
+    check_value(at, name, &entry.value)?;
     entry.source = source(path.to_path_buf());
+    Ok(())
+}
+
+/// What a value's type cannot say: a check command must say something to run.
+fn check_value(at: &str, name: &str, value: &Value) -> Result<(), CliError> {
+    if let (Value::List(items), "validate.commands") = (value, name)
+        && let Some(blank) = items.iter().position(|c| c.trim().is_empty())
+    {
+        return Err(CliError::usage(format!(
+            "{at}: `{name}` has an empty command (item {} of {})",
+            blank + 1,
+            items.len()
+        ))
+        .with_hint(
+            "remove it, or leave the list empty (`commands = []`) to use the detected build, lint and test commands",
+        ));
+    }
     Ok(())
 }
 

@@ -9,6 +9,9 @@ use super::Settings;
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionConfig {
     pub model: String,
+    /// Whether `model` was given on the command line (`--model`, `-c model=...`): only
+    /// then does `--resume` change a session's model.
+    pub model_from_flag: bool,
     pub target: f64,
     pub max_iterations: u32,
     pub budget_usd: Option<f64>,
@@ -36,6 +39,7 @@ impl SessionConfig {
         let int = |key: &str| settings.int(key).unwrap_or(0);
         Self {
             model: settings.str("model").unwrap_or_default().to_string(),
+            model_from_flag: matches!(settings.entry("model").source, super::Source::Flag { .. }),
             target: settings.float("target").unwrap_or(8.0),
             max_iterations: int("max_iterations") as u32,
             budget_usd: settings.float("budget_usd"),

@@ -8,8 +8,10 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::error::CliError;
 use crate::llm::Usage;
 use crate::settings::value::format_duration;
 
@@ -55,7 +57,8 @@ impl SessionStatus {
     }
 }
 
-/// The settings a session runs with, kept so `--resume` continues with the same ones.
+/// The settings a session runs with, kept so `--resume` continues with the same ones (only
+/// the model may change on resume, when the command line names one).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionSettings {
     pub model: String,
@@ -334,9 +337,29 @@ impl SessionRecord {
         self.save(&layout.session_dir(&self.id).join("session.json"))
     }
 
-    /// Loads a session file, migrating older versions and refusing newer ones.
+    /// Loads a session file, migrating older versions and refusing newer ones. A file that
+    /// is not a session record (truncated, garbage, wrong types) is a usage error naming it.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        super::read_json(path, VERSION, |from, _| anyhow::bail!("no migration from version {from} exists"))
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let damaged = |reason: String| -> anyhow::Error {
+            CliError::usage(format!("{} is damaged: {reason}", path.display()))
+                .with_hint(
+                    "mmm cannot use this session: restore the file from a backup, or move its directory out of \
+                     .mmm/sessions (the other sessions are unaffected)",
+                )
+                .into()
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| damaged(format!("it is not valid JSON: {e}")))?;
+        if value.get("version").and_then(serde_json::Value::as_u64).is_none_or(|v| v < 1) {
+            return Err(damaged("it has no format version".into()));
+        }
+        super::read_json(path, VERSION, |from, _| anyhow::bail!("no migration from version {from} exists")).map_err(
+            |e| match e.root_cause().downcast_ref::<serde_json::Error>() {
+                Some(json) => damaged(format!("it does not have the expected fields: {json}")),
+                None => e,
+            },
+        )
     }
 
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {

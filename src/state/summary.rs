@@ -7,6 +7,10 @@
 //! lock on `state.lock`: no update is lost. Totals are not stored at all: they are derived
 //! from the session records ([`Totals::of`]), which are the truth, so a crash can never
 //! leave them behind.
+//!
+//! The whole file is derived data: a `state.json` that cannot be read (truncated, garbage,
+//! empty, wrong types) never blocks a session. [`ProjectState::repair`] keeps it aside as
+//! `state.json.corrupt-<timestamp>` and rebuilds it from `sessions/*/session.json`.
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -15,7 +19,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::session::SessionRecord;
+use super::session::{SessionKind, SessionRecord, StopReason};
 use crate::llm::Usage;
 
 /// The current format version of `state.json`.
@@ -91,14 +95,44 @@ impl Default for ProjectState {
     }
 }
 
+/// How reading `state.json` went.
+enum Read {
+    Whole(ProjectState),
+    /// The file cannot be read as a state; why.
+    Corrupt(String),
+}
+
 impl ProjectState {
     /// Loads `state.json`, or an empty state when there is none yet. Version 1 kept running
-    /// totals, which are now derived: they are dropped.
+    /// totals, which are now derived: they are dropped. A corrupt file is repaired first
+    /// ([`ProjectState::repair`]; the command that runs has said so already, this is a
+    /// fallback that only logs).
     pub fn load_or_default(path: &Path) -> anyhow::Result<Self> {
-        if !path.exists() {
-            return Ok(Self::default());
+        match Self::read(path)? {
+            Read::Whole(state) => Ok(state),
+            Read::Corrupt(_) => {
+                if let Some(message) = Self::repair(path)? {
+                    tracing::warn!("{message}");
+                }
+                Self::load_or_default(path)
+            }
         }
-        super::read_json(path, VERSION, |from, mut value| match from {
+    }
+
+    fn read(path: &Path) -> anyhow::Result<Read> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Read::Whole(Self::default())),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let value: serde_json::Value = match serde_json::from_str(&text) {
+            Ok(value) => value,
+            Err(e) => return Ok(Read::Corrupt(format!("it is not valid JSON: {e}"))),
+        };
+        if value.get("version").and_then(serde_json::Value::as_u64).is_none_or(|v| v < 1) {
+            return Ok(Read::Corrupt("it has no format version".into()));
+        }
+        let read = super::read_json(path, VERSION, |from, mut value| match from {
             1 => {
                 if let Some(map) = value.as_object_mut() {
                     map.remove("totals");
@@ -107,12 +141,99 @@ impl ProjectState {
                 Ok(value)
             }
             _ => anyhow::bail!("no migration from version {from} exists"),
+        });
+        match read {
+            Ok(state) => Ok(Read::Whole(state)),
+            Err(e) => match e.root_cause().downcast_ref::<serde_json::Error>() {
+                Some(json) => Ok(Read::Corrupt(format!("it does not have the expected fields: {json}"))),
+                None => Err(e),
+            },
+        }
+    }
+
+    /// When `state.json` cannot be read, moves it aside to `state.json.corrupt-<timestamp>`
+    /// and writes it again from the session records, under the update lock. Returns the
+    /// warning to show, or `None` when the file was fine (or missing). A file written by a
+    /// newer mmm is not corrupt: it is refused, as ever.
+    pub fn repair(path: &Path) -> anyhow::Result<Option<String>> {
+        if let Read::Whole(_) = Self::read(path)? {
+            return Ok(None);
+        }
+        Self::locked(path, |path| match Self::read(path)? {
+            Read::Whole(_) => Ok(None),
+            Read::Corrupt(reason) => Self::rebuild(path, &reason).map(Some),
         })
+    }
+
+    fn rebuild(path: &Path, reason: &str) -> anyhow::Result<String> {
+        let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S").to_string();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state.json");
+        let mut aside = path.with_file_name(format!("{name}.corrupt-{stamp}"));
+        for n in 2.. {
+            if !aside.exists() {
+                break;
+            }
+            aside = path.with_file_name(format!("{name}.corrupt-{stamp}-{n}"));
+        }
+        std::fs::rename(path, &aside)
+            .with_context(|| format!("moving {} aside to {}", path.display(), aside.display()))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let (records, _) = SessionRecord::load_all(&dir.join("sessions"));
+        let state = Self::from_records(&records);
+        state.save(path)?;
+        let shown = |p: &Path| {
+            let file = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            format!("{}/{file}", crate::settings::MMM_DIR)
+        };
+        let n = records.len();
+        Ok(format!(
+            "{} could not be read ({reason}); kept it as {} and rebuilt it from {n} session record{}",
+            shown(path),
+            shown(&aside),
+            if n == 1 { "" } else { "s" }
+        ))
+    }
+
+    /// The state the session records imply: the last session started, the last score
+    /// reviewed, and each spec's last finished run.
+    pub fn from_records(records: &[SessionRecord]) -> Self {
+        let mut ordered: Vec<&SessionRecord> = records.iter().collect();
+        ordered.sort_by(|a, b| (&a.started_at, &a.id).cmp(&(&b.started_at, &b.id)));
+        let mut state = Self::default();
+        for record in ordered {
+            state.last_session = Some(record.id.clone());
+            state.current_score = record.score_now().or(state.current_score);
+            let (Some(spec), SessionKind::Spec) = (&record.spec, record.kind) else { continue };
+            let status = match &record.stop_reason {
+                None | Some(StopReason::Interrupted) => continue,
+                Some(StopReason::Implemented { .. }) => SpecStatus::Done,
+                Some(_) => SpecStatus::Failed,
+            };
+            let run = SpecState { status, last_run: record.ended_at.clone(), session: Some(record.id.clone()) };
+            state.specs.insert(spec.id.clone(), run);
+        }
+        state
     }
 
     /// Changes `state.json` with `change`, under an exclusive lock held from the read to
     /// the rename of the new file, so concurrent sessions never lose each other's updates.
     pub fn update<R>(path: &Path, change: impl FnOnce(&mut ProjectState) -> R) -> anyhow::Result<R> {
+        Self::locked(path, |path| {
+            let mut state = match Self::read(path)? {
+                Read::Whole(state) => state,
+                Read::Corrupt(reason) => {
+                    tracing::warn!("{}", Self::rebuild(path, &reason)?);
+                    Self::load_or_default(path)?
+                }
+            };
+            let result = change(&mut state);
+            state.save(path)?;
+            Ok(result)
+        })
+    }
+
+    /// Runs `f` holding the exclusive lock on `state.lock`.
+    fn locked<R>(path: &Path, f: impl FnOnce(&Path) -> anyhow::Result<R>) -> anyhow::Result<R> {
         let lock_path = path.with_extension("lock");
         crate::blocking::call(|| -> anyhow::Result<R> {
             if let Some(dir) = lock_path.parent() {
@@ -125,10 +246,7 @@ impl ProjectState {
                 .open(&lock_path)
                 .with_context(|| format!("opening {}", lock_path.display()))?;
             lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
-            let mut state = Self::load_or_default(path)?;
-            let result = change(&mut state);
-            state.save(path)?;
-            Ok(result)
+            f(path)
         })
     }
 
@@ -159,6 +277,43 @@ mod tests {
             }
         });
         assert_eq!(ProjectState::load_or_default(&path).unwrap().specs.len(), 80);
+    }
+
+    #[test]
+    fn a_corrupt_file_is_kept_aside_and_rebuilt_from_the_session_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        for (content, reason) in [
+            ("", "it is not valid JSON: EOF while parsing a value at line 1 column 0"),
+            ("{\"version\": 2, \"last_sess", "it is not valid JSON: EOF while parsing a string at line 1 column 25"),
+            ("[1, 2]", "it has no format version"),
+            (
+                "{\"version\": 2, \"last_session\": 7, \"current_score\": null}",
+                "it does not have the expected fields: invalid type: integer `7`, expected a string",
+            ),
+        ] {
+            std::fs::write(&path, content).unwrap();
+            let message = ProjectState::repair(&path).unwrap().unwrap();
+            let aside: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n.starts_with("state.json.corrupt-"))
+                .collect();
+            assert_eq!(aside.len(), 1, "{aside:?}");
+            assert_eq!(
+                message,
+                format!(
+                    ".mmm/state.json could not be read ({reason}); kept it as .mmm/{} and rebuilt it from 0 session records",
+                    aside[0]
+                )
+            );
+            assert_eq!(std::fs::read_to_string(dir.path().join(&aside[0])).unwrap(), content);
+            assert_eq!(ProjectState::load_or_default(&path).unwrap(), ProjectState::default());
+            assert_eq!(ProjectState::repair(&path).unwrap(), None, "repaired once");
+            std::fs::remove_file(dir.path().join(&aside[0])).unwrap();
+        }
+        std::fs::write(&path, r#"{"version": 9}"#).unwrap();
+        assert!(ProjectState::repair(&path).unwrap_err().to_string().contains("written by a newer mmm"));
     }
 
     #[test]

@@ -68,8 +68,11 @@ fn every_key_can_be_set_from_each_layer() {
         ("base_url", "\"http://127.0.0.1:9\"", "http://127.0.0.1:9", json!("http://127.0.0.1:9")),
         ("anthropic_version", "\"2026-10-21\"", "2026-10-21", json!("2026-10-21")),
         ("request_timeout", "\"5m\"", "5m", json!("5m")),
+        ("connect_timeout", "\"5s\"", "5s", json!("5s")),
+        ("first_byte_timeout", "\"45s\"", "45s", json!("45s")),
         ("stream_idle_timeout", "\"30s\"", "30s", json!("30s")),
         ("max_retries", "3", "3", json!(3)),
+        ("retry_budget", "\"5m\"", "5m", json!("5m")),
         ("pricing.input", "4.5", "4.5", json!(4.5)),
         ("pricing.output", "20", "20", json!(20.0)),
     ];

@@ -35,6 +35,7 @@ impl Observer for Collect {
 fn config() -> SessionConfig {
     SessionConfig {
         model: "claude-sonnet-5".into(),
+        model_from_flag: false,
         target: 8.0,
         max_iterations: 5,
         budget_usd: None,

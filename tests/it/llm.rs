@@ -148,17 +148,28 @@ async fn a_429_waits_as_long_as_retry_after_says() {
 }
 
 #[tokio::test]
-async fn retry_after_ms_wins_and_a_wait_over_a_minute_falls_back_to_backoff() {
+async fn retry_after_ms_wins_and_a_wait_within_the_budget_is_obeyed() {
     let server = FakeApi::with([
         Reply::error(529, "overloaded_error", "Overloaded").header("retry-after-ms", "1250").header("retry-after", "3"),
-        Reply::error(503, "api_error", "unavailable").header("retry-after", "3600"),
+        Reply::error(503, "api_error", "unavailable").header("retry-after", "45"),
         Reply::stream(&Msg::new().text("ok")),
     ]);
     let (client, sleeper) = test_client(client_config(&server));
     client.messages(&ask("hi"), &ignore).await.unwrap();
-    let delays = sleeper.delays();
-    assert_eq!(delays[0], Duration::from_millis(1250));
-    assert!(delays[1] >= Duration::from_millis(750) && delays[1] <= Duration::from_secs(1), "{delays:?}");
+    assert_eq!(sleeper.delays(), [Duration::from_millis(1250), Duration::from_secs(45)]);
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_budget_is_not_waited_for() {
+    let server = FakeApi::with([Reply::error(503, "api_error", "unavailable").header("retry-after", "3600")]);
+    let (client, sleeper) = test_client(client_config(&server));
+    let err = client.messages(&ask("hi"), &ignore).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Anthropic API error 503 api_error: unavailable (request-id req_fake_1): the API asks to wait 1h before \
+         trying again, more than the 1m retry_budget allows; try again in 1h"
+    );
+    assert_eq!(sleeper.delays(), []);
 }
 
 #[tokio::test]

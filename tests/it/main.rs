@@ -10,6 +10,7 @@ mod config;
 mod docs;
 mod engine;
 mod events;
+mod hardening;
 mod improve;
 mod init;
 mod llm;

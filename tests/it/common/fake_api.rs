@@ -2,7 +2,10 @@
 //!
 //! [`FakeApi::start`] listens on `127.0.0.1` (one thread per connection, HTTP/1.1,
 //! `Connection: close` after every response) and answers requests, whatever their path,
-//! with the next [`Reply`] of a scripted FIFO queue. It records every request
+//! with the next [`Reply`] of a scripted FIFO queue; `GET /v1/models/{id}` (the check mmm
+//! makes before a session) is apart: it is answered with the model's description, or the
+//! reply set by [`FakeApi::answer_model_checks`], and recorded in [`FakeApi::model_checks`],
+//! never in the queue or [`FakeApi::requests`]. It records every request
 //! ([`Recorded`]: method, target, headers, body) for assertions. A request that finds the
 //! queue empty gets a 500 (with `x-should-retry: false`) naming the request, and the test
 //! fails when the server is dropped; so does a test that leaves scripted replies unused.
@@ -322,6 +325,9 @@ struct State {
     replies: Mutex<VecDeque<Reply>>,
     responder: Option<Arc<Responder>>,
     requests: Mutex<Vec<Recorded>>,
+    /// `GET /v1/models/{id}` requests, and the reply to them (`None`: the model exists).
+    model_checks: Mutex<Vec<Recorded>>,
+    model_check_reply: Mutex<Option<Reply>>,
     /// Requests that found no scripted reply.
     unanswered: Mutex<Vec<String>>,
     shutdown: Mutex<bool>,
@@ -398,6 +404,17 @@ impl FakeApi {
         requests.get(i).cloned().unwrap_or_else(|| panic!("no request #{i}: the server got {}", requests.len()))
     }
 
+    /// Answers every `GET /v1/models/{id}` with `reply` (instead of describing the model).
+    pub fn answer_model_checks(&self, reply: Reply) -> &Self {
+        *self.state.model_check_reply.lock().unwrap() = Some(reply);
+        self
+    }
+
+    /// The `GET /v1/models/{id}` requests received so far, in order.
+    pub fn model_checks(&self) -> Vec<Recorded> {
+        self.state.model_checks.lock().unwrap().clone()
+    }
+
     /// Scripted replies not used yet.
     pub fn pending(&self) -> usize {
         self.state.replies.lock().unwrap().len()
@@ -431,6 +448,22 @@ fn serve(mut stream: TcpStream, state: &State) {
             return;
         }
     };
+    if let Some(model) = request.path().strip_prefix("/v1/models/").filter(|_| request.method == "GET") {
+        let reply = state.model_check_reply.lock().unwrap().clone().unwrap_or_else(|| {
+            Reply::json(
+                200,
+                &json!({"type": "model", "id": model, "display_name": model, "created_at": "2026-09-30T00:00:00Z",
+                        "max_input_tokens": 1000000, "max_tokens": 128000}),
+            )
+        });
+        let number = {
+            let mut checks = state.model_checks.lock().unwrap();
+            checks.push(request);
+            checks.len()
+        };
+        write_reply(&mut stream, state, &reply, &format!("req_fake_model_{number}"));
+        return;
+    }
     let number = {
         let mut requests = state.requests.lock().unwrap();
         requests.push(request.clone());
@@ -446,9 +479,14 @@ fn serve(mut stream: TcpStream, state: &State) {
         Reply::error(500, "api_error", &format!("fake API: no scripted reply left for {what}"))
             .header("x-should-retry", "false")
     });
+    write_reply(&mut stream, state, &reply, &format!("req_fake_{number}"));
+}
+
+/// Writes `reply` (with `request_id` unless it carries its own), cut or stalled as scripted.
+fn write_reply(stream: &mut TcpStream, state: &State, reply: &Reply, request_id: &str) {
     let mut head = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
     if !reply.headers.iter().any(|(n, _)| n == "request-id") {
-        head.push_str(&format!("request-id: req_fake_{number}\r\n"));
+        head.push_str(&format!("request-id: {request_id}\r\n"));
     }
     for (name, value) in &reply.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -519,6 +557,56 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// A server that accepts connections and never answers: a dead API behind a live port.
+/// It holds every connection open until it is dropped.
+pub struct SilentServer {
+    addr: std::net::SocketAddr,
+    accepted: Arc<Mutex<Vec<TcpStream>>>,
+    stop: Arc<Mutex<bool>>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl SilentServer {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(Mutex::new(false));
+        let (kept, stopped) = (Arc::clone(&accepted), Arc::clone(&stop));
+        let acceptor = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if *stopped.lock().unwrap() {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    kept.lock().unwrap().push(stream);
+                }
+            }
+        });
+        Self { addr, accepted, stop, acceptor: Some(acceptor) }
+    }
+
+    /// The base URL: `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// How many connections it has accepted.
+    pub fn connections(&self) -> usize {
+        self.accepted.lock().unwrap().len()
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        *self.stop.lock().unwrap() = true;
+        let _ = TcpStream::connect(self.addr); // wakes the acceptor
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
 /// A [`Sleeper`] that records each requested wait and returns at once.
 #[derive(Debug, Default)]
 pub struct RecordingSleeper {
@@ -540,7 +628,8 @@ impl Sleeper for RecordingSleeper {
 }
 
 /// A client configuration for `server`: [`TEST_KEY`], version `2023-06-01`,
-/// `claude-sonnet-5`, streaming, 8 retries, a 10 s request and 2 s idle timeout.
+/// `claude-sonnet-5`, streaming, 8 retries within a 60 s budget, a 10 s request, 5 s
+/// connect and first-byte and 2 s idle timeout.
 pub fn client_config(server: &FakeApi) -> ClientConfig {
     ClientConfig {
         base_url: server.url(),
@@ -548,8 +637,11 @@ pub fn client_config(server: &FakeApi) -> ClientConfig {
         anthropic_version: "2023-06-01".into(),
         model: "claude-sonnet-5".into(),
         request_timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(5),
+        first_byte_timeout: Duration::from_secs(5),
         idle_timeout: Duration::from_secs(2),
         max_retries: 8,
+        retry_budget: Duration::from_secs(60),
         stream: true,
     }
 }
