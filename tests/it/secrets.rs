@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::common::fake_api::{FakeApi, Msg, Reply, TEST_KEY};
 use crate::common::script::*;
-use crate::common::{Project, stderr};
+use crate::common::{Project, json_lines, stderr};
 
 /// Every marked secret of the fixture (each line of a multi-line one), and the fixture's
 /// lines with the marks removed.
@@ -96,6 +96,9 @@ fn credentials_seen(seen: &std::path::Path, pass_env: &str, env: &[(&str, &str)]
     ]);
     let out = mmm_with(&p, &server, "improve").envs(env.iter().copied()).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The record keeps `settings.pass_env` (only when it names some), as the schema says.
+    let history = p.mmm().args(["history", "--output", "json"]).output().unwrap();
+    assert_eq!(json_lines(&history), [json!({"type": "history", "sessions": [session(&p)]})]);
     let read = |file: &str| {
         let text = std::fs::read_to_string(log(file)).unwrap_or_else(|e| panic!("{file} was not written: {e}"));
         std::fs::remove_file(log(file)).unwrap();

@@ -88,6 +88,9 @@ fn undo_deletes_the_session_branch_and_goes_back_to_the_base() {
     let history = stdout(&p.mmm().arg("history").output().unwrap());
     let row: Vec<&str> = history.lines().nth(1).unwrap().split_whitespace().take(4).collect();
     assert_eq!(row, [id, "undone", "1", "1"]);
+    // In JSON, the record with its `base_branch` and `undone`, as the schema describes them.
+    let detail = p.mmm().args(["history", id, "--output", "json"]).output().unwrap();
+    assert_eq!(json_lines(&detail), [json!({"type": "session", "session": session(&p)})]);
     let resume = mmm_with(&p, &FakeApi::with([]), "improve").args(["--resume", id]).output().unwrap();
     assert_eq!(
         stderr(&resume),
@@ -146,14 +149,15 @@ fn a_pushed_branch_is_kept_unless_forced() {
 
     let out = p.mmm().args(["undo", "--output", "json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(stdout(&out), "");
+    let message = format!("refusing to undo session {id}: its branch {branch} was pushed (origin/{branch})");
+    let hint = format!(
+        "deleting the local branch would not remove the pushed one; `mmm undo {id} --force` deletes the local branch anyway"
+    );
+    assert_eq!(stderr(&out), format!("error: {message}\nhint: {hint}\n"));
+    // The failure is not a session's (undo runs none), so the error line names no session.
     assert_eq!(
-        stderr(&out),
-        format!(
-            "error: refusing to undo session {id}: its branch {branch} was pushed (origin/{branch})\n\
-             hint: deleting the local branch would not remove the pushed one; \
-             `mmm undo {id} --force` deletes the local branch anyway\n"
-        )
+        json_lines(&out),
+        [json!({"type": "error", "message": message, "causes": [], "hint": hint, "exit_code": 2})]
     );
     assert_eq!(git_ok(&p, &["branch", "--show-current"]), branch, "nothing was touched");
 
