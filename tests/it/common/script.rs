@@ -87,12 +87,21 @@ pub fn session(p: &Project) -> Value {
     serde_json::from_str(&std::fs::read_to_string(session_dir(p).join("session.json")).unwrap()).unwrap()
 }
 
-/// The last session's journal.
+/// The last session's journal, each line (but for its `ts`) checked against the documented
+/// event schema like every printed line.
 pub fn events(p: &Project) -> Vec<Value> {
     std::fs::read_to_string(session_dir(p).join("events.jsonl"))
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| {
+            let value: Value = serde_json::from_str(l).unwrap();
+            let mut printed = value.clone();
+            printed.as_object_mut().expect("a journal line is an object").remove("ts");
+            if let Err(e) = super::schema::check(&printed) {
+                panic!("a journal line that docs/events.schema.json does not describe:\n{l}\n{e}");
+            }
+            value
+        })
         .collect()
 }
 
