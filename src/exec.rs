@@ -10,7 +10,8 @@
 //! after it exits (stragglers it left in the background) and when the caller drops the
 //! future (an interrupted mmm), the whole group is killed, so no build outlives its run.
 //! If mmm itself dies without a chance to clean up (SIGKILL, a crash), a watchdog kills the
-//! group: a tiny `sh` outside the group that waits for EOF on a pipe only mmm holds open.
+//! group: a tiny `sh` outside the group, started before the command, that waits for EOF on
+//! a pipe only mmm holds open.
 //!
 //! Commands never see mmm's own credentials: `ANTHROPIC_API_KEY` and `ANTHROPIC_AUTH_TOKEN`
 //! are removed from the environment of everything mmm starts (checks, git and its hooks)
@@ -92,8 +93,11 @@ pub async fn run(command: &str, dir: &Path, timeout: Duration, pass_env: &[Strin
     cmd.process_group(0);
 
     let started = Instant::now();
+    // The watchdog starts first, so that no instant exists in which the command runs
+    // unguarded; it learns the group id right after the command starts.
+    let watchdog = start_watchdog();
     let mut child = cmd.spawn().with_context(|| format!("starting `{command}` in {}", dir.display()))?;
-    let mut group = ProcessGroup::of(&child);
+    let mut group = ProcessGroup::of(&child, watchdog).await;
     let capture = Arc::new(Mutex::new(Capture::default()));
     let stdout = child.stdout.take().context("the command's stdout was not captured")?;
     let stderr = child.stderr.take().context("the command's stderr was not captured")?;
@@ -156,27 +160,45 @@ struct ProcessGroup {
     watchdog: Option<tokio::process::Child>,
 }
 
+/// A watchdog waiting to be told a process group (see [`ProcessGroup`]). It reads the
+/// group id as its first line (a value it reads, never a script it runs), then waits for
+/// EOF. `None` where it cannot run.
+#[cfg(unix)]
+fn start_watchdog() -> Option<tokio::process::Child> {
+    let mut watchdog = tokio::process::Command::new("sh");
+    watchdog.args(["-c", "read pgid; read _; [ -n \"$pgid\" ] && kill -KILL -\"$pgid\"", "mmm-watchdog"]);
+    without_credentials(watchdog.as_std_mut(), &[]);
+    // Its own group: a Ctrl+C at the terminal must not take it down first.
+    watchdog.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0);
+    watchdog.kill_on_drop(true).spawn().ok()
+}
+
+#[cfg(not(unix))]
+fn start_watchdog() -> Option<()> {
+    None
+}
+
 impl ProcessGroup {
-    fn of(child: &tokio::process::Child) -> Self {
-        #[cfg(unix)]
-        {
-            let pgid = child.id().and_then(|id| i32::try_from(id).ok());
-            let watchdog = pgid.and_then(|pgid| {
-                let mut watchdog = tokio::process::Command::new("sh");
-                // The group id is an argument, never spliced into the script.
-                watchdog.args(["-c", "read _; kill -KILL -\"$1\"", "mmm-watchdog", &pgid.to_string()]);
-                without_credentials(watchdog.as_std_mut(), &[]);
-                // Its own group: a Ctrl+C at the terminal must not take it down first.
-                watchdog.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0);
-                watchdog.kill_on_drop(true).spawn().ok()
-            });
-            Self { pgid, watchdog }
+    #[cfg(unix)]
+    async fn of(child: &tokio::process::Child, mut watchdog: Option<tokio::process::Child>) -> Self {
+        use tokio::io::AsyncWriteExt;
+        let pgid = child.id().and_then(|id| i32::try_from(id).ok());
+        if let (Some(pgid), Some(dog)) = (pgid, watchdog.as_mut()) {
+            let told = match dog.stdin.as_mut() {
+                // A few bytes into an empty pipe: written at once.
+                Some(stdin) => stdin.write_all(format!("{pgid}\n").as_bytes()).await.is_ok(),
+                None => false,
+            };
+            if !told {
+                watchdog = None;
+            }
         }
-        #[cfg(not(unix))]
-        {
-            let _ = child;
-            Self {}
-        }
+        Self { pgid, watchdog }
+    }
+
+    #[cfg(not(unix))]
+    async fn of(_child: &tokio::process::Child, _watchdog: Option<()>) -> Self {
+        Self {}
     }
 
     fn kill(&mut self) {
@@ -419,11 +441,11 @@ mod tests {
     #[tokio::test]
     async fn large_output_on_both_streams_does_not_deadlock_and_stays_bounded() {
         let dir = tempfile::tempdir().unwrap();
-        let result = sh("seq 1 200000; seq 1 200000 >&2; echo last", dir.path(), LONG).await;
+        // Up to a pipe's worth of stderr may still be unread when `last` is written; the pause
+        // lets the reader catch up, so `last` is among the kept tail.
+        let result = sh("seq 1 200000; seq 1 200000 >&2; sleep 0.5; echo last", dir.path(), LONG).await;
         assert!(result.passed());
         assert!(result.output.starts_with("1\n2\n3\n"));
-        // The two pipes are drained concurrently, so which stream's last lines come last is
-        // up to the scheduler; the final line of stdout must be among the kept tail.
         assert!(
             result.output.lines().rev().take(200).any(|l| l == "last"),
             "{}",
