@@ -371,6 +371,12 @@ impl Git {
 
     /// Untracked, not ignored paths relative to the root (`/`-separated); with
     /// `directories`, a directory holding only such paths (or nothing) is one `dir/` entry.
+    /// Untracked (not ignored) files and directories as git lists them, a wholly untracked
+    /// directory as one entry (`target`, without its slash).
+    pub fn untracked_entries(&self) -> anyhow::Result<BTreeSet<String>> {
+        Ok(self.untracked(true)?.into_iter().map(|p| p.strip_suffix('/').map(str::to_string).unwrap_or(p)).collect())
+    }
+
     fn untracked(&self, directories: bool) -> anyhow::Result<BTreeSet<String>> {
         let mut args = vec!["ls-files", "--others", "--exclude-standard", "-z"];
         if directories {

@@ -29,7 +29,7 @@ use super::events::{Envelope, Event, Observer, Summary};
 use super::recovery::{self, Checkpoint};
 use super::stop::{self, Progress, StopReason};
 use super::transcript::Transcript;
-use super::{PriceFn, checks, prompts};
+use super::{PriceFn, checks, prompts, setup};
 use crate::agent::{self, Conversation, Ended, Hooks, ToolReply};
 use crate::exec::CommandResult;
 use crate::git::{Git, Snapshot};
@@ -307,6 +307,9 @@ impl Session {
                 .filter(|p| secrets.is_secret(std::path::Path::new(p), false))
                 .collect();
             keep_out.push(crate::settings::MMM_DIR);
+            // Build output of earlier checks is not the user's work.
+            let outputs = setup::check_outputs(&git);
+            keep_out.extend(outputs.iter().map(String::as_str));
             let message = "mmm: snapshot before mmm\n\nUncommitted changes found when the session started.";
             if let Some(sha) = git.snapshot_dirty(message, &keep_out)? {
                 let files = new.dirty.iter().filter(|p| !keep_out.contains(&p.as_str())).cloned().collect();
@@ -555,12 +558,16 @@ impl Session {
         let settings = &self.record.settings;
         let timeout = Duration::from_secs(settings.check_timeout_secs);
         self.activity(Some("running the checks (baseline)".into()));
+        let untracked_before = self.git.untracked_entries();
         let results = tokio::select! {
             r = checks::run(&settings.checks, self.git.root(), timeout, &settings.pass_env) => Some(r),
             _ = self.cancel.cancelled() => None,
         };
         self.activity(None);
         let Some(results) = results else { return Ok(None) };
+        if let Ok(before) = untracked_before {
+            self.note_check_outputs(&before)?;
+        }
         let passed = checks::passed(&self.record.settings.checks, &results);
         if self.record.baseline.is_empty() {
             self.record.baseline = checks::records(&results);
@@ -569,6 +576,32 @@ impl Session {
         self.checks_now = results;
         self.save()?;
         Ok(Some(()))
+    }
+
+    /// Records what the baseline checks created (untracked entries that were not there
+    /// before) as build output in `state.json`, so it never blocks a later session and is
+    /// never committed; says once, for each, that no ignore rule covers it.
+    fn note_check_outputs(&self, before: &std::collections::BTreeSet<String>) -> anyhow::Result<()> {
+        let after = self.git.untracked_entries()?;
+        let created: Vec<String> = after.difference(before).filter(|p| !setup::is_mmm_path(p)).cloned().collect();
+        if created.is_empty() {
+            return Ok(());
+        }
+        let new = ProjectState::update(&self.layout.state_file(), |s| {
+            let new: Vec<String> = created.into_iter().filter(|p| !s.check_outputs.contains(p)).collect();
+            s.check_outputs.extend(new.iter().cloned());
+            s.check_outputs.sort();
+            new
+        })?;
+        for path in new {
+            let dir = self.git.root().join(&path).is_dir();
+            let line = if dir { format!("/{path}/") } else { format!("/{path}") };
+            self.warn(&format!(
+                "the checks created `{path}`, which no .gitignore rule covers; mmm treats it as build output, \
+                 never commits it and never counts it as your changes (add `{line}` to .gitignore to say so for git too)"
+            ));
+        }
+        Ok(())
     }
 
     /// One attempt: a checkpoint on disk, the policy's attempt (cancel-safe), then commit

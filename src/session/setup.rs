@@ -95,8 +95,23 @@ pub fn price_fn(configured: &Pricing, session: &SessionSettings) -> anyhow::Resu
 
 /// Uncommitted changes of the user's, leaving out mmm's own `.mmm/` directory.
 pub fn user_changes(git: &Git) -> anyhow::Result<Vec<String>> {
-    Ok(git.status()?.into_iter().map(|e| e.path).filter(|p| !is_mmm_path(p)).collect())
+    let outputs = check_outputs(git);
+    Ok(git.status()?.into_iter().map(|e| e.path).filter(|p| !is_mmm_path(p) && !is_under(p, &outputs)).collect())
 }
+
+/// What earlier sessions' checks created (see [`ProjectState::check_outputs`]); none when
+/// `state.json` cannot say.
+pub fn check_outputs(git: &Git) -> Vec<String> {
+    ProjectState::load_or_default(&Layout::new(git.root()).state_file()).map(|s| s.check_outputs).unwrap_or_default()
+}
+
+/// Whether `path` is one of `entries` or inside one.
+fn is_under(path: &str, entries: &[String]) -> bool {
+    entries.iter().any(|e| path == e || path.strip_prefix(e.as_str()).is_some_and(|rest| rest.starts_with('/')))
+}
+
+/// Paths a dirty-tree error lists before it gives a count of the rest: a screenful.
+const DIRTY_PATHS_SHOWN: usize = 20;
 
 pub fn is_mmm_path(path: &str) -> bool {
     path == ".mmm" || path.starts_with(".mmm/")
@@ -112,10 +127,11 @@ pub fn preflight(git: &Git, dirty: &[String], allow_dirty: bool, in_place: bool)
             .into());
     };
     if !dirty.is_empty() && !allow_dirty {
-        return Err(CliError::usage(format!(
-            "the working tree has uncommitted changes:\n{}",
-            dirty.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
-        ))
+        let mut listed: Vec<String> = dirty.iter().take(DIRTY_PATHS_SHOWN).map(|p| format!("  {p}")).collect();
+        if dirty.len() > DIRTY_PATHS_SHOWN {
+            listed.push(format!("  ... and {} more", dirty.len() - DIRTY_PATHS_SHOWN));
+        }
+        return Err(CliError::usage(format!("the working tree has uncommitted changes:\n{}", listed.join("\n")))
         .with_hint("commit or stash them first, or pass --allow-dirty to commit them as a separate \"snapshot before mmm\" commit")
         .into());
     }

@@ -59,6 +59,11 @@ pub struct ProjectState {
     /// Where each spec `mmm run` has run stands, by spec id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub specs: BTreeMap<String, SpecState>,
+    /// Untracked files and directories the checks created (`target`, `out/report.xml`),
+    /// as git lists them: build output, not the user's work. They never block a session
+    /// and are never committed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub check_outputs: Vec<String>,
 }
 
 /// Where a spec stands.
@@ -91,7 +96,13 @@ pub struct SpecState {
 
 impl Default for ProjectState {
     fn default() -> Self {
-        Self { version: VERSION, last_session: None, current_score: None, specs: BTreeMap::new() }
+        Self {
+            version: VERSION,
+            last_session: None,
+            current_score: None,
+            specs: BTreeMap::new(),
+            check_outputs: Vec::new(),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::common::fake_api::{FakeApi, Msg, Reply, TEST_KEY};
 use crate::common::script::{
     CHECK, EDITOR, done, events, issue, last_message, mmm_with, project_with_check, replace, review, session,
-    session_dir,
+    session_dir, state,
 };
 use crate::common::{Project, json_lines, stderr, stdout};
 
@@ -511,9 +511,49 @@ fn build_output_left_by_the_checks_is_never_committed() {
     );
     p.run_git(&["commit", "-qam", "checks that build"]);
     let server = shorten_then_target();
-    improve(&p, &server).assert().success();
+    let out = improve(&p, &server).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let warning = "warning: the checks created `out`, which no .gitignore rule covers; mmm treats it as build output, \
+                   never commits it and never counts it as your changes (add `/out/` to .gitignore to say so for git too)";
+    assert_eq!(stderr(&out).lines().filter(|l| l.starts_with("warning:")).collect::<Vec<_>>(), [warning]);
     assert_eq!(p.run_git(&["show", "--name-only", "--format=", "HEAD"]), "src/app.txt\n");
     assert_eq!(p.run_git(&["status", "--porcelain"]), "?? out/\n", "the build output is the project's, left as it is");
+    assert_eq!(state(&p)["check_outputs"], json!(["out"]));
+
+    // The next session is not blocked by it, and says nothing more about it.
+    let server = FakeApi::with([review(9.0, json!([]))]);
+    let out = improve(&p, &server).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning:"), "{}", stderr(&out));
+
+    // With --allow-dirty, the user's change is snapshotted and the build output is not.
+    p.write("notes.txt", "mine\n");
+    let server = FakeApi::with([review(9.0, json!([]))]);
+    let out = improve(&p, &server).arg("--allow-dirty").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(p.run_git(&["show", "--name-only", "--format=%s", "HEAD"]), "mmm: snapshot before mmm\n\nnotes.txt\n");
+    assert_eq!(p.run_git(&["status", "--porcelain"]), "?? out/\n");
+}
+
+#[test]
+fn a_dirty_tree_error_lists_a_screenful_of_paths_and_a_count() {
+    let p = project();
+    for i in 0..25 {
+        p.write(&format!("new/file{i:02}.txt"), "x\n");
+    }
+    let server = FakeApi::start();
+    let out = improve(&p, &server).output().unwrap();
+    let listed: String = (0..20).map(|i| format!("  new/file{i:02}.txt\n")).collect();
+    assert_eq!(
+        (out.status.code(), stderr(&out)),
+        (
+            Some(2),
+            format!(
+                "error: the working tree has uncommitted changes:\n{listed}  ... and 5 more\nhint: commit or stash them \
+                 first, or pass --allow-dirty to commit them as a separate \"snapshot before mmm\" commit\n"
+            )
+        )
+    );
 }
 
 #[test]
