@@ -422,6 +422,7 @@ impl Session {
         let transcript = Transcript::open(&dir.join("transcript.jsonl"))?;
         let rules = Rules::new(&env.git)?;
         let hooks_at_start = rules.hooks_snapshot()?;
+        let originals = Originals::on_disk(recovery::originals_dir(&layout, &record.id));
         Ok(Session {
             usage_before: record.usage,
             requests_before: record.requests,
@@ -443,7 +444,7 @@ impl Session {
             started: Instant::now(),
             rules,
             hooks_at_start,
-            originals: Originals::default(),
+            originals,
             _lock: lock,
         })
     }
@@ -633,7 +634,7 @@ impl Session {
         checkpoint.save(&self.layout, &self.record.id)?;
         let live_before = self.live();
         let rules = self.rules.snapshot()?;
-        self.originals.clear();
+        self.originals.clear()?;
         let outcome = tokio::select! {
             a = policy.attempt(self, index) => Some(a),
             _ = self.cancel.cancelled() => None,
@@ -748,7 +749,7 @@ impl Session {
                 return Err(refused);
             }
         };
-        self.originals.clear();
+        self.originals.clear()?;
         Ok((sha.clone(), recovery::files_between(&self.git, &snapshot.head, &sha)?))
     }
 

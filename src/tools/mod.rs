@@ -79,21 +79,62 @@ impl From<ToolError> for ToolReply {
 /// did not exist, with the directories the write created). Git puts back what it tracks;
 /// [`Originals::restore`] puts back the rest exactly, ignored files included. Cloning
 /// shares the record (the engine keeps one per session and hands it to each [`Tools`]).
+/// Kept [`Originals::on_disk`], the record is written before each first write, so that a
+/// session recovering from a crash can put the files back too ([`Originals::load`]).
 #[derive(Debug, Clone, Default)]
-pub struct Originals(Arc<Mutex<BTreeMap<PathBuf, Original>>>);
+pub struct Originals(Arc<OriginalsInner>);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Default)]
+struct OriginalsInner {
+    kept: Mutex<BTreeMap<PathBuf, Original>>,
+    /// Where the record is kept on disk, if anywhere.
+    dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Original {
+    /// The bytes before the first write; on disk, the name of the file holding them.
+    #[serde(skip)]
     bytes: Option<Vec<u8>>,
+    backup: Option<String>,
     /// Directories that did not exist before the write, deepest first.
     created_dirs: Vec<PathBuf>,
 }
 
+/// The record's index on disk: each file with its original.
+const ORIGINALS_INDEX: &str = "index.json";
+
 impl Originals {
+    /// A record also written to `dir` (a session's `originals/`) as it grows.
+    pub fn on_disk(dir: PathBuf) -> Self {
+        Self(Arc::new(OriginalsInner { kept: Mutex::default(), dir: Some(dir) }))
+    }
+
+    /// The record a crashed session left in `dir` (empty when there is none), still kept
+    /// there until [`Originals::restore`] or [`Originals::clear`].
+    pub fn load(dir: PathBuf) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let index = dir.join(ORIGINALS_INDEX);
+        let mut kept = BTreeMap::new();
+        if index.exists() {
+            let text = std::fs::read_to_string(&index).with_context(|| format!("reading {}", index.display()))?;
+            let entries: Vec<(PathBuf, Original)> =
+                serde_json::from_str(&text).with_context(|| format!("parsing {}", index.display()))?;
+            for (path, mut original) in entries {
+                if let Some(backup) = &original.backup {
+                    let file = dir.join(backup);
+                    original.bytes = Some(std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?);
+                }
+                kept.insert(path, original);
+            }
+        }
+        Ok(Self(Arc::new(OriginalsInner { kept: Mutex::new(kept), dir: Some(dir) })))
+    }
+
     /// Keeps what `path` (canonical, inside the workspace root `root`) holds now, unless
     /// it was kept already. A file too large to keep is refused, so it is never written.
     fn keep(&self, root: &Path, path: &Path) -> Result<(), ToolError> {
-        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut kept = self.0.kept.lock().unwrap_or_else(PoisonError::into_inner);
         if kept.contains_key(path) {
             return Ok(());
         }
@@ -117,8 +158,26 @@ impl Originals {
             .take_while(|dir| dir.starts_with(root) && *dir != root && dir.symlink_metadata().is_err())
             .map(Path::to_path_buf)
             .collect();
-        kept.insert(path.to_path_buf(), Original { bytes, created_dirs });
+        let backup = bytes.as_ref().map(|_| format!("{}.orig", kept.len()));
+        kept.insert(path.to_path_buf(), Original { bytes, backup, created_dirs });
+        if let Some(dir) = &self.0.dir {
+            Self::save(dir, &kept, path).map_err(|e| {
+                ToolError::Fatal(format!("mmm could not keep a copy of `{shown}` before writing it: {e:#}"))
+            })?;
+        }
         Ok(())
+    }
+
+    /// Writes the backup of `added` and then the index, so the index never names a backup
+    /// that is not there.
+    fn save(dir: &Path, kept: &BTreeMap<PathBuf, Original>, added: &Path) -> anyhow::Result<()> {
+        use anyhow::Context;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        if let Some(Original { bytes: Some(bytes), backup: Some(backup), .. }) = kept.get(added) {
+            crate::state::write_atomic(&dir.join(backup), bytes)?;
+        }
+        let entries: Vec<(&PathBuf, &Original)> = kept.iter().collect();
+        crate::state::write_atomic(&dir.join(ORIGINALS_INDEX), &serde_json::to_vec(&entries)?)
     }
 
     /// Puts every kept file back as it was before the tools wrote it: contents that differ
@@ -126,7 +185,7 @@ impl Originals {
     /// created (when empty). Run after git's roll back; the record is emptied.
     pub fn restore(&self) -> anyhow::Result<()> {
         use anyhow::Context;
-        let kept = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
+        let kept = std::mem::take(&mut *self.0.kept.lock().unwrap_or_else(PoisonError::into_inner));
         for (path, original) in kept {
             match original.bytes {
                 Some(bytes) => {
@@ -145,12 +204,26 @@ impl Originals {
                 }
             }
         }
-        Ok(())
+        self.remove_from_disk()
     }
 
     /// Forgets what was kept (the change was committed, or an attempt starts).
-    pub fn clear(&self) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    pub fn clear(&self) -> anyhow::Result<()> {
+        self.0.kept.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.remove_from_disk()
+    }
+
+    fn remove_from_disk(&self) -> anyhow::Result<()> {
+        use anyhow::Context;
+        match &self.0.dir {
+            Some(dir) => match std::fs::remove_dir_all(dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(e).with_context(|| format!("removing {}", dir.display()))
+                }
+                _ => Ok(()),
+            },
+            None => Ok(()),
+        }
     }
 }
 
@@ -302,7 +375,7 @@ mod tests {
 
         // After a commit (clear), the next restore puts back nothing.
         assert!(!edit(json!({"command": "create", "path": "kept.txt", "file_text": "k\n"})).is_error);
-        originals.clear();
+        originals.clear().unwrap();
         originals.restore().unwrap();
         assert_eq!(std::fs::read_to_string(root.join("kept.txt")).unwrap(), "k\n");
     }

@@ -200,6 +200,46 @@ fn a_roll_back_puts_back_ignored_files_the_model_edited_or_created() {
 }
 
 #[test]
+fn a_resumed_session_puts_back_ignored_files_an_iteration_cut_off_by_a_crash_wrote() {
+    let p = project_with_check(CHECK);
+    p.write(".gitignore", ".env\nlocal_settings.py\nbuild/\n");
+    p.run_git(&["commit", "-q", "-am", "ignore local files"]);
+    p.write("local_settings.py", "DEBUG = False\n");
+    let calls = Msg::new()
+        .tool_use(
+            "toolu_1",
+            EDITOR,
+            json!({"command": "str_replace", "path": "local_settings.py", "old_str": "False", "new_str": "True"}),
+        )
+        .tool_use("toolu_2", EDITOR, json!({"command": "create", "path": "build/gen.py", "file_text": "x = 1\n"}))
+        .tool_use(
+            "toolu_3",
+            EDITOR,
+            json!({"command": "str_replace", "path": "src/app.txt", "old_str": "hello", "new_str": "hi"}),
+        );
+    let server = FakeApi::with([review(5.0, issue()), Reply::stream(&calls)]);
+    // Killed right after the journal records the third edit: session_started, baseline,
+    // usage, review, usage, then the three tool events.
+    let out = mmm_with(&p, &server, "improve")
+        .args(["--max-iterations", "1"])
+        .env("MMM_DEBUG_ABORT_AFTER_EVENT", "8")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), None, "killed: {}", stderr(&out));
+    assert_eq!(p.read("local_settings.py"), "DEBUG = True\n");
+    assert_eq!(p.read("build/gen.py"), "x = 1\n");
+
+    let server = FakeApi::with([]);
+    let out = mmm_with(&p, &server, "improve").arg("--resume").output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(session(&p)["iterations"][0]["outcome"], "crashed");
+    assert_eq!(p.read("local_settings.py"), "DEBUG = False\n");
+    assert!(!p.root.join("build").exists());
+    assert_eq!(p.read("src/app.txt"), "greeting = hello\n");
+    assert_eq!(p.run_git(&["status", "--porcelain", "--ignored", "--", ".", ":!.mmm"]), "!! local_settings.py\n");
+}
+
+#[test]
 fn edits_inside_a_submodule_are_refused_with_an_error_the_model_reads() {
     let p = project_with_check(CHECK);
     // A repository of its own, recorded in the project as a submodule (a gitlink).
