@@ -187,19 +187,41 @@ impl Git {
     /// [`Git::add_all_and_commit`] does; anything else in the tree (build output the checks
     /// left, say) stays out of the commit.
     pub fn commit_paths(&self, message: &str, paths: &[String]) -> anyhow::Result<String> {
+        self.commit_paths_with_hooks(message, paths, None)
+    }
+
+    /// [`Git::commit_paths`], with the hooks of `hooks` (a directory, as
+    /// `core.hooksPath`) instead of the repository's when given: a session commits with the
+    /// hooks it started with, never with ones that appeared while it ran.
+    pub fn commit_paths_with_hooks(
+        &self,
+        message: &str,
+        paths: &[String],
+        hooks: Option<&Path>,
+    ) -> anyhow::Result<String> {
         let literal: Vec<String> = paths.iter().map(|p| format!(":(literal){p}")).collect();
         let mut args = vec!["add", "--all", "--"];
         args.extend(literal.iter().map(String::as_str));
         self.run(&args)?;
-        self.commit_staged(message)
+        self.commit_staged_with(message, hooks)
     }
 
     /// Commits what is staged; nothing staged is an error.
     fn commit_staged(&self, message: &str) -> anyhow::Result<String> {
+        self.commit_staged_with(message, None)
+    }
+
+    fn commit_staged_with(&self, message: &str, hooks: Option<&Path>) -> anyhow::Result<String> {
         if self.output(&["diff", "--cached", "--quiet"])?.status.success() {
             bail!("nothing to commit: the work tree has no changes");
         }
-        let out = self.output(&["commit", "--quiet", "--message", message])?;
+        let hooks_path = hooks.map(|dir| format!("core.hooksPath={}", dir.display()));
+        let mut args = Vec::new();
+        if let Some(setting) = &hooks_path {
+            args.extend(["-c", setting.as_str()]);
+        }
+        args.extend(["commit", "--quiet", "--message", message]);
+        let out = self.output(&args)?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let stderr = stderr.trim();
@@ -270,6 +292,33 @@ impl Git {
             bail!("refusing to switch to `{branch}`: not a branch name");
         }
         self.run(&["switch", "--quiet", branch]).map(drop)
+    }
+
+    /// Where git keeps `name` (`hooks`, `config`) for this work tree, as `git rev-parse
+    /// --git-path` says: `core.hooksPath` and a linked work tree's common directory apply.
+    pub fn git_path(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let out = self.run(&["rev-parse", "--git-path", name])?;
+        let path = PathBuf::from(out.trim_end_matches(['\n', '\r']));
+        Ok(if path.is_absolute() { path } else { self.root.join(path) })
+    }
+
+    /// The submodules (gitlinks, mode 160000 in the index), relative to the root.
+    pub fn submodules(&self) -> anyhow::Result<Vec<String>> {
+        let out = self.run(&["ls-files", "--stage", "-z"])?;
+        Ok(out
+            .split('\0')
+            .filter_map(|entry| entry.strip_prefix("160000 "))
+            .filter_map(|rest| rest.split_once('\t').map(|(_, path)| path.to_string()))
+            .collect())
+    }
+
+    /// How `path` (relative to the root) stands against HEAD: `None` when it is committed
+    /// and unchanged (or ignored, or absent from both), else git's two-letter status code
+    /// (` M`, `??`, ` D`, ...).
+    pub fn path_status(&self, path: &str) -> anyhow::Result<Option<String>> {
+        let literal = format!(":(literal){path}");
+        let out = self.run(&["status", "--porcelain=v1", "--untracked-files=all", "--", &literal])?;
+        Ok(out.lines().next().and_then(|line| line.get(..2)).map(str::to_string))
     }
 
     /// Records what [`Git::roll_back_to`] restores. Taken at the start of an iteration, on a
@@ -780,6 +829,44 @@ mod tests {
         assert_eq!(cli.to_string(), "git commit failed: lint says no");
         assert!(cli.hint().unwrap().contains("hook"));
         assert_eq!(g.head().unwrap(), Some(first));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_commit_can_run_with_other_hooks_than_the_repository_has() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, g, _) = committed_repo();
+        let hook = |dir: &Path, name: &str, marker: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, format!("#!/bin/sh\necho ran >> {marker}\n")).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        hook(&dir.path().join(".git/hooks"), "post-commit", "repository-hook.log");
+        let chosen = tempfile::tempdir().unwrap();
+        hook(chosen.path(), "post-commit", "chosen-hook.log");
+        write(dir.path(), "a.txt", "changed\n");
+        g.commit_paths_with_hooks("change", &["a.txt".to_string()], Some(chosen.path())).unwrap();
+        assert!(!dir.path().join("repository-hook.log").exists());
+        assert_eq!(std::fs::read_to_string(dir.path().join("chosen-hook.log")).unwrap(), "ran\n");
+        write(dir.path(), "a.txt", "again\n");
+        g.commit_paths("again", &["a.txt".to_string()]).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("repository-hook.log")).unwrap(), "ran\n");
+    }
+
+    #[test]
+    fn submodules_and_the_status_of_one_path_are_read_from_git() {
+        let (dir, g, _) = committed_repo();
+        let sha = g.head().unwrap().unwrap();
+        g.run(&["update-index", "--add", "--cacheinfo", &format!("160000,{sha},vendor/lib dir")]).unwrap();
+        assert_eq!(g.submodules().unwrap(), ["vendor/lib dir"]);
+        assert_eq!(g.path_status("a.txt").unwrap(), None);
+        write(dir.path(), "a.txt", "changed\n");
+        assert_eq!(g.path_status("a.txt").unwrap().as_deref(), Some(" M"));
+        write(dir.path(), "new file.txt", "new\n");
+        assert_eq!(g.path_status("new file.txt").unwrap().as_deref(), Some("??"));
+        write(dir.path(), "build.log", "ignored\n");
+        assert_eq!(g.path_status("build.log").unwrap(), None);
+        assert_eq!(g.git_path("hooks").unwrap(), g.root().join(".git/hooks"));
     }
 
     #[test]

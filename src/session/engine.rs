@@ -15,6 +15,12 @@
 //! and failures go back to the model for a few fix rounds; it never commits or rolls back
 //! (the attempt does, once the policy has decided). The engine never prints: everything
 //! goes out as events.
+//!
+//! The checks run code the model wrote, so they may not change the rules: the files of
+//! [`Rules`] (git's hooks and configuration, mmm's settings) are put back after every run
+//! that changed them, and such an iteration fails. A commit runs with the hooks the session
+//! started with, and a roll back also puts back files git does not track that the tools
+//! wrote ([`Originals`]).
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -27,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::events::{Envelope, Event, Observer, Summary};
 use super::recovery::{self, Checkpoint};
+use super::rules::{Rules, RulesSnapshot};
 use super::stop::{self, Progress, StopReason};
 use super::transcript::Transcript;
 use super::{PriceFn, checks, prompts, setup};
@@ -41,7 +48,7 @@ use crate::state::lock::WorkTreeLock;
 use crate::state::session::{IterationRecord, Outcome, SessionKind, SessionRecord, SessionStatus, SpecRecord};
 use crate::state::summary::ProjectState;
 use crate::state::{self, Layout};
-use crate::tools::{Tools, Workspace};
+use crate::tools::{Originals, Tools, Workspace};
 
 /// The analysis the prompts are built from.
 #[derive(Debug, Clone)]
@@ -98,6 +105,11 @@ pub struct Session {
     requests_before: u32,
     started: Instant,
     elapsed_before: u64,
+    /// The files that set the rules, and the hooks as the session started with them.
+    rules: Rules,
+    hooks_at_start: RulesSnapshot,
+    /// What the tools' writes of the current attempt replaced.
+    originals: Originals,
     /// Journal events written by this process (for the crash sweep).
     _lock: WorkTreeLock,
 }
@@ -148,6 +160,9 @@ pub enum ChangeKind {
     NoChange,
     /// The model declined the request.
     Declined,
+    /// The checks changed the files that set the rules (git's hooks or configuration,
+    /// mmm's settings); they were put back.
+    RulesChanged,
     /// The API failed after its retries, and a later request might succeed.
     ApiFailed,
     /// A failure no later request can get past: a bad key, no such model, a bad request,
@@ -225,7 +240,9 @@ impl Session {
             }
             self.save_wip(index, &change.changed);
             self.activity(Some(format!("#{index} running the checks")));
+            let rules = self.rules.snapshot()?;
             change.results = checks::run(&settings.checks, self.git.root(), timeout, &settings.pass_env).await;
+            let changed_rules = self.rules.put_back(&rules)?;
             self.activity(None);
             let passed = checks::passed(&settings.checks, &change.results);
             self.emit(&Event::Validation {
@@ -234,6 +251,14 @@ impl Session {
                 passed,
                 checks: checks::records(&change.results),
             });
+            if !changed_rules.is_empty() {
+                let files = changed_rules.join(", ");
+                self.warn(&format!(
+                    "iteration {index}: the checks changed files that set the rules ({files}); mmm put them back and rolls the iteration back"
+                ));
+                let error = format!("the checks changed files that set the rules ({files}); mmm put them back");
+                return Ok(change.fail(ChangeKind::RulesChanged, &error));
+            }
             if passed {
                 change.kind = ChangeKind::Green;
                 change.error = None;
@@ -346,6 +371,7 @@ impl Session {
         if let Some(event) = snapshot_event {
             session.emit(&event);
         }
+        session.warn_uncommitted_settings()?;
         Ok(session)
     }
 
@@ -388,6 +414,7 @@ impl Session {
         for event in recovered {
             session.emit(&event);
         }
+        session.warn_uncommitted_settings()?;
         Ok(session)
     }
 
@@ -403,6 +430,9 @@ impl Session {
         let dir = layout.session_dir(&record.id);
         let journal = Journal::open(&dir.join("events.jsonl"))?;
         let transcript = Transcript::open(&dir.join("transcript.jsonl"))?;
+        let rules = Rules::new(&env.git)?;
+        let hooks_at_start = rules.hooks_snapshot()?;
+        let originals = Originals::on_disk(recovery::originals_dir(&layout, &record.id));
         Ok(Session {
             usage_before: record.usage,
             requests_before: record.requests,
@@ -422,8 +452,29 @@ impl Session {
             price,
             live: Mutex::new((Usage::default(), 0)),
             started: Instant::now(),
+            rules,
+            hooks_at_start,
+            originals,
             _lock: lock,
         })
+    }
+
+    /// Says so when a settings file under `.mmm/` differs from its committed version: the
+    /// session runs with settings git has not recorded (and a check may have written).
+    fn warn_uncommitted_settings(&self) -> anyhow::Result<()> {
+        for name in ["config.toml", "policy.toml"] {
+            let path = format!("{}/{name}", crate::settings::MMM_DIR);
+            match self.git.path_status(&path)?.as_deref() {
+                None => {}
+                Some("??") => {
+                    self.warn(&format!("{path} is not committed: this session runs with settings git has no record of"))
+                }
+                Some(_) => self.warn(&format!(
+                    "{path} differs from the committed version: this session runs with the uncommitted settings"
+                )),
+            }
+        }
+        Ok(())
     }
 
     fn emit_started(&self, resumed: bool, previous_model: Option<String>) {
@@ -475,7 +526,9 @@ impl Session {
     /// The confined tools for an editing conversation.
     pub fn tools(&self) -> anyhow::Result<Tools> {
         let root = self.git.root();
-        Ok(Tools::new(Workspace::new(root, SecretFiles::new(root, &self.secret_files)?)?))
+        let workspace =
+            Workspace::new(root, SecretFiles::new(root, &self.secret_files)?)?.with_submodules(self.git.submodules()?);
+        Ok(Tools::keeping(workspace, self.originals.clone()))
     }
 
     /// The cost of `usage` at the session's model's price, when known.
@@ -559,10 +612,18 @@ impl Session {
         let timeout = Duration::from_secs(settings.check_timeout_secs);
         self.activity(Some("running the checks (baseline)".into()));
         let untracked_before = self.git.untracked_entries();
+        let rules = self.rules.snapshot()?;
         let results = tokio::select! {
             r = checks::run(&settings.checks, self.git.root(), timeout, &settings.pass_env) => Some(r),
             _ = self.cancel.cancelled() => None,
         };
+        let changed_rules = self.rules.put_back(&rules)?;
+        if !changed_rules.is_empty() {
+            self.warn(&format!(
+                "the baseline checks changed files that set the rules ({}); mmm put them back",
+                changed_rules.join(", ")
+            ));
+        }
         self.activity(None);
         let Some(results) = results else { return Ok(None) };
         if let Ok(before) = untracked_before {
@@ -613,6 +674,8 @@ impl Session {
         let checkpoint = Checkpoint::new(index, snapshot.clone());
         checkpoint.save(&self.layout, &self.record.id)?;
         let live_before = self.live();
+        let rules = self.rules.snapshot()?;
+        self.originals.clear()?;
         let outcome = tokio::select! {
             a = policy.attempt(self, index) => Some(a),
             _ = self.cancel.cancelled() => None,
@@ -621,14 +684,22 @@ impl Session {
         let attempt = match outcome {
             Some(Ok(attempt)) => attempt,
             None => {
-                self.git.roll_back_to(&snapshot).context("rolling back the interrupted iteration")?;
+                // Checks cut off by Ctrl+C did not get to be compared with the rules.
+                let changed_rules = self.rules.put_back(&rules)?;
+                if !changed_rules.is_empty() {
+                    self.warn(&format!(
+                        "iteration {index}: the interrupted checks changed files that set the rules ({}); mmm put them back",
+                        changed_rules.join(", ")
+                    ));
+                }
+                self.roll_back(&snapshot).context("rolling back the interrupted iteration")?;
                 Checkpoint::clear(&self.layout, &self.record.id)?;
                 return Ok(Err(Stop::Reason(StopReason::Interrupted)));
             }
             Some(Err(error)) => {
                 // mmm's own failure (git, the disk): undo what the attempt did, and end the
                 // session with it on record.
-                self.git.roll_back_to(&snapshot).context("rolling back after the iteration failed")?;
+                self.roll_back(&snapshot).context("rolling back after the iteration failed")?;
                 Checkpoint::clear(&self.layout, &self.record.id)?;
                 return Ok(Err(Stop::Fatal(error)));
             }
@@ -640,12 +711,12 @@ impl Session {
                 return Ok(Err(Stop::Reason(reason)));
             }
             Attempt::Fatal { error } => {
-                self.git.roll_back_to(&snapshot).context("rolling back the iteration")?;
+                self.roll_back(&snapshot).context("rolling back the iteration")?;
                 Checkpoint::clear(&self.layout, &self.record.id)?;
                 return Ok(Err(Stop::Fatal(error)));
             }
             Attempt::Keep { mut it, paths, message, checks } => {
-                match commit_or_roll_back(&self.git, &snapshot, &message, &paths) {
+                match self.commit_or_roll_back(&snapshot, &message, &paths) {
                     Ok((sha, files)) => {
                         it.files_changed = files;
                         it.commit = Some(sha);
@@ -661,7 +732,7 @@ impl Session {
                 (it, score, green)
             }
             Attempt::Undo { it } => {
-                self.git.roll_back_to(&snapshot).context("rolling back the iteration")?;
+                self.roll_back(&snapshot).context("rolling back the iteration")?;
                 let score = it.score_before;
                 (it, score, None)
             }
@@ -684,6 +755,43 @@ impl Session {
         self.save()?;
         Checkpoint::clear(&self.layout, &self.record.id)?;
         Ok(stop.map_or(Ok(()), |reason| Err(Stop::Reason(reason))))
+    }
+
+    /// Puts the work tree back exactly as it was at `snapshot`: git's roll back, then the
+    /// files git does not track that the tools wrote.
+    fn roll_back(&self, snapshot: &Snapshot) -> anyhow::Result<()> {
+        self.git.roll_back_to(snapshot)?;
+        self.originals.restore().context("putting back the files the tools wrote that git does not track")
+    }
+
+    /// Commits exactly `paths` with `message` and returns the commit with its files' line
+    /// counts. The commit runs with the hooks the session started with: when the hooks
+    /// changed since, git is pointed at a copy of those (and the change is reported). If
+    /// git refuses the commit (a hook, a missing identity), the tree is rolled back to
+    /// `snapshot` first, so nothing half-done stays behind, and the refusal is the error.
+    fn commit_or_roll_back(
+        &self,
+        snapshot: &Snapshot,
+        message: &str,
+        paths: &[String],
+    ) -> anyhow::Result<(String, Vec<crate::state::session::FileChangeRecord>)> {
+        let hooks = self.rules.hooks_as_at(&self.hooks_at_start)?;
+        if let Some((_, changed)) = &hooks {
+            self.warn(&format!(
+                "the git hooks changed since the session started ({}); mmm commits with the hooks it started with",
+                changed.join(", ")
+            ));
+        }
+        let committed = self.git.commit_paths_with_hooks(message, paths, hooks.as_ref().map(|(dir, _)| dir.path()));
+        let sha = match committed {
+            Ok(sha) => sha,
+            Err(refused) => {
+                self.roll_back(snapshot).context("rolling back after git refused the commit")?;
+                return Err(refused);
+            }
+        };
+        self.originals.clear()?;
+        Ok((sha.clone(), recovery::files_between(&self.git, &snapshot.head, &sha)?))
     }
 
     /// A review's score: the session's latest, and the previous iteration's "after".
@@ -761,25 +869,6 @@ pub async fn drive<P: Policy>(mut session: Session, mut policy: P) -> anyhow::Re
             session.finish(&mut policy, reason, Some(error))
         }
     }
-}
-
-/// Commits exactly `paths` with `message` and returns the commit with its files' line
-/// counts. If git refuses the commit (a hook, a missing identity), the tree is rolled back
-/// to `snapshot` first, so nothing half-done stays behind, and the refusal is the error.
-fn commit_or_roll_back(
-    git: &Git,
-    snapshot: &Snapshot,
-    message: &str,
-    paths: &[String],
-) -> anyhow::Result<(String, Vec<crate::state::session::FileChangeRecord>)> {
-    let sha = match git.commit_paths(message, paths) {
-        Ok(sha) => sha,
-        Err(refused) => {
-            git.roll_back_to(snapshot).context("rolling back after git refused the commit")?;
-            return Err(refused);
-        }
-    };
-    Ok((sha.clone(), recovery::files_between(git, &snapshot.head, &sha)?))
 }
 
 /// `base`, or `base-2`, `base-3`, ... when a branch of that name exists (two sessions

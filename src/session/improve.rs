@@ -122,7 +122,7 @@ impl Policy for Improve {
             ChangeKind::Green => Outcome::Committed,
             ChangeKind::StillFailing => Outcome::RolledBack,
             ChangeKind::NoChange => Outcome::NoChange,
-            ChangeKind::Declined | ChangeKind::ApiFailed => Outcome::Failed,
+            ChangeKind::Declined | ChangeKind::ApiFailed | ChangeKind::RulesChanged => Outcome::Failed,
             ChangeKind::Fatal(error) => return Ok(Attempt::Fatal { error }),
         };
         if !change.results.is_empty() {

@@ -13,6 +13,7 @@ pub mod improve;
 pub mod prompts;
 pub mod recovery;
 pub mod review;
+pub mod rules;
 pub mod setup;
 pub mod spec;
 pub mod stop;

@@ -9,7 +9,8 @@
 //! - a commit made but not yet recorded (its `Mmm-Session:` trailer names the session, its
 //!   parent is the checkpoint) is adopted, not repeated;
 //! - if every uncommitted path is one the journal says mmm's tools changed, the tree is
-//!   rolled back to the checkpoint and the iteration recorded as `crashed`;
+//!   rolled back to the checkpoint (files git does not track that the tools wrote are put
+//!   back from the session's `originals/`) and the iteration recorded as `crashed`;
 //! - otherwise nothing is touched and resuming is refused, naming the files mmm did not
 //!   change.
 //!
@@ -31,6 +32,12 @@ use crate::git::{Git, Snapshot};
 use crate::llm::Usage;
 use crate::state::session::{CheckRecord, FileChangeRecord, Issue, IterationRecord, Outcome, SessionRecord};
 use crate::state::{self, Layout};
+use crate::tools::Originals;
+
+/// Where a session keeps what the tools' writes of the running iteration replaced.
+pub fn originals_dir(layout: &Layout, id: &str) -> PathBuf {
+    layout.session_dir(id).join("originals")
+}
 
 /// The current format version of `checkpoint.json`.
 const VERSION: u32 = 1;
@@ -256,6 +263,13 @@ pub fn recover(git: &Git, layout: &Layout, record: &mut SessionRecord, price: &P
         .into());
     }
     git.roll_back_to(&base).context("rolling back the iteration cut off by the crash")?;
+    let originals = Originals::load(originals_dir(layout, &record.id))?;
+    if adopted.is_some() {
+        // The change was committed: what the tools wrote is the change.
+        originals.clear()?;
+    } else {
+        originals.restore().context("putting back the files the tools wrote that git does not track")?;
+    }
     let event = Event::Recovered {
         iteration: index,
         action: if adopted.is_some() { Recovery::Adopted } else { Recovery::RolledBack },

@@ -521,10 +521,10 @@ impl Policy for SpecPolicy {
                 Ok(Attempt::Keep { it: Box::new(it), paths, message, checks: change.results })
             }
             Tried::Failed { change, criteria, message } => {
-                it.outcome = if change.as_ref().is_some_and(|c| matches!(c.kind, ChangeKind::NoChange)) {
-                    Outcome::NoChange
-                } else {
-                    Outcome::RolledBack
+                it.outcome = match change.as_ref().map(|c| &c.kind) {
+                    Some(ChangeKind::NoChange) => Outcome::NoChange,
+                    Some(ChangeKind::RulesChanged) => Outcome::Failed,
+                    _ => Outcome::RolledBack,
                 };
                 let mut output = None;
                 if let Some(change) = &change {

@@ -21,7 +21,7 @@ use super::{EDITOR_TOOL_NAME, ToolReply};
 use crate::redact::redact;
 
 /// Files larger than this are not viewed or edited (search them instead).
-const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 /// A `view` shows at most this many lines and bytes; the rest is a range away.
 const MAX_VIEW_LINES: usize = 2000;
 const MAX_VIEW_BYTES: usize = 100_000;
@@ -92,6 +92,18 @@ impl Done {
     fn wrote(content: impl Into<String>) -> Self {
         Self { content: content.into(), changed: true }
     }
+}
+
+/// The file a call would write (canonical) and its name as the model sees it, when the
+/// call is a valid write to a path the workspace allows; `None` for anything else.
+pub fn write_target(ws: &Workspace, input: &Value) -> Option<(PathBuf, String)> {
+    let command = Command::deserialize(input).ok()?;
+    if command.intent() != Intent::Write {
+        return None;
+    }
+    let full = ws.resolve(command.path(), Intent::Write).ok()?;
+    let shown = ws.display(&full);
+    Some((full, shown))
 }
 
 /// Runs one editor call. Never panics on any input; failures are error results.

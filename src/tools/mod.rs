@@ -8,14 +8,16 @@
 //! [`Tools::execute`] is the router. A tool that fails (a bad path, a missing match, a
 //! malformed input) returns an error *result* for the model to read and correct; it is
 //! never a Rust error that ends the run. Text from files reaches the model only through
-//! [`crate::redact`]. The router remembers which files it changed in the iteration.
+//! [`crate::redact`]. The router remembers which files it changed in the iteration, and
+//! ([`Originals`]) what each held before the tools first wrote it, so that a roll back can
+//! put back even what git does not track (an ignored file, a file in an ignored directory).
 
 pub mod editor;
 pub mod search;
 pub mod workspace;
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
@@ -73,17 +75,175 @@ impl From<ToolError> for ToolReply {
     }
 }
 
+/// The files the tools wrote, each with what it held before the first write (`None`: it
+/// did not exist, with the directories the write created). Git puts back what it tracks;
+/// [`Originals::restore`] puts back the rest exactly, ignored files included. Cloning
+/// shares the record (the engine keeps one per session and hands it to each [`Tools`]).
+/// Kept [`Originals::on_disk`], the record is written before each first write, so that a
+/// session recovering from a crash can put the files back too ([`Originals::load`]).
+#[derive(Debug, Clone, Default)]
+pub struct Originals(Arc<OriginalsInner>);
+
+#[derive(Debug, Default)]
+struct OriginalsInner {
+    kept: Mutex<BTreeMap<PathBuf, Original>>,
+    /// Where the record is kept on disk, if anywhere.
+    dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Original {
+    /// The bytes before the first write; on disk, the name of the file holding them.
+    #[serde(skip)]
+    bytes: Option<Vec<u8>>,
+    backup: Option<String>,
+    /// Directories that did not exist before the write, deepest first.
+    created_dirs: Vec<PathBuf>,
+}
+
+/// The record's index on disk: each file with its original.
+const ORIGINALS_INDEX: &str = "index.json";
+
+impl Originals {
+    /// A record also written to `dir` (a session's `originals/`) as it grows.
+    pub fn on_disk(dir: PathBuf) -> Self {
+        Self(Arc::new(OriginalsInner { kept: Mutex::default(), dir: Some(dir) }))
+    }
+
+    /// The record a crashed session left in `dir` (empty when there is none), still kept
+    /// there until [`Originals::restore`] or [`Originals::clear`].
+    pub fn load(dir: PathBuf) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let index = dir.join(ORIGINALS_INDEX);
+        let mut kept = BTreeMap::new();
+        if index.exists() {
+            let text = std::fs::read_to_string(&index).with_context(|| format!("reading {}", index.display()))?;
+            let entries: Vec<(PathBuf, Original)> =
+                serde_json::from_str(&text).with_context(|| format!("parsing {}", index.display()))?;
+            for (path, mut original) in entries {
+                if let Some(backup) = &original.backup {
+                    let file = dir.join(backup);
+                    original.bytes = Some(std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?);
+                }
+                kept.insert(path, original);
+            }
+        }
+        Ok(Self(Arc::new(OriginalsInner { kept: Mutex::new(kept), dir: Some(dir) })))
+    }
+
+    /// Keeps what `path` (canonical, inside the workspace root `root`) holds now, unless
+    /// it was kept already. A file too large to keep is refused, so it is never written.
+    fn keep(&self, root: &Path, path: &Path) -> Result<(), ToolError> {
+        let mut kept = self.0.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.contains_key(path) {
+            return Ok(());
+        }
+        let shown = path.strip_prefix(root).unwrap_or(path).display();
+        let bytes = match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => return Ok(()),
+            Ok(meta) if meta.len() > editor::MAX_FILE_BYTES => {
+                return Err(ToolError::new(format!(
+                    "Error: `{shown}` is larger than {} MiB, too large to edit.",
+                    editor::MAX_FILE_BYTES / 1024 / 1024
+                )));
+            }
+            Ok(_) => {
+                Some(std::fs::read(path).map_err(|e| ToolError::new(format!("Error: Cannot read `{shown}`: {e}.")))?)
+            }
+            Err(_) => None,
+        };
+        let created_dirs = path
+            .ancestors()
+            .skip(1)
+            .take_while(|dir| dir.starts_with(root) && *dir != root && dir.symlink_metadata().is_err())
+            .map(Path::to_path_buf)
+            .collect();
+        let backup = bytes.as_ref().map(|_| format!("{}.orig", kept.len()));
+        kept.insert(path.to_path_buf(), Original { bytes, backup, created_dirs });
+        if let Some(dir) = &self.0.dir {
+            Self::save(dir, &kept, path).map_err(|e| {
+                ToolError::Fatal(format!("mmm could not keep a copy of `{shown}` before writing it: {e:#}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Writes the backup of `added` and then the index, so the index never names a backup
+    /// that is not there.
+    fn save(dir: &Path, kept: &BTreeMap<PathBuf, Original>, added: &Path) -> anyhow::Result<()> {
+        use anyhow::Context;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        if let Some(Original { bytes: Some(bytes), backup: Some(backup), .. }) = kept.get(added) {
+            crate::state::write_atomic(&dir.join(backup), bytes)?;
+        }
+        let entries: Vec<(&PathBuf, &Original)> = kept.iter().collect();
+        crate::state::write_atomic(&dir.join(ORIGINALS_INDEX), &serde_json::to_vec(&entries)?)
+    }
+
+    /// Puts every kept file back as it was before the tools wrote it: contents that differ
+    /// written again, files that did not exist removed with the directories their writes
+    /// created (when empty). Run after git's roll back; the record is emptied.
+    pub fn restore(&self) -> anyhow::Result<()> {
+        use anyhow::Context;
+        let kept = std::mem::take(&mut *self.0.kept.lock().unwrap_or_else(PoisonError::into_inner));
+        for (path, original) in kept {
+            match original.bytes {
+                Some(bytes) => {
+                    if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
+                        std::fs::write(&path, bytes).with_context(|| format!("putting back {}", path.display()))?;
+                    }
+                }
+                None => {
+                    if path.symlink_metadata().is_ok() {
+                        std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+                    }
+                    for dir in original.created_dirs {
+                        // Gone already, or holding something else: left as it is.
+                        let _ = std::fs::remove_dir(&dir);
+                    }
+                }
+            }
+        }
+        self.remove_from_disk()
+    }
+
+    /// Forgets what was kept (the change was committed, or an attempt starts).
+    pub fn clear(&self) -> anyhow::Result<()> {
+        self.0.kept.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.remove_from_disk()
+    }
+
+    fn remove_from_disk(&self) -> anyhow::Result<()> {
+        use anyhow::Context;
+        match &self.0.dir {
+            Some(dir) => match std::fs::remove_dir_all(dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(e).with_context(|| format!("removing {}", dir.display()))
+                }
+                _ => Ok(()),
+            },
+            None => Ok(()),
+        }
+    }
+}
+
 /// The tool router for one workspace. It is `Send + Sync`: share it in an [`Arc`] and run
 /// calls on the blocking pool with [`Tools::execute_async`].
 #[derive(Debug)]
 pub struct Tools {
     workspace: Workspace,
     changed: Mutex<BTreeSet<PathBuf>>,
+    originals: Originals,
 }
 
 impl Tools {
     pub fn new(workspace: Workspace) -> Self {
-        Self { workspace, changed: Mutex::new(BTreeSet::new()) }
+        Self::keeping(workspace, Originals::default())
+    }
+
+    /// Tools that keep the originals of the files they write in `originals`.
+    pub fn keeping(workspace: Workspace, originals: Originals) -> Self {
+        Self { workspace, changed: Mutex::new(BTreeSet::new()), originals }
     }
 
     pub fn workspace(&self) -> &Workspace {
@@ -100,7 +260,13 @@ impl Tools {
     /// code use [`Tools::execute_async`].
     pub fn execute(&self, name: &str, input: &Value) -> ToolReply {
         let outcome = match name {
-            EDITOR_TOOL_NAME => editor::execute(&self.workspace, input),
+            EDITOR_TOOL_NAME => match editor::write_target(&self.workspace, input) {
+                Some((path, shown)) => match self.originals.keep(self.workspace.root(), &path) {
+                    Ok(()) => editor::execute(&self.workspace, input),
+                    Err(refused) => ToolReply::from(refused).with_path(shown),
+                },
+                None => editor::execute(&self.workspace, input),
+            },
             SEARCH_TOOL_NAME => search::execute(&self.workspace, input),
             _ => ToolReply::error(format!(
                 "Error: Unknown tool `{name}`. The available tools are `{EDITOR_TOOL_NAME}` and `{SEARCH_TOOL_NAME}`."
@@ -177,6 +343,41 @@ mod tests {
         assert_eq!(tools.changed_files(), vec![PathBuf::from("b.txt"), PathBuf::from("src/main.rs")]);
         assert_eq!(tools.take_changed_files().len(), 2);
         assert!(tools.changed_files().is_empty());
+    }
+
+    #[test]
+    fn originals_put_back_what_the_tools_wrote_and_nothing_else() {
+        let (dir, ws) = workspace::tests::workspace();
+        let originals = Originals::default();
+        let tools = Tools::keeping(ws, originals.clone());
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("build")).unwrap();
+        std::fs::write(root.join("build/old.o"), "object\n").unwrap();
+        let edit = |input: Value| tools.execute(EDITOR_TOOL_NAME, &input);
+        assert!(
+            !edit(json!({"command": "str_replace", "path": "src/main.rs", "old_str": "{}", "new_str": "{ 1; }"}))
+                .is_error
+        );
+        assert!(!edit(json!({"command": "create", "path": "src/main.rs", "file_text": "fn main() { 2; }\n"})).is_error);
+        assert!(!edit(json!({"command": "create", "path": "build/gen/deep/gen.py", "file_text": "x = 1\n"})).is_error);
+        assert!(!edit(json!({"command": "create", "path": "notes.txt", "file_text": "n\n"})).is_error);
+        // Refused writes keep nothing and change nothing.
+        assert!(edit(json!({"command": "create", "path": ".git/config", "file_text": "x"})).is_error);
+        // Something the tools did not write is not theirs to put back.
+        std::fs::write(root.join("build/other.o"), "made by a check\n").unwrap();
+
+        originals.restore().unwrap();
+        assert_eq!(std::fs::read_to_string(root.join("src/main.rs")).unwrap(), "fn main() {}\n");
+        assert!(!root.join("build/gen").exists() && !root.join("notes.txt").exists());
+        assert_eq!(std::fs::read_to_string(root.join("build/old.o")).unwrap(), "object\n");
+        assert_eq!(std::fs::read_to_string(root.join("build/other.o")).unwrap(), "made by a check\n");
+        assert_eq!(std::fs::read_to_string(root.join(".git/config")).unwrap(), "[core]\n");
+
+        // After a commit (clear), the next restore puts back nothing.
+        assert!(!edit(json!({"command": "create", "path": "kept.txt", "file_text": "k\n"})).is_error);
+        originals.clear().unwrap();
+        originals.restore().unwrap();
+        assert_eq!(std::fs::read_to_string(root.join("kept.txt")).unwrap(), "k\n");
     }
 
     #[tokio::test]

@@ -4,10 +4,12 @@
 //! A path from the model is resolved against the repository root, first lexically (`..`
 //! cannot climb out) and then through the file system (the deepest existing ancestor is
 //! canonicalized, so a symbolic link cannot lead out either). Paths outside the root,
-//! anything under a `.git` directory, secret files (see [`crate::secrets`]) and, for
-//! writes, mmm's own `.mmm/` directory are refused with an error the model can read. Paths
-//! shown back to the model are always relative to the root. This module never reads or
-//! writes a file itself.
+//! anything under a `.git` directory, names with a newline or another control character,
+//! secret files (see [`crate::secrets`]) and, for writes, mmm's own `.mmm/` directory and
+//! anything inside a git submodule or nested repository (its changes belong to that
+//! repository, which mmm's commits and roll backs do not cover) are refused with an error
+//! the model can read. Paths shown back to the model are always relative to the root. This
+//! module never reads or writes a file itself (it only looks at what exists).
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -51,6 +53,8 @@ pub struct Workspace {
     given_root: PathBuf,
     /// Shared, so that a clone (one per directory walk) is cheap.
     secrets: Arc<SecretFiles>,
+    /// The submodules the index records (relative to the root), initialised or not.
+    submodules: Arc<Vec<PathBuf>>,
 }
 
 impl Workspace {
@@ -58,7 +62,19 @@ impl Workspace {
     pub fn new(root: &Path, secrets: SecretFiles) -> anyhow::Result<Self> {
         let canonical =
             root.canonicalize().with_context(|| format!("resolving the workspace root {}", root.display()))?;
-        Ok(Self { root: canonical, given_root: root.to_path_buf(), secrets: Arc::new(secrets) })
+        Ok(Self {
+            root: canonical,
+            given_root: root.to_path_buf(),
+            secrets: Arc::new(secrets),
+            submodules: Arc::new(Vec::new()),
+        })
+    }
+
+    /// Also refuses writes inside `submodules` (paths relative to the root, from the
+    /// index): a submodule that is not checked out has no `.git` to be recognised by.
+    pub fn with_submodules(mut self, submodules: impl IntoIterator<Item = String>) -> Self {
+        self.submodules = Arc::new(submodules.into_iter().map(PathBuf::from).collect());
+        self
     }
 
     /// The canonical root.
@@ -76,6 +92,11 @@ impl Workspace {
         }
         if requested.contains('\0') {
             return Err(ToolError::new("Error: The path contains a NUL character."));
+        }
+        if requested.chars().any(char::is_control) {
+            return Err(ToolError::new(format!(
+                "Error: The path {requested:?} contains a newline or another control character; file names with control characters are not allowed."
+            )));
         }
         let outside = || ToolError::new(format!("Error: Permission denied. `{requested}` is outside the repository."));
         let lexical = self.lexical(Path::new(requested)).ok_or_else(outside)?;
@@ -179,7 +200,28 @@ impl Workspace {
                 "Error: Permission denied. `{shown}` is inside `.mmm/`, mmm's own settings and state, which the tools cannot edit."
             )));
         }
+        if intent == Intent::Write
+            && let Some(repository) = self.nested_repository(relative)
+        {
+            return Err(ToolError::new(format!(
+                "Error: Permission denied. `{shown}` is inside `{}`, a git submodule or nested repository, which the tools cannot edit; a change there belongs to that repository.",
+                self.display(&repository)
+            )));
+        }
         Ok(())
+    }
+
+    /// The submodule or nested repository `relative` is in (or is), if any: a directory
+    /// the index records as a submodule, or one holding a `.git` of its own.
+    fn nested_repository(&self, relative: &Path) -> Option<PathBuf> {
+        let mut dir = PathBuf::new();
+        for component in relative.components() {
+            dir.push(component);
+            if self.submodules.contains(&dir) || self.root.join(&dir).join(".git").symlink_metadata().is_ok() {
+                return Some(dir);
+            }
+        }
+        None
     }
 
     fn is_secret(&self, relative: &Path, is_dir: bool) -> bool {
@@ -324,6 +366,65 @@ pub(crate) mod tests {
         assert!(refused(&ws, "gitdir/config", Intent::Read).contains("inside a `.git` directory"));
         // A link that stays inside resolves to its target.
         assert_eq!(ws.resolve("src-link/main.rs", Intent::Read).unwrap(), root.join("src/main.rs"));
+    }
+
+    #[test]
+    fn names_with_newlines_or_control_characters_are_refused() {
+        let (_dir, ws) = workspace();
+        for (requested, shown) in [
+            ("src/new\nfile.rs", r#""src/new\nfile.rs""#),
+            ("a\rb.txt", r#""a\rb.txt""#),
+            ("tab\there.txt", r#""tab\there.txt""#),
+            ("bell\u{7}.txt", r#""bell\u{7}.txt""#),
+            ("escape\u{1b}[31m.txt", r#""escape\u{1b}[31m.txt""#),
+            ("c1\u{85}.txt", r#""c1\u{85}.txt""#),
+        ] {
+            for intent in [Intent::Read, Intent::Write] {
+                assert_eq!(
+                    refused(&ws, requested, intent),
+                    format!(
+                        "Error: The path {shown} contains a newline or another control character; file names with control characters are not allowed."
+                    ),
+                );
+            }
+        }
+        assert_eq!(refused(&ws, "a\0b", Intent::Write), "Error: The path contains a NUL character.");
+        assert_eq!(ws.resolve("src/ünï cödé.rs", Intent::Write).unwrap(), ws.root().join("src/ünï cödé.rs"));
+    }
+
+    #[test]
+    fn writes_inside_submodules_and_nested_repositories_are_refused() {
+        let (_dir, ws) = workspace();
+        let ws = ws.with_submodules(["vendor/lib".to_string()]);
+        let root = ws.root().to_path_buf();
+        // A checked-out submodule has a `.git` file; a nested repository a `.git` directory.
+        std::fs::create_dir_all(root.join("vendor/lib")).unwrap();
+        std::fs::write(root.join("vendor/lib/.git"), "gitdir: ../../.git/modules/lib\n").unwrap();
+        std::fs::create_dir_all(root.join("tools/other/.git")).unwrap();
+        std::fs::create_dir_all(root.join("deps/checked-out")).unwrap();
+        std::fs::write(root.join("deps/checked-out/.git"), "gitdir: elsewhere\n").unwrap();
+        for (requested, repository) in [
+            ("vendor/lib/src/a.c", "vendor/lib"),
+            ("vendor/lib", "vendor/lib"),
+            ("./vendor/x/../lib/new.c", "vendor/lib"),
+            ("tools/other/main.rs", "tools/other"),
+            ("deps/checked-out/deep/er.txt", "deps/checked-out"),
+        ] {
+            let shown = ws.display(&ws.root().join(ws.lexical(Path::new(requested)).unwrap()));
+            assert_eq!(
+                refused(&ws, requested, Intent::Write),
+                format!(
+                    "Error: Permission denied. `{shown}` is inside `{repository}`, a git submodule or nested repository, which the tools cannot edit; a change there belongs to that repository."
+                ),
+            );
+        }
+        // Reading is fine, and so is a sibling whose name merely starts the same.
+        assert!(ws.resolve("vendor/lib/src/a.c", Intent::Read).is_ok());
+        assert!(ws.resolve("vendor/library.c", Intent::Write).is_ok());
+        assert!(ws.resolve("tools/other-notes.md", Intent::Write).is_ok());
+        // A submodule the index records but that is not checked out (no `.git` at all).
+        let ws = ws.with_submodules(["third_party/absent".to_string()]);
+        assert!(refused(&ws, "third_party/absent/x.h", Intent::Write).contains("inside `third_party/absent`"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod llm;
 mod models;
 mod output;
 mod recovery;
+mod rules;
 mod run;
 mod secrets;
 mod undo;
