@@ -110,6 +110,9 @@ pub struct Session {
     hooks_at_start: RulesSnapshot,
     /// What the tools' writes of the current attempt replaced.
     originals: Originals,
+    /// The score of the current attempt's review, once reported: an attempt cut off after
+    /// it (Ctrl+C while editing) still records the score it measured.
+    reviewed: Mutex<Option<f64>>,
     /// Journal events written by this process (for the crash sweep).
     _lock: WorkTreeLock,
 }
@@ -455,6 +458,7 @@ impl Session {
             rules,
             hooks_at_start,
             originals,
+            reviewed: Mutex::new(None),
             _lock: lock,
         })
     }
@@ -505,6 +509,9 @@ impl Session {
     /// Journals an event, then hands it to the observer. A journal failure is reported once
     /// as a warning rather than ending the session.
     pub fn emit(&self, event: &Event) {
+        if let Event::Review { score, .. } = event {
+            *self.reviewed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(*score);
+        }
         let envelope = Envelope { session: &self.record.id, event };
         if let Err(e) = self.journal.append(&envelope) {
             self.observer.warn(&self.record.id, &format!("could not write the journal: {e:#}"));
@@ -676,6 +683,7 @@ impl Session {
         let live_before = self.live();
         let rules = self.rules.snapshot()?;
         self.originals.clear()?;
+        *self.reviewed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         let outcome = tokio::select! {
             a = policy.attempt(self, index) => Some(a),
             _ = self.cancel.cancelled() => None,
@@ -694,6 +702,9 @@ impl Session {
                 }
                 self.roll_back(&snapshot).context("rolling back the interrupted iteration")?;
                 Checkpoint::clear(&self.layout, &self.record.id)?;
+                // The review, if it came, measured the tree as it is again now.
+                let reviewed = self.reviewed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                self.record_score(reviewed);
                 return Ok(Err(Stop::Reason(StopReason::Interrupted)));
             }
             Some(Err(error)) => {

@@ -403,6 +403,9 @@ fn ctrl_c_rolls_back_and_resume_finishes_the_session() {
     assert_eq!(p.run_git(&["status", "--porcelain"]), "");
     let s = session(&p);
     assert_eq!((s["status"].as_str(), s["stop_reason"]["kind"].as_str()), (Some("interrupted"), Some("interrupted")));
+    assert_eq!(s["scores"], json!([5.0]), "the review before the interrupt is on record");
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(summary.lines().any(|l| l == "  score       5.0 → 5.0"), "{summary}");
     let err = stderr(&out);
     assert!(err.contains(&format!("hint: resume with `mmm improve --resume {}`", s["id"].as_str().unwrap())), "{err}");
     drop(server);
