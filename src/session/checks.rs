@@ -85,6 +85,9 @@ fn status_word(r: &CommandResult) -> String {
     match (r.timed_out, r.exit_code) {
         (true, _) => "timed out".to_string(),
         (false, Some(0)) => "passed".to_string(),
+        // The shell's answer for a program it cannot find or run: not a failing test.
+        (false, Some(127)) => "COULD NOT RUN: command not found (exit 127)".to_string(),
+        (false, Some(126)) => "COULD NOT RUN: not executable (exit 126)".to_string(),
         (false, Some(code)) => format!("FAILED (exit {code})"),
         (false, None) => "FAILED (killed or could not start)".to_string(),
     }
@@ -124,6 +127,8 @@ mod tests {
         );
         assert_eq!(brief(&commands, &results), "`test` failed (exit 101)");
         assert!(!records(&results)[1].passed);
+        let missing = vec![result("lint", Some(127), "sh: 1: flake8: not found\n")];
+        assert_eq!(brief(&commands[2..], &missing), "`lint` could not run: command not found (exit 127)");
     }
 
     #[tokio::test]
