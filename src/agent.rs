@@ -28,6 +28,8 @@ pub trait Hooks: Sync {
     fn on_tool(&self, _name: &str, _input: &Value, _reply: &ToolReply) {}
     /// Live text from the model while a response streams.
     fn on_text(&self, _delta: &str) {}
+    /// A request failed and will be sent again after `delay`: retry `attempt` of `max`.
+    fn on_retry(&self, _attempt: u32, _max: u32, _delay: std::time::Duration, _error: &LlmError) {}
     /// Checked between turns: `true` ends the loop (a budget was spent).
     fn over_budget(&self, _conversation: &Conversation) -> bool {
         false
@@ -105,10 +107,12 @@ pub async fn run_turns(
         turns += 1;
         crate::llm::cache::place_breakpoints(&mut conversation.request);
         hooks.on_request(&conversation.request);
-        let on_update = |update: crate::llm::StreamUpdate<'_>| {
-            if let crate::llm::StreamUpdate::Text(delta) = update {
-                hooks.on_text(delta);
+        let on_update = |update: crate::llm::StreamUpdate<'_>| match update {
+            crate::llm::StreamUpdate::Text(delta) => hooks.on_text(delta),
+            crate::llm::StreamUpdate::Retry { attempt, max, delay, error } => {
+                hooks.on_retry(attempt, max, delay, error)
             }
+            _ => {}
         };
         let response = model.send(&conversation.request, &on_update).await?;
         conversation.usage += response.usage;

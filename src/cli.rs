@@ -45,7 +45,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// More log detail on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides
+    /// Sessions also show the model's text; more log detail on stderr (-v info, -vv debug, -vvv trace)
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
 

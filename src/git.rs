@@ -497,25 +497,41 @@ impl Git {
     pub fn save_wip(&self, refname: &str, paths: &[String], message: &str) -> anyhow::Result<String> {
         let head = self.head()?.context("HEAD does not point at a commit")?;
         let index = tempfile::NamedTempFile::new().context("creating a temporary index")?;
-        let env = [("GIT_INDEX_FILE", index.path())];
-        let run = |args: &[&str]| -> anyhow::Result<String> {
-            let out = self.output_with(args, &env)?;
-            if !out.status.success() {
-                bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
-            }
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-        };
-        run(&["read-tree", &head])?;
+        let tree = self.tree_with(index.path(), &head, paths)?;
+        let commit = self.run_on_index(index.path(), &["commit-tree", &tree, "-p", &head, "-m", message])?;
+        self.run(&["update-ref", refname, &commit])?;
+        Ok(commit)
+    }
+
+    /// Lines added and removed per file from commit `from` to `paths` (relative to the
+    /// root) as they are in the work tree now, new and deleted files included. Nothing is
+    /// touched: a temporary index is used.
+    pub fn changes_since(&self, from: &str, paths: &[String]) -> anyhow::Result<Vec<FileChange>> {
+        let index = tempfile::NamedTempFile::new().context("creating a temporary index")?;
+        let tree = self.tree_with(index.path(), from, paths)?;
+        self.diff_numstat(from, &tree)
+    }
+
+    /// The tree of commit `base` with `paths` as they are in the work tree, written
+    /// through the (temporary) index file `index`.
+    fn tree_with(&self, index: &Path, base: &str, paths: &[String]) -> anyhow::Result<String> {
+        self.run_on_index(index, &["read-tree", base])?;
         if !paths.is_empty() {
             let literal: Vec<String> = paths.iter().map(|p| format!(":(literal){p}")).collect();
             let mut args = vec!["add", "--all", "--"];
             args.extend(literal.iter().map(String::as_str));
-            run(&args)?;
+            self.run_on_index(index, &args)?;
         }
-        let tree = run(&["write-tree"])?;
-        let commit = run(&["commit-tree", &tree, "-p", &head, "-m", message])?;
-        self.run(&["update-ref", refname, &commit])?;
-        Ok(commit)
+        self.run_on_index(index, &["write-tree"])
+    }
+
+    /// Runs git with `index` as its index file; its trimmed output.
+    fn run_on_index(&self, index: &Path, args: &[&str]) -> anyhow::Result<String> {
+        let out = self.output_with(args, &[("GIT_INDEX_FILE", index)])?;
+        if !out.status.success() {
+            bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
     /// Deletes a ref of mmm's own (`refs/mmm/...`); one that does not exist is no error.
@@ -765,6 +781,24 @@ mod tests {
         let path = dir.join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn changes_since_counts_edited_new_and_deleted_files_without_touching_the_index() {
+        let (dir, g) = repo();
+        write(dir.path(), "a.txt", "one\ntwo\n");
+        write(dir.path(), "gone.txt", "x\n");
+        g.add_all_and_commit("base", &[]).unwrap();
+        let base = g.head().unwrap().unwrap();
+        write(dir.path(), "a.txt", "one\nTWO\nthree\n");
+        write(dir.path(), "new.txt", "n\n");
+        std::fs::remove_file(dir.path().join("gone.txt")).unwrap();
+        write(dir.path(), "other.txt", "not asked about\n");
+        let paths = ["a.txt", "new.txt", "gone.txt"].map(String::from);
+        let counts: Vec<(String, u64, u64)> =
+            g.changes_since(&base, &paths).unwrap().into_iter().map(|f| (f.path, f.added, f.removed)).collect();
+        assert_eq!(counts, [("a.txt".into(), 2, 1), ("gone.txt".into(), 0, 1), ("new.txt".into(), 1, 0)]);
+        assert_eq!(g.run(&["diff", "--cached", "--name-only"]).unwrap(), "", "the index is untouched");
     }
 
     /// Every file and directory under `dir` except `.git`, with file contents.

@@ -223,6 +223,20 @@ impl Printer {
         Spinner { bar }
     }
 
+    /// A spinner whose line is `render()`, drawn anew at every tick (a clock that runs, a
+    /// count that grows); hidden like [`Printer::spinner`].
+    pub fn live_spinner(&self, render: impl Fn() -> String + Send + Sync + Clone + 'static) -> Spinner {
+        let spinner = self.spinner("");
+        let style = indicatif::ProgressStyle::with_template("{spinner} {line}").expect("a valid template").with_key(
+            "line",
+            move |_: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                let _ = out.write_str(&render());
+            },
+        );
+        spinner.bar.set_style(style);
+        spinner
+    }
+
     fn write_stdout(&self, text: &str) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         ignore_broken_pipe(out.write_all(text.as_bytes()).and_then(|()| out.write_all(b"\n")))
@@ -241,6 +255,12 @@ impl Spinner {
 
     pub fn finish(self) {
         self.bar.finish_and_clear();
+    }
+
+    /// Runs `f` (which prints) with the spinner's line cleared, then draws it again, so no
+    /// spinner line is left in the printed text.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bar.suspend(f)
     }
 }
 

@@ -11,7 +11,7 @@ use crate::printer::{Report, Styles};
 use crate::session::events::{cost, iteration_line, tokens};
 use crate::session::transcript;
 use crate::state::Layout;
-use crate::state::session::SessionRecord;
+use crate::state::session::{CheckRecord, SessionRecord};
 
 #[derive(Serialize)]
 struct SessionList {
@@ -79,6 +79,9 @@ impl Report for SessionDetail {
             for issue in &it.issues {
                 lines.push(format!("     - {issue}"));
             }
+            if let Some(check) = it.validation.iter().find(|c| !c.passed) {
+                lines.push(failed_check(check, s));
+            }
         }
         lines.push(format!(
             "\nTotal: {} tokens in {} requests, {}",
@@ -88,6 +91,31 @@ impl Report for SessionDetail {
         ));
         lines.join("\n")
     }
+}
+
+/// Lines of a failed check's output `history <id>` shows (the record keeps more).
+const CHECK_TAIL_LINES: usize = 10;
+
+/// The check that failed in an iteration, and the end of what it printed.
+fn failed_check(check: &CheckRecord, s: &Styles) -> String {
+    let how = match (check.timed_out, check.exit_code) {
+        (true, _) => "timed out".to_string(),
+        (false, Some(code)) => format!("failed (exit {code})"),
+        (false, None) => "failed (killed or could not start)".to_string(),
+    };
+    let output = check.output.as_deref().unwrap_or("").trim_end();
+    let lines: Vec<&str> = output.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(CHECK_TAIL_LINES)..];
+    let mut text = format!("     {} `{}` {how}", s.red("✗"), check.command);
+    if tail.is_empty() {
+        text.push_str(", printing nothing");
+    } else {
+        text.push_str(if tail.len() < lines.len() { ", ending with:" } else { ":" });
+        for line in tail {
+            text.push_str(&format!("\n       {}", s.dim(line)));
+        }
+    }
+    text
 }
 
 /// Most characters of one text block, tool input or tool result shown; the rest is cut

@@ -213,13 +213,14 @@ impl AnthropicClient {
         let body = serde_json::to_vec(&WireRequest { request, stream: self.stream })
             .map_err(|e| LlmError::Request(format!("encoding the request: {e}")))?;
         let url = format!("{}/v1/messages", self.base_url);
+        let max = self.retry.max_retries;
         self.retry
             .run(
                 &*self.sleeper,
                 || self.attempt_messages(&url, &body, on_event),
                 |attempt, delay, error| {
                     log_retry(attempt, delay, error);
-                    on_event(StreamUpdate::Retry { attempt, delay, error });
+                    on_event(StreamUpdate::Retry { attempt, max, delay, error });
                 },
             )
             .await

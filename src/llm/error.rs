@@ -167,6 +167,26 @@ impl LlmError {
         }
     }
 
+    /// What went wrong in a few words, for a progress line: `overloaded`, `rate limited`,
+    /// `cannot reach the API`.
+    pub fn brief(&self) -> String {
+        match self.root() {
+            LlmError::Api(e) if e.status == Some(529) || e.kind == "overloaded_error" => "overloaded".into(),
+            LlmError::Api(e) if e.status == Some(429) || e.kind == "rate_limit_error" => "rate limited".into(),
+            LlmError::Api(ApiError { status: Some(status), .. }) => format!("API error {status}"),
+            LlmError::Api(e) => format!("{} in the response stream", e.kind),
+            LlmError::Connect { .. } => "cannot reach the API".into(),
+            LlmError::NoResponse(_) => "no response".into(),
+            LlmError::Timeout(_) => "timed out".into(),
+            LlmError::Idle { .. } => "the response stream went silent".into(),
+            LlmError::Broken { .. } => "the connection broke".into(),
+            LlmError::Incomplete { .. } => "the response stream ended early".into(),
+            LlmError::Malformed { .. } => "malformed response".into(),
+            LlmError::Request(_) => "the request could not be sent".into(),
+            LlmError::GaveUp { .. } | LlmError::RetryLater { .. } => "gave up".into(),
+        }
+    }
+
     /// Whether the attempt failed after the API had begun to answer (a stream that broke,
     /// went silent, ended early or carried an error event): the API was alive then.
     pub fn after_response(&self) -> bool {

@@ -41,9 +41,10 @@ pub enum StreamUpdate<'a> {
     Thinking(&'a str),
     /// The model started a tool call; its input follows and is complete in the response.
     ToolUse { id: &'a str, name: &'a str },
-    /// The attempt failed and the request will be sent again after `delay`. Text already
-    /// forwarded for the failed attempt will be forwarded again from the start.
-    Retry { attempt: u32, delay: Duration, error: &'a LlmError },
+    /// The attempt failed and the request will be sent again after `delay`: retry
+    /// `attempt` of at most `max`. Text already forwarded for the failed attempt will be
+    /// forwarded again from the start.
+    Retry { attempt: u32, max: u32, delay: Duration, error: &'a LlmError },
 }
 
 /// The future [`Model::send`] returns.

@@ -101,6 +101,8 @@ pub struct Session {
     /// Usage and requests of this run so far, updated by every response (so a cancelled
     /// step still counts what it spent).
     live: Mutex<(Usage, u32)>,
+    /// The files the tools created or modified in the current attempt, relative to the root.
+    edited: Mutex<std::collections::BTreeSet<String>>,
     usage_before: Usage,
     requests_before: u32,
     started: Instant,
@@ -454,6 +456,7 @@ impl Session {
             transcript,
             price,
             live: Mutex::new((Usage::default(), 0)),
+            edited: Mutex::default(),
             started: Instant::now(),
             rules,
             hooks_at_start,
@@ -684,6 +687,7 @@ impl Session {
         let rules = self.rules.snapshot()?;
         self.originals.clear()?;
         *self.reviewed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        self.edited.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let outcome = tokio::select! {
             a = policy.attempt(self, index) => Some(a),
             _ = self.cancel.cancelled() => None,
@@ -742,7 +746,10 @@ impl Session {
                 let score = it.score_before;
                 (it, score, green)
             }
-            Attempt::Undo { it } => {
+            Attempt::Undo { mut it } => {
+                if it.files_changed.is_empty() {
+                    it.files_changed = self.edited_since(&snapshot);
+                }
                 self.roll_back(&snapshot).context("rolling back the iteration")?;
                 let score = it.score_before;
                 (it, score, None)
@@ -803,6 +810,25 @@ impl Session {
         };
         self.originals.clear()?;
         Ok((sha.clone(), recovery::files_between(&self.git, &snapshot.head, &sha)?))
+    }
+
+    /// What the attempt's edits changed since `snapshot`, file by file (read before they
+    /// are rolled back, so the record of an undone iteration says what it had edited).
+    fn edited_since(&self, snapshot: &Snapshot) -> Vec<crate::state::session::FileChangeRecord> {
+        let edited: Vec<String> = self.edited.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+        if edited.is_empty() {
+            return Vec::new();
+        }
+        match self.git.changes_since(&snapshot.head, &edited) {
+            Ok(files) => files
+                .into_iter()
+                .map(|f| crate::state::session::FileChangeRecord { path: f.path, added: f.added, removed: f.removed })
+                .collect(),
+            Err(e) => {
+                self.warn(&format!("could not count the lines the iteration had changed: {e:#}"));
+                Vec::new()
+            }
+        }
     }
 
     /// A review's score: the session's latest, and the previous iteration's "after".
@@ -932,11 +958,37 @@ impl Hooks for SessionHooks<'_> {
             usage: response.usage,
             cost_usd: self.session.cost(&response.usage),
         });
+        for block in &response.content {
+            if let crate::llm::ContentBlock::Text(text) = block
+                && !text.text.trim().is_empty()
+            {
+                self.session.observer.text(&self.session.record.id, &text.text);
+            }
+        }
+    }
+
+    fn on_retry(&self, attempt: u32, max: u32, delay: Duration, error: &LlmError) {
+        self.session.emit(&Event::Retry {
+            iteration: self.iteration,
+            conversation: self.label.clone(),
+            attempt,
+            max_retries: max,
+            wait_ms: delay.as_millis() as u64,
+            reason: error.brief(),
+            error: redact(&error.to_string()).into_owned(),
+        });
     }
 
     fn on_tool(&self, name: &str, input: &Value, reply: &ToolReply) {
         if !self.report_tools {
             return;
+        }
+        if let Some(changed) = &reply.changed {
+            self.session
+                .edited
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(changed.to_string_lossy().into_owned());
         }
         self.session.emit(&Event::Tool {
             iteration: self.iteration,
@@ -944,12 +996,13 @@ impl Hooks for SessionHooks<'_> {
             command: input.get("command").and_then(Value::as_str).map(str::to_string),
             path: input.get("path").and_then(Value::as_str).map(str::to_string),
             changed: reply.changed.as_ref().map(|p| p.to_string_lossy().into_owned()),
+            pattern: input.get("pattern").and_then(Value::as_str).map(str::to_string),
+            added: reply.lines.map(|l| l.added),
+            removed: reply.lines.map(|l| l.removed),
+            hits: reply.hits.map(|h| h.count),
+            hits_capped: reply.hits.is_some_and(|h| h.capped),
             is_error: reply.is_error,
         });
-    }
-
-    fn on_text(&self, delta: &str) {
-        self.session.observer.text(&self.session.record.id, delta);
     }
 
     fn over_budget(&self, _conversation: &Conversation) -> bool {

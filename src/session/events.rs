@@ -22,8 +22,9 @@ pub trait Observer: Send + Sync {
     /// What the session is busy with now (`Some("#2 editing")`), or `None` when it waits
     /// on nothing; for spinners and live views. Never journaled.
     fn activity(&self, _session: &str, _what: Option<String>) {}
-    /// Text from the model as it streams in.
-    fn text(&self, _session: &str, _delta: &str) {}
+    /// One block of the model's text, whole, once its response has arrived (`-v` shows
+    /// them). Never journaled: the transcript holds every message.
+    fn text(&self, _session: &str, _block: &str) {}
     /// Something the user should know that is not an event (a journal write failed).
     fn warn(&self, _session: &str, _message: &str) {}
 }
@@ -79,6 +80,19 @@ pub enum Event {
         /// recovery may roll back.
         #[serde(skip_serializing_if = "Option::is_none")]
         changed: Option<String>,
+        /// A search's pattern.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pattern: Option<String>,
+        /// Lines the call added to and removed from `changed`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        added: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        removed: Option<u64>,
+        /// A search's matching lines; `hits_capped` when it stopped at its limit.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        hits: Option<u64>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        hits_capped: bool,
         is_error: bool,
     },
     /// One model response and what it used (its cost, when the price is known): the
@@ -88,6 +102,17 @@ pub enum Event {
         conversation: String,
         usage: Usage,
         cost_usd: Option<f64>,
+    },
+    /// A model request failed and is sent again after a wait: retry `attempt` of at most
+    /// `max_retries`. `reason` says what went wrong in a few words, `error` in full.
+    Retry {
+        iteration: u32,
+        conversation: String,
+        attempt: u32,
+        max_retries: u32,
+        wait_ms: u64,
+        reason: String,
+        error: String,
     },
     /// `--resume` found an iteration cut off by a crash and put it right: its edits rolled
     /// back to the checkpoint (`rolled_back`), or its commit kept (`adopted`).
@@ -173,8 +198,10 @@ impl Summary {
     /// The closing facts of a finished session's record; `base_branch` is the branch it
     /// started from (for the review command it suggests).
     pub fn of(record: &SessionRecord, base_branch: Option<&str>, reason: StopReason, message: String) -> Self {
-        let files: std::collections::BTreeSet<&str> =
-            record.iterations.iter().flat_map(|i| i.files_changed.iter().map(|f| f.path.as_str())).collect();
+        // What was kept: a rolled-back iteration's record names the files it had edited.
+        let kept: Vec<_> =
+            record.iterations.iter().filter(|i| i.commit.is_some()).flat_map(|i| &i.files_changed).collect();
+        let files: std::collections::BTreeSet<&str> = kept.iter().map(|f| f.path.as_str()).collect();
         let input =
             record.usage.input_tokens + record.usage.cache_creation_input_tokens + record.usage.cache_read_input_tokens;
         let commits: Vec<String> = record.commits().map(str::to_string).collect();
@@ -192,8 +219,8 @@ impl Summary {
             iterations: record.iterations.len() as u32,
             commits,
             files_changed: files.len(),
-            lines_added: record.iterations.iter().flat_map(|i| &i.files_changed).map(|f| f.added).sum(),
-            lines_removed: record.iterations.iter().flat_map(|i| &i.files_changed).map(|f| f.removed).sum(),
+            lines_added: kept.iter().map(|f| f.added).sum(),
+            lines_removed: kept.iter().map(|f| f.removed).sum(),
             usage: record.usage,
             cache_hit_ratio: if input == 0 { 0.0 } else { record.usage.cache_read_input_tokens as f64 / input as f64 },
             cost_usd: record.cost_usd,
@@ -207,8 +234,8 @@ impl Summary {
 }
 
 impl Event {
-    /// The line a person sees for this event, if any. `verbose` shows tool calls too.
-    pub fn human(&self, session: &str, s: &Styles, verbose: bool) -> Option<String> {
+    /// The line a person sees for this event, if any.
+    pub fn human(&self, session: &str, s: &Styles) -> Option<String> {
         match self {
             Event::SessionStarted { branch, model, checks, resumed, previous_model, .. } => Some(format!(
                 "{} session {} on branch {} with {model}{}\n  checks: {}",
@@ -238,13 +265,12 @@ impl Event {
                 issues.len(),
                 issues.first().map(|i| format!(", worst: {}", truncate(&i.to_string(), 90))).unwrap_or_default()
             )),
-            Event::Tool { tool, command, path, is_error, .. } if verbose => Some(format!(
-                "   {} {}{}",
-                s.dim(command.as_deref().unwrap_or(tool)),
-                path.as_deref().unwrap_or(""),
-                if *is_error { s.yellow(" (error)") } else { String::new() }
+            Event::Tool { .. } => Some(tool_line(self, s)),
+            Event::Usage { .. } => None,
+            Event::Retry { attempt, max_retries, wait_ms, reason, .. } => Some(format!(
+                "   {}",
+                s.yellow(format!("{reason}, retrying in {} ({attempt}/{max_retries})", wait(*wait_ms)))
             )),
-            Event::Tool { .. } | Event::Usage { .. } => None,
             Event::Recovered { iteration, action: Recovery::RolledBack, files, .. } => Some(format!(
                 "Recovered #{iteration} after a crash: rolled back {} file(s) mmm had edited",
                 files.len()
@@ -300,7 +326,39 @@ impl Event {
     }
 }
 
-/// `#2 committed   score 6.0  3 file(s) +40 -12  41.2k tokens  $0.08  Add error handling`.
+/// One tool call: `view src/lib.rs`, `edit src/lib.rs +3 -1`, `search "fn top" (2 hits)`.
+fn tool_line(event: &Event, s: &Styles) -> String {
+    let Event::Tool { tool, command, path, pattern, added, removed, hits, hits_capped, is_error, .. } = event else {
+        return String::new();
+    };
+    let path = path.as_deref().unwrap_or("");
+    let line = match (command.as_deref(), pattern) {
+        (Some("view"), _) => format!("view {path}"),
+        (Some("create"), _) => format!("create {path}"),
+        (Some("str_replace" | "insert"), _) => format!("edit {path}"),
+        (Some(other), _) => format!("{tool} {other} {path}"),
+        (None, Some(pattern)) => {
+            let place = if path.is_empty() || path == "." { String::new() } else { format!(" in {path}") };
+            format!("{tool} {pattern:?}{place}")
+        }
+        (None, None) => format!("{tool} {path}"),
+    };
+    let mut line = line.trim_end().to_string();
+    if let (Some(added), Some(removed)) = (added, removed) {
+        line.push_str(&format!(" +{added} -{removed}"));
+    }
+    if let Some(n) = hits {
+        let more = if *hits_capped { "+" } else { "" };
+        line.push_str(&format!(" ({n}{more} hit{})", if *n == 1 && !hits_capped { "" } else { "s" }));
+    }
+    if *is_error {
+        line.push_str(&s.yellow(" (error)"));
+    }
+    format!("   {}", line)
+}
+
+/// `#2 committed   score 6.0  3 file(s) +40 -12  41.2k tokens  $0.08  Add error handling`;
+/// an iteration that was not kept lists the files it had edited below.
 pub fn iteration_line(it: &IterationRecord, s: &Styles) -> String {
     let outcome = match it.outcome {
         Outcome::Committed => s.green("committed  "),
@@ -321,14 +379,21 @@ pub fn iteration_line(it: &IterationRecord, s: &Styles) -> String {
         (Some(before), None) => format!("score {before:.1}"),
         _ => "no review".to_string(),
     };
-    format!(
+    let mut line = format!(
         "#{} {outcome} {score}  {} file(s) +{added} -{removed}  {} tokens  {}  {}",
         it.index,
         it.files_changed.len(),
         tokens(it.usage.total()),
         cost(it.cost_usd),
         truncate(&detail, 100)
-    )
+    );
+    // What an iteration that was not kept had edited, now undone.
+    if it.commit.is_none() {
+        for f in &it.files_changed {
+            line.push_str(&format!("\n     undone {} +{} -{}", f.path, f.added, f.removed));
+        }
+    }
+    line
 }
 
 fn summary_block(session: &str, x: &Summary, s: &Styles) -> String {
@@ -358,6 +423,11 @@ fn summary_block(session: &str, x: &Summary, s: &Styles) -> String {
     ];
     lines.push(format!("Next: {}", x.next));
     lines.join("\n")
+}
+
+/// A wait before a retry: `0.5 s` under a second, else whole seconds (`4 s`).
+fn wait(ms: u64) -> String {
+    if ms < 1_000 { format!("{:.1} s", ms as f64 / 1e3) } else { format!("{} s", (ms + 500) / 1_000) }
 }
 
 /// `41.2k`, `1.3M`, `950`.
@@ -392,6 +462,7 @@ mod tests {
     fn numbers_read_well() {
         assert_eq!((tokens(950), tokens(41_234), tokens(1_260_000)), ("950".into(), "41.2k".into(), "1.3M".into()));
         assert_eq!(truncate("abcdef\nsecond", 4), "abc…");
+        assert_eq!((wait(250), wait(3_700), wait(60_000)), ("0.2 s".into(), "4 s".into(), "60 s".into()));
     }
 
     #[test]

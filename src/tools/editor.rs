@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::workspace::{Intent, ToolError, Workspace};
-use super::{EDITOR_TOOL_NAME, ToolReply};
+use super::{EDITOR_TOOL_NAME, LineCounts, ToolReply};
 use crate::redact::redact;
 
 /// Files larger than this are not viewed or edited (search them instead).
@@ -81,16 +81,18 @@ impl Command {
 /// What a successful command produced.
 struct Done {
     content: String,
-    changed: bool,
+    /// For a write: the lines it added and removed.
+    lines: Option<LineCounts>,
 }
 
 impl Done {
     fn read(content: impl Into<String>) -> Self {
-        Self { content: content.into(), changed: false }
+        Self { content: content.into(), lines: None }
     }
 
-    fn wrote(content: impl Into<String>) -> Self {
-        Self { content: content.into(), changed: true }
+    /// A write that turned `before` into `after`.
+    fn wrote(content: impl Into<String>, before: &str, after: &str) -> Self {
+        Self { content: content.into(), lines: Some(LineCounts::between(before, after)) }
     }
 }
 
@@ -132,9 +134,11 @@ pub fn execute(ws: &Workspace, input: &Value) -> ToolReply {
         Ok(done) => ToolReply {
             content: done.content,
             is_error: false,
-            changed: done.changed.then(|| PathBuf::from(&shown)),
+            changed: done.lines.is_some().then(|| PathBuf::from(&shown)),
             path: Some(shown),
             fatal: None,
+            lines: done.lines,
+            hits: None,
         },
         Err(err) => ToolReply::from(err).with_path(shown),
     }
@@ -239,14 +243,16 @@ fn create(full: &Path, shown: &str, file_text: String) -> Result<Done, ToolError
         return Err(ToolError::new(format!("Error: `{shown}` is a directory; give the path of a file to create.")));
     }
     // Overwriting a CRLF file keeps it CRLF.
-    let crlf = existing.is_some() && read_text(full, shown).is_ok_and(|old| LineEndings::of(&old).crlf);
+    let old = if existing.is_some() { read_text(full, shown).ok() } else { None };
+    let crlf = old.as_deref().is_some_and(|old| LineEndings::of(old).crlf);
     let text = if crlf && !file_text.contains('\r') { file_text.replace('\n', "\r\n") } else { file_text };
     write_file(full, shown, &text)?;
-    Ok(Done::wrote(if existing.is_some() {
+    let message = if existing.is_some() {
         format!("The file `{shown}` has been overwritten.")
     } else {
         format!("File created successfully at: {shown}")
-    }))
+    };
+    Ok(Done::wrote(message, old.as_deref().unwrap_or(""), &text))
 }
 
 fn str_replace(full: &Path, shown: &str, old_str: &str, new_str: &str) -> Result<Done, ToolError> {
@@ -278,7 +284,7 @@ fn str_replace(full: &Path, shown: &str, old_str: &str, new_str: &str) -> Result
     write_file(full, shown, &endings.restore(&edited))?;
     let first = text[..at].matches('\n').count() + 1;
     let last = first + new.trim_end_matches('\n').matches('\n').count();
-    Ok(Done::wrote(format!("The file `{shown}` has been edited. {}", excerpt(&edited, first, last))))
+    Ok(Done::wrote(format!("The file `{shown}` has been edited. {}", excerpt(&edited, first, last)), &text, &edited))
 }
 
 fn insert(full: &Path, shown: &str, insert_line: i64, insert_text: &str) -> Result<Done, ToolError> {
@@ -305,10 +311,14 @@ fn insert(full: &Path, shown: &str, insert_line: i64, insert_text: &str) -> Resu
     write_file(full, shown, &endings.restore(&edited))?;
     let first = after + 1;
     let last = after + piece.lines().count().max(1);
-    Ok(Done::wrote(format!(
-        "The file `{shown}` has been edited: the text was inserted after line {after}. {}",
-        excerpt(&edited, first, last)
-    )))
+    Ok(Done::wrote(
+        format!(
+            "The file `{shown}` has been edited: the text was inserted after line {after}. {}",
+            excerpt(&edited, first, last)
+        ),
+        &text,
+        &edited,
+    ))
 }
 
 /// The changed lines `first..=last` of `text` with a few lines around them, numbered and
@@ -573,6 +583,8 @@ mod tests {
                 path: Some("new/dir/lib.rs".into()),
                 changed: Some(PathBuf::from("new/dir/lib.rs")),
                 fatal: None,
+                lines: Some(LineCounts { added: 1, removed: 0 }),
+                hits: None,
             }
         );
         assert_eq!(read(&ws, "new/dir/lib.rs"), "pub fn f() {}\n");

@@ -46,17 +46,63 @@ pub struct ToolReply {
     /// Set when mmm itself failed ([`ToolError::Fatal`]): the conversation ends with this
     /// message instead of sending `content` back.
     pub fatal: Option<String>,
+    /// For a call that changed a file: the lines it added and removed.
+    pub lines: Option<LineCounts>,
+    /// For a search: the matching lines found.
+    pub hits: Option<Hits>,
+}
+
+/// Lines a change added and removed: the lines that differ once the lines both versions
+/// start and end with are set aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LineCounts {
+    pub added: u64,
+    pub removed: u64,
+}
+
+impl LineCounts {
+    /// What changed from `before` to `after`, line by line.
+    pub fn between(before: &str, after: &str) -> Self {
+        let (old, new): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+        let head = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+        let tail = old[head..].iter().rev().zip(new[head..].iter().rev()).take_while(|(a, b)| a == b).count();
+        Self { added: (new.len() - head - tail) as u64, removed: (old.len() - head - tail) as u64 }
+    }
+}
+
+/// How many matching lines a search found; `capped` when it stopped at its limit with
+/// more left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hits {
+    pub count: u64,
+    pub capped: bool,
 }
 
 impl ToolReply {
     /// A successful result.
     pub fn ok(content: impl Into<String>) -> Self {
-        Self { content: content.into(), is_error: false, path: None, changed: None, fatal: None }
+        Self {
+            content: content.into(),
+            is_error: false,
+            path: None,
+            changed: None,
+            fatal: None,
+            lines: None,
+            hits: None,
+        }
     }
 
     /// A failed or refused call, worded for the model.
     pub fn error(content: impl Into<String>) -> Self {
-        Self { content: content.into(), is_error: true, path: None, changed: None, fatal: None }
+        Self {
+            content: content.into(),
+            is_error: true,
+            path: None,
+            changed: None,
+            fatal: None,
+            lines: None,
+            hits: None,
+        }
     }
 
     /// Records the path the call was about.
@@ -317,6 +363,18 @@ mod tests {
         assert_eq!(defs[1]["name"], "search");
         assert_eq!(defs[1]["input_schema"]["required"], json!(["pattern"]));
         assert_eq!(defs.len(), 2);
+    }
+
+    #[test]
+    fn line_counts_set_aside_the_lines_both_versions_share() {
+        let counts = |a: &str, b: &str| {
+            let c = LineCounts::between(a, b);
+            (c.added, c.removed)
+        };
+        assert_eq!(counts("a\nb\nc\n", "a\nB\nB2\nc\n"), (2, 1));
+        assert_eq!(counts("", "x\ny\n"), (2, 0));
+        assert_eq!(counts("a\na\n", "a\n"), (0, 1));
+        assert_eq!(counts("same\n", "same\n"), (0, 0));
     }
 
     #[test]

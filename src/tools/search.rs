@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::workspace::{Intent, ToolError, Workspace};
-use super::{SEARCH_TOOL_NAME, ToolReply};
+use super::{Hits, SEARCH_TOOL_NAME, ToolReply};
 use crate::redact::redact;
 
 /// The most matching lines returned.
@@ -82,12 +82,12 @@ pub fn execute(ws: &Workspace, input: &Value) -> ToolReply {
     };
     let shown = ws.display(&start);
     match search(ws, &start, &input) {
-        Ok(content) => ToolReply::ok(content).with_path(shown),
+        Ok((content, hits)) => ToolReply { hits: Some(hits), ..ToolReply::ok(content).with_path(shown) },
         Err(err) => ToolReply::from(err).with_path(shown),
     }
 }
 
-fn search(ws: &Workspace, start: &Path, input: &Input) -> Result<String, ToolError> {
+fn search(ws: &Workspace, start: &Path, input: &Input) -> Result<(String, Hits), ToolError> {
     if !start.exists() {
         return Err(ToolError::new(format!("Error: `{}` does not exist.", ws.display(start))));
     }
@@ -137,8 +137,9 @@ fn search(ws: &Workspace, start: &Path, input: &Input) -> Result<String, ToolErr
             break;
         }
     }
+    let hits = Hits { count: results.len() as u64, capped };
     if results.is_empty() {
-        return Ok(format!("No matches found for `{}`.", input.pattern));
+        return Ok((format!("No matches found for `{}`.", input.pattern), hits));
     }
     let mut out = results.join("\n");
     if capped {
@@ -146,7 +147,7 @@ fn search(ws: &Workspace, start: &Path, input: &Input) -> Result<String, ToolErr
             "\n[... results capped at {MAX_MATCHES} matches; narrow the pattern, path or glob to see the rest ...]"
         ));
     }
-    Ok(redact(&out).into_owned())
+    Ok((redact(&out).into_owned(), hits))
 }
 
 /// Appends one `path:line: text` per line of `text` with a match; false when the cap was
@@ -211,7 +212,10 @@ mod tests {
         write(&ws, "home/.ssh/config", b"token\n");
         assert_eq!(
             execute(&ws, &json!({"pattern": "token"})),
-            ToolReply::ok("src/lib.rs:1: // token here\nsrc/lib.rs:2: fn token() {}").with_path(".")
+            ToolReply {
+                hits: Some(Hits { count: 2, capped: false }),
+                ..ToolReply::ok("src/lib.rs:1: // token here\nsrc/lib.rs:2: fn token() {}").with_path(".")
+            }
         );
         assert_eq!(
             search_ok(&ws, json!({"pattern": "^token", "case_insensitive": true})),

@@ -340,7 +340,7 @@ fn json_output_is_one_event_per_line_ending_with_the_summary() {
     assert_eq!(
         lines[5],
         json!({"session": id, "type": "tool", "iteration": 1, "tool": EDITOR, "command": "str_replace",
-               "path": "src/app.txt", "changed": "src/app.txt", "is_error": false})
+               "path": "src/app.txt", "changed": "src/app.txt", "added": 1, "removed": 1, "is_error": false})
     );
     // claude-sonnet-5: $2 per million input tokens, $10 per million output tokens.
     assert_eq!(
@@ -561,15 +561,17 @@ fn a_dirty_tree_error_lists_a_screenful_of_paths_and_a_count() {
 
 #[test]
 fn verbose_mode_shows_the_model_thinking_aloud() {
+    let said = "   │ Nothing to change here, the greeting is fine";
     let p = project();
     let server = FakeApi::with([review(5.0, issue()), done("Nothing to change here, the greeting is fine")]);
     let out = improve(&p, &server).args(["-v", "--max-iterations", "1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(stderr(&out).contains("Nothing to change here, the greeting is fine"), "{}", stderr(&out));
+    assert!(stdout(&out).lines().any(|l| l == said), "{}", stdout(&out));
     let quiet = project();
     let server = FakeApi::with([review(5.0, issue()), done("Nothing to change here, the greeting is fine")]);
     let out = improve(&quiet, &server).args(["--max-iterations", "1"]).output().unwrap();
-    assert!(!stderr(&out).contains("the greeting is fine"), "only -v streams the text");
+    assert!(!stdout(&out).lines().any(|l| l == said), "only -v shows the text: {}", stdout(&out));
+    assert!(!stderr(&out).contains("the greeting is fine"), "only -v shows the text");
 }
 
 #[test]

@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
-use crate::common::fake_api::FakeApi;
-use crate::common::script::{CHECK, done, issue, mmm_with, project_with_check, replace, review, session};
+use crate::common::fake_api::{FakeApi, Msg, Reply};
+use crate::common::script::{CHECK, EDITOR, done, issue, mmm_with, project_with_check, replace, review, session};
 use crate::common::{Project, stderr, stdout};
 
 /// `text` with what changes from run to run replaced: the session id by `<id>`, branch
@@ -45,6 +45,7 @@ fn a_session_reads_as_its_steps_then_a_summary() {
   checks: `! grep -q BUG src/app.txt`
 Baseline: ✓ the check passes
 #1 review: score 6.0 — 1 issue(s), worst: [high] src/app.txt: the greeting is curt
+   edit src/app.txt +1 -1
    checks: 1/1 passed
 #1 committed   score 6.0  1 file(s) +1 -1  45 tokens  $0.00  Shorten the greeting
 #2 review: score 9.0 — 0 issue(s)
@@ -58,6 +59,144 @@ Session <id> — target reached: score 9.0 ≥ 8.0 with the checks passing
   time        under 1s
   branch      mmm/improve-<time>
 Next: review with `git log --stat main..mmm/improve-<time>`, then merge the branch
+"
+    );
+}
+
+#[test]
+fn tool_calls_and_retries_read_as_lines_and_piped_output_has_no_spinner() {
+    let p = project_with_check(CHECK);
+    let server = FakeApi::with([
+        Reply::error(529, "overloaded_error", "Overloaded").header("retry-after-ms", "100"),
+        review(6.0, issue()),
+        Reply::stream(
+            &Msg::new()
+                .tool_use("toolu_v", EDITOR, json!({"command": "view", "path": "src/app.txt"}))
+                .tool_use("toolu_s", "search", json!({"pattern": "greet"}))
+                .tool_use("toolu_n", "search", json!({"pattern": "nowhere", "path": "src"})),
+        ),
+        Reply::stream(&Msg::new().tool_use(
+            "toolu_c",
+            EDITOR,
+            json!({"command": "create", "path": "src/extra.txt", "file_text": "one\ntwo\n"}),
+        )),
+        replace("toolu_1", "hello", "hi"),
+        replace("toolu_2", "nothing like this", "x"),
+        done("Shorten the greeting"),
+        review(9.0, json!([])),
+    ]);
+    let out = mmm_with(&p, &server, "improve").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let id = session(&p)["id"].as_str().unwrap().to_string();
+    let text = normalize(&stdout(&out), &id);
+    let steps: Vec<&str> = text.lines().skip(3).take(10).collect();
+    assert_eq!(
+        steps.join("\n"),
+        "   overloaded, retrying in 0.1 s (1/8)
+#1 review: score 6.0 — 1 issue(s), worst: [high] src/app.txt: the greeting is curt
+   view src/app.txt
+   search \"greet\" (1 hit)
+   search \"nowhere\" in src (0 hits)
+   create src/extra.txt +2 -0
+   edit src/app.txt +1 -1
+   edit src/app.txt (error)
+   checks: 1/1 passed
+#1 committed   score 6.0  2 file(s) +3 -1  90 tokens  $0.00  Shorten the greeting"
+    );
+    // Piped: no spinner, nothing on stderr.
+    assert_eq!(stderr(&out), "");
+    let retry = crate::common::script::events(&p).into_iter().find(|e| e["type"] == "retry").unwrap();
+    assert_eq!(
+        (&retry["conversation"], &retry["attempt"], &retry["max_retries"], &retry["wait_ms"], &retry["reason"]),
+        (&json!("review-1"), &json!(1), &json!(8), &json!(100), &json!("overloaded"))
+    );
+}
+
+#[test]
+fn verbose_output_shows_each_text_block_of_the_model_on_its_own_lines() {
+    let p = project_with_check(CHECK);
+    let server = FakeApi::with([
+        review(6.0, issue()),
+        Reply::stream(&Msg::new().text("I will shorten it.").text("Starting with the greeting.").tool_use(
+            "toolu_1",
+            EDITOR,
+            json!({"command": "str_replace", "path": "src/app.txt", "old_str": "hello", "new_str": "hi"}),
+        )),
+        done("Shorten the greeting\n\nShorter is friendlier."),
+        review(9.0, json!([])),
+    ]);
+    let out = mmm_with(&p, &server, "improve").arg("-v").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let id = session(&p)["id"].as_str().unwrap().to_string();
+    let text = normalize(&stdout(&out), &id);
+    let steps: Vec<&str> = text.lines().skip(3).take(9).collect();
+    assert_eq!(
+        steps.join("\n"),
+        "#1 review: score 6.0 — 1 issue(s), worst: [high] src/app.txt: the greeting is curt
+   │ I will shorten it.
+   │ Starting with the greeting.
+   edit src/app.txt +1 -1
+   │ Shorten the greeting
+   │
+   │ Shorter is friendlier.
+   checks: 1/1 passed
+#1 committed   score 6.0  1 file(s) +1 -1  45 tokens  $0.00  Shorten the greeting"
+    );
+}
+
+/// A check that prints the line it finds: `1:greeting = hello BUG`.
+const LOUD_CHECK: &str = "! grep -n BUG src/app.txt";
+
+#[test]
+fn a_rolled_back_iteration_names_what_it_had_edited_and_history_shows_the_failing_check() {
+    let p = project_with_check(LOUD_CHECK);
+    let server = FakeApi::with([review(5.0, issue()), replace("toolu_1", "hello", "hello BUG"), done("Louder")]);
+    let out = mmm_with(&p, &server, "improve").args(["--max-iterations", "1", "-c", "fix_rounds=0"]).output().unwrap();
+    let id = session(&p)["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        normalize(&stdout(&out), &id),
+        "Starting session <id> on branch mmm/improve-<time> with claude-sonnet-5
+  checks: `! grep -n BUG src/app.txt`
+Baseline: ✓ the check passes
+#1 review: score 5.0 — 1 issue(s), worst: [high] src/app.txt: the greeting is curt
+   edit src/app.txt +1 -1
+   checks: `! grep -n BUG src/app.txt` failed
+#1 rolled back score 5.0  1 file(s) +1 -1  45 tokens  $0.00  checks still failing after 0 fix round(s): `! grep -n BUG src/app.txt` failed (exit 1)
+     undone src/app.txt +1 -1
+
+Session <id> — iteration limit reached (1)
+  score       5.0 → 5.0
+  iterations  1 (0 committed)
+  changes     0 file(s), +0 -0
+  tokens      45 in 3 request(s), 0% of input read from cache
+  cost        $0.00
+  time        under 1s
+  branch      mmm/improve-<time>
+Next: nothing was kept; `mmm history <id>` shows what was tried
+"
+    );
+    assert_eq!(p.read("src/app.txt"), "greeting = hello\n", "the edit was rolled back");
+    let it = &session(&p)["iterations"][0];
+    assert_eq!(
+        (&it["outcome"], &it["files_changed"]),
+        (&json!("rolled_back"), &json!([{"path": "src/app.txt", "added": 1, "removed": 1}]))
+    );
+
+    let detail = stdout(&p.mmm().args(["history", &id]).output().unwrap());
+    assert_eq!(
+        normalize(&detail, &id),
+        "Session <id> on mmm/improve-<time>
+  started <when>, model claude-sonnet-5
+  checks  `! grep -n BUG src/app.txt`
+  stopped iteration limit reached (1)
+
+#1 rolled back score 5.0  1 file(s) +1 -1  45 tokens  $0.00  checks still failing after 0 fix round(s): `! grep -n BUG src/app.txt` failed (exit 1)
+     undone src/app.txt +1 -1
+     - [high] src/app.txt: the greeting is curt
+     ✗ `! grep -n BUG src/app.txt` failed (exit 1):
+       1:greeting = hello BUG
+
+Total: 45 tokens in 3 requests, $0.00
 "
     );
 }
