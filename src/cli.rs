@@ -159,12 +159,12 @@ A branch with commits of its own, the checked-out branch and a running session's
 are never removed.")]
     Clean(CleanArgs),
 
-    /// Analyse a project: languages, build/test commands, structure, health score
+    /// Analyze a project: languages, build/test commands, structure, health score
     #[command(after_help = "\
 Examples:
-  mmm analyze                       Analyse the current repository (cached by HEAD)
-  mmm analyze ../other-project      Analyse another directory
-  mmm analyze --no-cache            Analyse afresh, ignoring .mmm/cache/analysis.json
+  mmm analyze                       Analyze the current repository (cached by HEAD)
+  mmm analyze ../other-project      Analyze another directory
+  mmm analyze --no-cache            Analyze afresh, ignoring .mmm/cache/analysis.json
   mmm analyze --output json | jq .checks")]
     Analyze(AnalyzeArgs),
 
@@ -432,7 +432,7 @@ pub struct AnalyzeArgs {
     #[arg(value_name = "PATH")]
     pub path: Option<PathBuf>,
 
-    /// Analyse afresh, without reading or writing .mmm/cache/analysis.json
+    /// Analyze afresh, without reading or writing .mmm/cache/analysis.json
     #[arg(long)]
     pub no_cache: bool,
 }
