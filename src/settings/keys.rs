@@ -136,7 +136,7 @@ pub static KEYS: &[KeyDef] = &[
         kind: Kind::Str,
         default: Default::Str("claude-sonnet-5"),
         doc: "Claude model used for reviews and edits (`mmm models` lists those your key can use).",
-        extra_env: &[],
+        extra_env: &["ANTHROPIC_MODEL"],
         secret: false,
     },
     KeyDef {
@@ -416,6 +416,7 @@ mod tests {
         assert_eq!(find("validate.timeout").unwrap().env_name(), "MMM_VALIDATE_TIMEOUT");
         assert_eq!(find("base_url").unwrap().env_names(), vec!["ANTHROPIC_BASE_URL", "MMM_BASE_URL"]);
         assert_eq!(find("api_key").unwrap().env_names(), vec!["ANTHROPIC_API_KEY"]);
+        assert_eq!(find("model").unwrap().env_names(), vec!["ANTHROPIC_MODEL", "MMM_MODEL"]);
     }
 
     #[test]

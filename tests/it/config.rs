@@ -146,6 +146,36 @@ fn anthropic_variables_set_the_endpoint_and_credentials() {
 }
 
 #[test]
+fn anthropic_model_sets_the_model_below_mmm_model_and_flags() {
+    let p = Project::git();
+    p.write(".mmm/config.toml", "model = \"project-model\"\n");
+    let sdk = |c: &mut assert_cmd::Command| {
+        c.env("ANTHROPIC_MODEL", "claude-opus-5");
+    };
+    assert_eq!(shown(&p, sdk, "model"), (json!("claude-opus-5"), json!({"kind": "env", "var": "ANTHROPIC_MODEL"})));
+    let both = |c: &mut assert_cmd::Command| {
+        c.env("ANTHROPIC_MODEL", "claude-opus-5").env("MMM_MODEL", "claude-haiku-4-5");
+    };
+    assert_eq!(shown(&p, both, "model"), (json!("claude-haiku-4-5"), json!({"kind": "env", "var": "MMM_MODEL"})));
+    let flag = |c: &mut assert_cmd::Command| {
+        c.env("ANTHROPIC_MODEL", "claude-opus-5").args(["-c", "model=claude-sonnet-5"]);
+    };
+    assert_eq!(
+        shown(&p, flag, "model"),
+        (json!("claude-sonnet-5"), json!({"kind": "flag", "flag": "-c model=claude-sonnet-5"}))
+    );
+    let out = p.mmm().env("ANTHROPIC_MODEL", "claude-opus-5").args(["config", "show"]).output().unwrap();
+    let row = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("model "))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(row, "model claude-opus-5 env ANTHROPIC_MODEL");
+}
+
+#[test]
 fn the_secret_never_appears_in_any_output() {
     let p = Project::git();
     let secret = "sk-ant-api03-SECRETSECRETSECRET-wxyz";
