@@ -30,7 +30,7 @@ Examples:
   mmm completions zsh > ~/.zfunc/_mmm";
 
 #[derive(Debug, Parser)]
-#[command(name = "mmm", version, about = ABOUT, long_about = LONG_ABOUT)]
+#[command(name = "mmm", version = env!("VERSION_WITH_COMMIT"), about = ABOUT, long_about = LONG_ABOUT)]
 #[command(after_help = format!("{EXAMPLES}\n\n{}", crate::error::Exit::help_text()))]
 #[command(propagate_version = true, max_term_width = 100)]
 pub struct Cli {

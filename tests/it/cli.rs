@@ -39,9 +39,27 @@ fn help_lists_only_working_commands_with_examples() {
 }
 
 #[test]
-fn version_prints_the_package_version() {
+fn version_prints_the_package_version_commit_and_date() {
+    // Built from a git checkout (as the tests are), the version names its commit and the
+    // commit's date, as git tells them; from a tarball, the package version alone.
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        Some(String::from_utf8(out.stdout).unwrap().trim().to_string())
+    };
+    let manifest_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).canonicalize().ok();
+    let own_checkout = git(&["rev-parse", "--show-toplevel"])
+        .is_some_and(|top| std::path::Path::new(&top).canonicalize().ok() == manifest_dir);
+    let expected = match (git(&["rev-parse", "--short=9", "HEAD"]), git(&["log", "-1", "--format=%cs"])) {
+        (Some(commit), Some(date)) if own_checkout => format!("mmm {} ({commit} {date})\n", env!("CARGO_PKG_VERSION")),
+        _ => format!("mmm {}\n", env!("CARGO_PKG_VERSION")),
+    };
     let out = Project::new().mmm().arg("--version").output().unwrap();
-    assert_eq!(stdout(&out), format!("mmm {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(stdout(&out), expected);
 }
 
 #[test]
