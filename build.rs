@@ -17,16 +17,15 @@ fn main() {
     // Only mmm's own checkout: a tarball unpacked inside another repository is not one.
     let own_checkout = git(&["rev-parse", "--show-toplevel"])
         .is_some_and(|top| Path::new(&top).canonicalize().ok() == Path::new(&manifest_dir).canonicalize().ok());
-    let described = own_checkout
-        .then(|| {
-            Some(format!(
-                "{version} ({} {})",
-                git(&["rev-parse", "--short=9", "HEAD"])?,
-                git(&["log", "-1", "--format=%cs"])?
-            ))
-        })
-        .flatten();
-    println!("cargo:rustc-env=VERSION_WITH_COMMIT={}", described.as_deref().unwrap_or(&version));
+    let commit = own_checkout.then(|| git(&["rev-parse", "--short=9", "HEAD"])).flatten();
+    let date = own_checkout.then(|| git(&["log", "-1", "--format=%cs"])).flatten();
+    let described = match (&commit, &date) {
+        (Some(commit), Some(date)) => format!("{version} ({commit} {date})"),
+        _ => version,
+    };
+    println!("cargo:rustc-env=VERSION_WITH_COMMIT={described}");
+    // The man page's date; empty when unknown.
+    println!("cargo:rustc-env=COMMIT_DATE={}", date.unwrap_or_default());
     if own_checkout {
         // Rebuilt when HEAD moves: a checkout (HEAD) or a commit (the branch it points to).
         let mut watched = vec![git(&["rev-parse", "--git-path", "HEAD"])];

@@ -187,6 +187,15 @@ Examples:
   mmm models --output json | jq -r .id")]
     Models,
 
+    /// Print the man page, or write one page per command to a directory
+    #[command(after_help = "\
+Examples:
+  mmm man | man -l -                  Read the manual now
+  mmm man > mmm.1                     The page for mmm and its options, in roff
+  mmm man --dir ~/.local/share/man/man1
+                                      Install mmm.1, mmm-improve.1, ... for `man mmm-improve`")]
+    Man(ManArgs),
+
     /// Print a shell completion script
     #[command(after_help = "\
 Examples:
@@ -442,6 +451,13 @@ pub struct InitArgs {
     /// Rewrite the files even if they exist
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write one page per command (mmm.1, mmm-improve.1, ...) into DIR instead of printing mmm.1
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

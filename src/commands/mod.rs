@@ -10,6 +10,7 @@ mod diff;
 mod history;
 mod improve;
 mod init;
+mod man;
 mod models;
 mod run;
 mod specs;
@@ -39,6 +40,14 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     // Completion scripts need no settings, so a broken config file cannot stop them.
     if let Command::Completions(args) = &cli.command {
         return completions::exec(printer, args);
+    }
+    // Nor can it stop the manual.
+    if let Command::Man(args) = &cli.command {
+        let mut cwd = std::env::current_dir().context("reading the current directory")?;
+        if let Some(dir) = &cli.global.directory {
+            cwd = cwd.join(dir);
+        }
+        return man::exec(printer, &cwd, args);
     }
 
     let mut flags = cli.global.overrides.iter().map(|s| FlagValue::parse_override(s)).collect::<Result<Vec<_>, _>>()?;
@@ -91,7 +100,7 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Undo(args) => undo::exec(&ctx, &args),
         Command::Clean(args) => clean::exec(&ctx, &args),
         Command::Models => models::exec(&ctx),
-        Command::Completions(_) => unreachable!("handled above"),
+        Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
     }
 }
 

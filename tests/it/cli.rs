@@ -31,6 +31,7 @@ fn help_lists_only_working_commands_with_examples() {
             "config",
             "init",
             "models",
+            "man",
             "completions",
             "help"
         ]
