@@ -433,6 +433,17 @@ Examples:
   mmm config show --output json
   MMM_TARGET=9 mmm config show      See an environment variable take effect")]
     Show,
+
+    /// Check the settings files, environment and flags: every problem, not just the first
+    #[command(after_help = "\
+Examples:
+  mmm config check                  Check ~/.config/mmm/config.toml, .mmm/config.toml, MMM_* and -c
+  mmm config check --output json    One JSON object: what was checked and each problem
+  mmm -c model=claude-opus-5 config check
+
+Exit code 0 when nothing is wrong (notes do not count), 2 when something is. A model name
+mmm does not know is an error when it looks like a typo of one it knows, else a note.")]
+    Check,
 }
 
 #[derive(Debug, Args)]

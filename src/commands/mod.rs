@@ -62,6 +62,10 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         flag: flag.to_string(),
     }));
     let inputs = Inputs::from_process(flags, cli.global.directory.as_deref())?;
+    // Checking reports every problem of the settings, so it cannot need them resolved.
+    if let Command::Config(ConfigCommand::Check) = &cli.command {
+        return config::check(printer, &inputs);
+    }
     let settings = Settings::load(&inputs).context("resolving settings")?;
     // Whatever the key is, it never reaches the model or a log, even if it appears in a
     // file the model reads or in a command's output.
@@ -89,6 +93,7 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     match cli.command {
         Command::Analyze(args) => analyze::exec(&ctx, &args),
         Command::Config(ConfigCommand::Show) => config::show(&ctx),
+        Command::Config(ConfigCommand::Check) => unreachable!("handled above"),
         Command::Init(args) => init::exec(&ctx, &args),
         Command::Improve(args) => improve::exec(&ctx, &args),
         Command::Run(args) => run::exec(&ctx, &args),
