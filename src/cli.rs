@@ -107,7 +107,12 @@ Examples:
     Specs(SpecsArgs),
 
     /// Write spec files
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  mmm spec new \"Retry budget\"        Write specs/NNN-retry-budget.md to fill in"
+    )]
     Spec(SpecCommand),
 
     /// Show the last session and the totals so far
@@ -169,7 +174,13 @@ Examples:
     Analyze(AnalyzeArgs),
 
     /// Show and check settings
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  mmm config show                   Every setting, its value and where it came from
+  mmm config check                  Every problem in the settings files, environment and flags"
+    )]
     Config(ConfigCommand),
 
     /// Create .mmm/config.toml and .mmm/.gitignore in this project
@@ -495,10 +506,9 @@ mod tests {
                 let name = format!("{path} {}", sub.get_name());
                 if sub.has_subcommands() {
                     walk(sub, &name);
-                } else {
-                    let help = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
-                    assert!(help.contains("Examples:"), "`{name}` has no example in its help");
                 }
+                let help = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+                assert!(help.contains("Examples:"), "`{name}` has no example in its help");
                 assert!(sub.get_about().is_some(), "`{name}` has no summary");
             }
         }

@@ -169,3 +169,23 @@ fn quiet_prints_nothing_on_success_and_still_prints_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("`target` must be a number from 0 to 10, found 11"), "{}", stderr(&out));
 }
+
+#[test]
+fn every_commands_help_has_examples_of_that_command() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &mut Vec<String>, p: &Project) {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            path.push(sub.get_name().to_string());
+            let out = p.mmm().args(path.iter()).arg("--help").output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{path:?}");
+            let help = stdout(&out);
+            let examples =
+                help.split_once("\nExamples:\n").map(|(_, e)| e).unwrap_or_else(|| panic!("{path:?}: {help}"));
+            let first = format!("  mmm {}", path.join(" "));
+            assert!(examples.starts_with(&first), "`mmm {}`'s first example is not of it: {examples}", path.join(" "));
+            walk(sub, path, p);
+            path.pop();
+        }
+    }
+    walk(&mmm::cli::Cli::command(), &mut Vec::new(), &Project::new());
+}
