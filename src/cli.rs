@@ -30,7 +30,7 @@ Examples:
   mmm completions zsh > ~/.zfunc/_mmm";
 
 #[derive(Debug, Parser)]
-#[command(name = "mmm", version, about = ABOUT, long_about = LONG_ABOUT)]
+#[command(name = "mmm", version = env!("VERSION_WITH_COMMIT"), about = ABOUT, long_about = LONG_ABOUT)]
 #[command(after_help = format!("{EXAMPLES}\n\n{}", crate::error::Exit::help_text()))]
 #[command(propagate_version = true, max_term_width = 100)]
 pub struct Cli {
@@ -107,7 +107,12 @@ Examples:
     Specs(SpecsArgs),
 
     /// Write spec files
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  mmm spec new \"Retry budget\"        Write specs/NNN-retry-budget.md to fill in"
+    )]
     Spec(SpecCommand),
 
     /// Show the last session and the totals so far
@@ -159,17 +164,23 @@ A branch with commits of its own, the checked-out branch and a running session's
 are never removed.")]
     Clean(CleanArgs),
 
-    /// Analyse a project: languages, build/test commands, structure, health score
+    /// Analyze a project: languages, build/test commands, structure, health score
     #[command(after_help = "\
 Examples:
-  mmm analyze                       Analyse the current repository (cached by HEAD)
-  mmm analyze ../other-project      Analyse another directory
-  mmm analyze --no-cache            Analyse afresh, ignoring .mmm/cache/analysis.json
+  mmm analyze                       Analyze the current repository (cached by HEAD)
+  mmm analyze ../other-project      Analyze another directory
+  mmm analyze --no-cache            Analyze afresh, ignoring .mmm/cache/analysis.json
   mmm analyze --output json | jq .checks")]
     Analyze(AnalyzeArgs),
 
     /// Show and check settings
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  mmm config show                   Every setting, its value and where it came from
+  mmm config check                  Every problem in the settings files, environment and flags"
+    )]
     Config(ConfigCommand),
 
     /// Create .mmm/config.toml and .mmm/.gitignore in this project
@@ -186,6 +197,15 @@ Examples:
   mmm models --output json            One JSON object per model
   mmm models --output json | jq -r .id")]
     Models,
+
+    /// Print the man page, or write one page per command to a directory
+    #[command(after_help = "\
+Examples:
+  mmm man | man -l -                  Read the manual now
+  mmm man > mmm.1                     The page for mmm and its options, in roff
+  mmm man --dir ~/.local/share/man/man1
+                                      Install mmm.1, mmm-improve.1, ... for `man mmm-improve`")]
+    Man(ManArgs),
 
     /// Print a shell completion script
     #[command(after_help = "\
@@ -424,6 +444,17 @@ Examples:
   mmm config show --output json
   MMM_TARGET=9 mmm config show      See an environment variable take effect")]
     Show,
+
+    /// Check the settings files, environment and flags: every problem, not just the first
+    #[command(after_help = "\
+Examples:
+  mmm config check                  Check ~/.config/mmm/config.toml, .mmm/config.toml, MMM_* and -c
+  mmm config check --output json    One JSON object: what was checked and each problem
+  mmm -c model=claude-opus-5 config check
+
+Exit code 0 when nothing is wrong (notes do not count), 2 when something is. A model name
+mmm does not know is an error when it looks like a typo of one it knows, else a note.")]
+    Check,
 }
 
 #[derive(Debug, Args)]
@@ -432,7 +463,7 @@ pub struct AnalyzeArgs {
     #[arg(value_name = "PATH")]
     pub path: Option<PathBuf>,
 
-    /// Analyse afresh, without reading or writing .mmm/cache/analysis.json
+    /// Analyze afresh, without reading or writing .mmm/cache/analysis.json
     #[arg(long)]
     pub no_cache: bool,
 }
@@ -442,6 +473,13 @@ pub struct InitArgs {
     /// Rewrite the files even if they exist
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write one page per command (mmm.1, mmm-improve.1, ...) into DIR instead of printing mmm.1
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -468,10 +506,9 @@ mod tests {
                 let name = format!("{path} {}", sub.get_name());
                 if sub.has_subcommands() {
                     walk(sub, &name);
-                } else {
-                    let help = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
-                    assert!(help.contains("Examples:"), "`{name}` has no example in its help");
                 }
+                let help = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+                assert!(help.contains("Examples:"), "`{name}` has no example in its help");
                 assert!(sub.get_about().is_some(), "`{name}` has no summary");
             }
         }

@@ -42,7 +42,7 @@ use crate::settings::Settings;
 /// The version of the [`Analysis`] JSON schema.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// How to analyse.
+/// How to analyze.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Options {
     /// Extra secret-file patterns (the `secret_files` setting), on top of the built-in list.
@@ -92,7 +92,7 @@ pub struct FileTotals {
 pub struct Analysis {
     /// Always [`SCHEMA_VERSION`].
     pub version: u32,
-    /// The analysed directory (absolute).
+    /// The analyzed directory (absolute).
     pub root: PathBuf,
     pub files: FileTotals,
     /// Languages by code lines, most first.
@@ -111,7 +111,7 @@ pub struct Analysis {
     pub warnings: Vec<String>,
 }
 
-/// Analyses the directory `root`: one walk, then everything else from its summaries.
+/// Analyzes the directory `root`: one walk, then everything else from its summaries.
 pub fn analyze(root: &Path, opts: &Options) -> anyhow::Result<Analysis> {
     let root = canonical_dir(root)?;
     let secrets = SecretFiles::new(&root, &opts.secret_files)?;
@@ -159,11 +159,11 @@ pub fn analyze(root: &Path, opts: &Options) -> anyhow::Result<Analysis> {
 /// The absolute, symlink-free form of `root`, which must be a directory.
 fn canonical_dir(root: &Path) -> anyhow::Result<PathBuf> {
     let canonical = root.canonicalize().map_err(|e| {
-        CliError::usage(format!("cannot analyse {}: {e}", root.display()))
+        CliError::usage(format!("cannot analyze {}: {e}", root.display()))
             .with_hint("pass an existing directory, e.g. `mmm analyze .`")
     })?;
     if !canonical.is_dir() {
-        return Err(CliError::usage(format!("cannot analyse {}: not a directory", root.display()))
+        return Err(CliError::usage(format!("cannot analyze {}: not a directory", root.display()))
             .with_hint("pass the project's directory, not a file")
             .into());
     }

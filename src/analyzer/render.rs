@@ -193,7 +193,7 @@ pub fn human(a: &Analysis, s: &Styles) -> String {
     }
     writeln!(out, "{files}").ok();
     if a.files.total == 0 {
-        out.push_str("\nNo files to analyse: the directory is empty, or everything in it is ignored.");
+        out.push_str("\nNo files to analyze: the directory is empty, or everything in it is ignored.");
         return out;
     }
 

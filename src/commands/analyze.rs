@@ -25,7 +25,7 @@ impl Report for AnalyzeReport {
     fn human(&self, s: &Styles) -> String {
         let source = match self.cache {
             CacheStatus::Hit => "reused from .mmm/cache/analysis.json".to_string(),
-            _ => format!("analysed in {:.2} s", self.duration_ms as f64 / 1000.0),
+            _ => format!("analyzed in {:.2} s", self.duration_ms as f64 / 1000.0),
         };
         format!("{}\n\n{}", self.analysis.human(s), s.dim(source))
     }
@@ -44,7 +44,7 @@ pub fn exec(ctx: &Ctx<'_>, args: &AnalyzeArgs) -> anyhow::Result<()> {
         }
         None => ctx.settings.project_root(&ctx.cwd).to_path_buf(),
     };
-    let spinner = ctx.printer.spinner(format!("Analysing {}", root.display()));
+    let spinner = ctx.printer.spinner(format!("Analyzing {}", root.display()));
     let started = Instant::now();
     let (analysis, cache) = analyzer::load_or_analyze(&root, &Options::from_settings(&ctx.settings), !args.no_cache)?;
     spinner.finish();

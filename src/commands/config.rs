@@ -1,10 +1,13 @@
 //! `mmm config show`: every setting, its value, and the layer it came from.
+//! `mmm config check`: every problem in the settings files, the environment and the flags.
 
 use serde::Serialize;
 
 use super::Ctx;
-use crate::printer::{Report, Styles};
-use crate::settings::{Source, Value};
+use crate::error::CliError;
+use crate::printer::{Printer, Report, Styles};
+use crate::settings::check::{Checked, Layer, Level};
+use crate::settings::{Inputs, Source, Value};
 
 #[derive(Serialize)]
 struct ConfigReport {
@@ -44,4 +47,55 @@ pub fn show(ctx: &Ctx<'_>) -> anyhow::Result<()> {
         .map(|e| ShownSetting { key: e.def.name, value: e.display_value(), source: e.source.clone() })
         .collect();
     ctx.printer.report(&ConfigReport { r#type: "config", settings })
+}
+
+#[derive(Serialize)]
+struct CheckReport {
+    r#type: &'static str,
+    checked: Vec<Layer>,
+    errors: usize,
+}
+
+impl Report for CheckReport {
+    fn human(&self, s: &Styles) -> String {
+        let mut out = Vec::new();
+        for layer in &self.checked {
+            let what = match &layer.checked {
+                Checked::GlobalFile { path } => format!("global file {}", path.display()),
+                Checked::ProjectFile { path } => format!("project file {}", path.display()),
+                Checked::Environment => "environment".to_string(),
+                Checked::Flags => "flags".to_string(),
+            };
+            let errors = layer.problems.iter().filter(|p| p.level == Level::Error).count();
+            let verdict = match errors {
+                0 => s.green("ok"),
+                1 => s.red("1 error"),
+                n => s.red(format!("{n} errors")),
+            };
+            out.push(format!("{what}: {verdict}"));
+            for problem in &layer.problems {
+                let label = match problem.level {
+                    Level::Error => s.red("error:"),
+                    Level::Note => s.yellow("note:"),
+                };
+                out.push(format!("  {label} {}", problem.message));
+                if let Some(hint) = &problem.hint {
+                    out.push(format!("  {} {hint}", s.cyan("hint:")));
+                }
+            }
+        }
+        out.join("\n")
+    }
+}
+
+pub fn check(printer: &Printer, inputs: &Inputs) -> anyhow::Result<()> {
+    let checked = crate::settings::check::check(inputs);
+    let errors = checked.iter().flat_map(|l| &l.problems).filter(|p| p.level == Level::Error).count();
+    printer.report(&CheckReport { r#type: "config_check", checked, errors })?;
+    match errors {
+        0 => Ok(()),
+        n => Err(CliError::usage(format!("the settings have {n} error{}", if n == 1 { "" } else { "s" }))
+            .with_hint("fix each one above; `mmm config check` again says when they are all gone")
+            .into()),
+    }
 }

@@ -10,6 +10,7 @@ mod diff;
 mod history;
 mod improve;
 mod init;
+mod man;
 mod models;
 mod run;
 mod specs;
@@ -40,6 +41,14 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     if let Command::Completions(args) = &cli.command {
         return completions::exec(printer, args);
     }
+    // Nor can it stop the manual.
+    if let Command::Man(args) = &cli.command {
+        let mut cwd = std::env::current_dir().context("reading the current directory")?;
+        if let Some(dir) = &cli.global.directory {
+            cwd = cwd.join(dir);
+        }
+        return man::exec(printer, &cwd, args);
+    }
 
     let mut flags = cli.global.overrides.iter().map(|s| FlagValue::parse_override(s)).collect::<Result<Vec<_>, _>>()?;
     let setting_flags = match &cli.command {
@@ -53,6 +62,10 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         flag: flag.to_string(),
     }));
     let inputs = Inputs::from_process(flags, cli.global.directory.as_deref())?;
+    // Checking reports every problem of the settings, so it cannot need them resolved.
+    if let Command::Config(ConfigCommand::Check) = &cli.command {
+        return config::check(printer, &inputs);
+    }
     let settings = Settings::load(&inputs).context("resolving settings")?;
     // Whatever the key is, it never reaches the model or a log, even if it appears in a
     // file the model reads or in a command's output.
@@ -80,6 +93,7 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     match cli.command {
         Command::Analyze(args) => analyze::exec(&ctx, &args),
         Command::Config(ConfigCommand::Show) => config::show(&ctx),
+        Command::Config(ConfigCommand::Check) => unreachable!("handled above"),
         Command::Init(args) => init::exec(&ctx, &args),
         Command::Improve(args) => improve::exec(&ctx, &args),
         Command::Run(args) => run::exec(&ctx, &args),
@@ -91,7 +105,7 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Undo(args) => undo::exec(&ctx, &args),
         Command::Clean(args) => clean::exec(&ctx, &args),
         Command::Models => models::exec(&ctx),
-        Command::Completions(_) => unreachable!("handled above"),
+        Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
     }
 }
 

@@ -103,6 +103,11 @@ pub enum LlmError {
     RetryLater { wait: Duration, budget: Duration, last: Box<LlmError> },
 }
 
+/// What to check when no connection could be made. A proxy is taken from the environment
+/// (reqwest reads these variables, upper or lower case), so the hint names them.
+pub const CONNECT_HINT: &str = "check your network connection and the `base_url` setting; behind a proxy, \
+     set HTTPS_PROXY (HTTP_PROXY for an http:// base_url, NO_PROXY for hosts to reach directly)";
+
 fn request_suffix(id: Option<&str>) -> String {
     id.map(|id| format!(" (request-id {id})")).unwrap_or_default()
 }
@@ -205,7 +210,7 @@ impl LlmError {
         }
         let api = match self.root() {
             LlmError::Api(api) => api,
-            LlmError::Connect { .. } => return Some("check your network connection and the `base_url` setting"),
+            LlmError::Connect { .. } => return Some(CONNECT_HINT),
             LlmError::NoResponse(_) => {
                 return Some(
                     "the server took the connection but did not answer: check `base_url`, try again later, or raise `first_byte_timeout`",

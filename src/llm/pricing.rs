@@ -61,6 +61,11 @@ pub fn table_price(model: &str) -> Option<Price> {
     })
 }
 
+/// The model ids mmm knows (and has a price for): aliases and dated snapshots.
+pub fn known_models() -> impl Iterator<Item = &'static str> {
+    TABLE.iter().map(|(name, _)| *name)
+}
+
 /// The cost of `usage` at `price`.
 pub fn cost(price: Price, usage: &Usage) -> f64 {
     let write_1h = usage.cache_creation.ephemeral_1h_input_tokens.min(usage.cache_creation_input_tokens);

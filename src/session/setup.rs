@@ -27,7 +27,7 @@ use crate::tools::Tools;
 /// Token budget of the repository map in prompts.
 const REPO_MAP_TOKENS: usize = 6_000;
 
-/// Analyses the project at `root` (on the blocking pool: it walks the tree).
+/// Analyzes the project at `root` (on the blocking pool: it walks the tree).
 pub async fn analyze(root: &Path, secret_files: &[String], use_cache: bool) -> anyhow::Result<Project> {
     let root = root.to_path_buf();
     let options = analyzer::Options { secret_files: secret_files.to_vec(), ..Default::default() };

@@ -130,7 +130,7 @@ pub async fn run(
             setup::check_api(model.as_ref(), &config.model).await?;
             api_checked = true;
         }
-        // Analysed afresh for each spec: the specs before it may have changed the code.
+        // Analyzed afresh for each spec: the specs before it may have changed the code.
         let project = setup::analyze(git.root(), &config.secret_files, true).await?;
         let mut settings = setup::session_settings(config, None, &project)?;
         settings.checks.extend(spec.validate.iter().cloned());

@@ -136,7 +136,7 @@ pub static KEYS: &[KeyDef] = &[
         kind: Kind::Str,
         default: Default::Str("claude-sonnet-5"),
         doc: "Claude model used for reviews and edits (`mmm models` lists those your key can use).",
-        extra_env: &[],
+        extra_env: &["ANTHROPIC_MODEL"],
         secret: false,
     },
     KeyDef {
@@ -382,9 +382,25 @@ fn closest_to(name: &str) -> Option<&'static str> {
             let short = k.name.rsplit('.').next().unwrap_or(k.name);
             [(k.name, edit_distance(name, k.name)), (k.name, edit_distance(name, short))]
         })
-        .filter(|&(_, d)| d <= (name.len() / 3).max(2))
+        .filter(|&(_, d)| d <= typo_distance(name))
         .min_by_key(|&(_, d)| d)
         .map(|(n, _)| n)
+}
+
+/// The candidate closest to `name`, if it is close enough to be a likely typo (a model
+/// name, for example).
+pub fn closest_among<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (c, edit_distance(name, c)))
+        .filter(|&(_, d)| d <= typo_distance(name))
+        .min_by_key(|&(_, d)| d)
+        .map(|(c, _)| c)
+}
+
+/// The most edits a misspelling of `name` is taken to have.
+fn typo_distance(name: &str) -> usize {
+    (name.len() / 3).max(2)
 }
 
 /// Levenshtein distance over chars.
@@ -416,6 +432,7 @@ mod tests {
         assert_eq!(find("validate.timeout").unwrap().env_name(), "MMM_VALIDATE_TIMEOUT");
         assert_eq!(find("base_url").unwrap().env_names(), vec!["ANTHROPIC_BASE_URL", "MMM_BASE_URL"]);
         assert_eq!(find("api_key").unwrap().env_names(), vec!["ANTHROPIC_API_KEY"]);
+        assert_eq!(find("model").unwrap().env_names(), vec!["ANTHROPIC_MODEL", "MMM_MODEL"]);
     }
 
     #[test]
@@ -425,6 +442,14 @@ mod tests {
         assert_eq!(closest("commands"), Some("validate.commands"));
         assert_eq!(closest("validate.modle"), Some("model"));
         assert_eq!(closest("completely_unrelated"), None);
+    }
+
+    #[test]
+    fn closest_among_picks_the_nearest_likely_typo() {
+        let models = ["claude-sonnet-5", "claude-opus-5", "claude-haiku-4-5"];
+        assert_eq!(closest_among("claude-sonet-5", models), Some("claude-sonnet-5"));
+        assert_eq!(closest_among("claude-opus5", models), Some("claude-opus-5"));
+        assert_eq!(closest_among("gpt-4o", models), None);
     }
 
     #[test]

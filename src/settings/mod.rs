@@ -8,6 +8,7 @@
 //! `MMM_*` variables: they ask [`Settings`]. Secrets are accepted only from the
 //! environment and are never written anywhere by this module.
 
+pub mod check;
 pub mod keys;
 pub mod session;
 pub mod value;
@@ -153,47 +154,21 @@ impl Settings {
     /// Resolves every key from the inputs. Errors are usage errors (exit 2) naming the file
     /// and line, the variable or the flag, and the closest valid key for a misspelt one.
     pub fn load(inputs: &Inputs) -> anyhow::Result<Self> {
-        let mut entries: Vec<Entry> =
-            KEYS.iter().map(|def| Entry { def, value: Value::from(def.default), source: Source::Default }).collect();
+        let mut entries = defaults();
         let repo_root = find_repo_root(&inputs.cwd);
 
+        let first = |problems: Vec<CliError>| problems.into_iter().next().map_or(Ok(()), Err);
+        let mut set = Vec::new();
         if let Some(path) = inputs.global_file.as_ref().filter(|p| p.is_file()) {
-            apply_file(&mut entries, path, |path| Source::GlobalFile { path })?;
+            first(apply_file(&mut entries, path, |path| Source::GlobalFile { path }, &mut set))?;
         }
         let project_file = find_project_file(&inputs.cwd, repo_root.as_deref());
         if let Some(path) = &project_file {
-            apply_file(&mut entries, path, |path| Source::ProjectFile { path })?;
+            first(apply_file(&mut entries, path, |path| Source::ProjectFile { path }, &mut set))?;
         }
-
-        let mut warnings = Vec::new();
-        for entry in &mut entries {
-            for var in entry.def.env_names() {
-                if let Some(text) = inputs.var(&var).filter(|t| !t.is_empty()) {
-                    let at = format!("environment variable {var}");
-                    entry.value =
-                        value::from_text(entry.def.kind, text).map_err(|m| type_error(&at, entry.def.name, &m))?;
-                    check_value(&at, entry.def.name, &entry.value)?;
-                    entry.source = Source::Env { var };
-                }
-            }
-        }
-        let known: Vec<String> = KEYS.iter().map(KeyDef::env_name).collect();
-        for (var, _) in &inputs.env {
-            if var.starts_with("MMM_") && !known.contains(var) && !NON_KEY_ENV.contains(&var.as_str()) {
-                warnings.push(format!("ignoring environment variable {var}: mmm has no such setting"));
-            }
-        }
-
-        for flag in &inputs.flags {
-            let entry = entries
-                .iter_mut()
-                .find(|e| e.def.name == flag.key)
-                .ok_or_else(|| unknown_key(&flag.flag, &flag.key))?;
-            entry.value =
-                value::from_text(entry.def.kind, &flag.text).map_err(|m| type_error(&flag.flag, &flag.key, &m))?;
-            check_value(&flag.flag, &flag.key, &entry.value)?;
-            entry.source = Source::Flag { flag: flag.flag.clone() };
-        }
+        first(apply_env(&mut entries, inputs, &mut set))?;
+        let warnings = unknown_env_warnings(inputs);
+        first(apply_flags(&mut entries, inputs, &mut set))?;
 
         Ok(Self { entries, repo_root, project_file, warnings })
     }
@@ -294,29 +269,119 @@ fn find_project_file(cwd: &Path, repo_root: Option<&Path>) -> Option<PathBuf> {
     None
 }
 
-fn apply_file(entries: &mut [Entry], path: &Path, source: impl Fn(PathBuf) -> Source) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading settings file {}", path.display()))
-        .map_err(|e| CliError::usage(format!("{e:#}")).with_hint("check the file's permissions, or remove it"))?;
+/// Every key at its default: the layers are applied onto this.
+fn defaults() -> Vec<Entry> {
+    KEYS.iter().map(|def| Entry { def, value: Value::from(def.default), source: Source::Default }).collect()
+}
+
+/// Applies a settings file, going on past a bad key: every problem is returned, in file
+/// order (a file that cannot be read or parsed is one problem). Each key it sets is added
+/// to `set` with where (`path:line`) and its value.
+fn apply_file(
+    entries: &mut [Entry],
+    path: &Path,
+    source: impl Fn(PathBuf) -> Source,
+    set: &mut Vec<(String, String, Value)>,
+) -> Vec<CliError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            return vec![
+                CliError::usage(format!("reading settings file {}: {e}", path.display()))
+                    .with_hint("check the file's permissions, or remove it"),
+            ];
+        }
+    };
     let at = |offset: usize| format!("{}:{}", path.display(), line_of(&text, offset));
-    let table = DeTable::parse(&text).map_err(|e| {
-        let (line, column) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
-        CliError::usage(format!("{}:{line}:{column}: malformed TOML: {}", path.display(), e.message().trim()))
-            .with_hint("fix the file, or run `mmm init --force` to write a fresh one")
-    })?;
+    let table = match DeTable::parse(&text) {
+        Ok(table) => table,
+        Err(e) => {
+            let (line, column) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
+            return vec![
+                CliError::usage(format!("{}:{line}:{column}: malformed TOML: {}", path.display(), e.message().trim()))
+                    .with_hint("fix the file, or run `mmm init --force` to write a fresh one"),
+            ];
+        }
+    };
+    let mut problems = Vec::new();
+    let mut apply =
+        |name: &str, value: &DeValue<'_>, at: String| match apply_value(entries, name, value, &at, &source, path) {
+            Ok(()) => set.push((name.to_string(), at, entry_value(entries, name))),
+            Err(e) => problems.push(e),
+        };
     for (key, value) in table.get_ref() {
         let name = key.get_ref().as_ref();
         match value.get_ref() {
             DeValue::Table(inner) if keys::is_table(name) => {
                 for (sub, sub_value) in inner {
-                    let full = format!("{name}.{}", sub.get_ref());
-                    apply_value(entries, &full, sub_value.get_ref(), &at(sub.span().start), &source, path)?;
+                    apply(&format!("{name}.{}", sub.get_ref()), sub_value.get_ref(), at(sub.span().start));
                 }
             }
-            other => apply_value(entries, name, other, &at(key.span().start), &source, path)?,
+            other => apply(name, other, at(key.span().start)),
         }
     }
-    Ok(())
+    problems
+}
+
+/// Applies the environment's variables (`ANTHROPIC_*`, then `MMM_*`), returning every
+/// problem; each key set is added to `set` with the variable that set it.
+fn apply_env(entries: &mut [Entry], inputs: &Inputs, set: &mut Vec<(String, String, Value)>) -> Vec<CliError> {
+    let mut problems = Vec::new();
+    for entry in entries.iter_mut() {
+        for var in entry.def.env_names() {
+            if let Some(text) = inputs.var(&var).filter(|t| !t.is_empty()) {
+                let at = format!("environment variable {var}");
+                let parsed = value::from_text(entry.def.kind, text).map_err(|m| type_error(&at, entry.def.name, &m));
+                match parsed.and_then(|value| check_value(&at, entry.def.name, &value).map(|()| value)) {
+                    Ok(value) => {
+                        set.push((entry.def.name.to_string(), at, value.clone()));
+                        entry.value = value;
+                        entry.source = Source::Env { var };
+                    }
+                    Err(e) => problems.push(e),
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// `MMM_*` variables that name no setting: ignored, with a warning each.
+fn unknown_env_warnings(inputs: &Inputs) -> Vec<String> {
+    let known: Vec<String> = KEYS.iter().map(KeyDef::env_name).collect();
+    inputs
+        .env
+        .iter()
+        .filter(|(var, _)| var.starts_with("MMM_") && !known.contains(var) && !NON_KEY_ENV.contains(&var.as_str()))
+        .map(|(var, _)| format!("ignoring environment variable {var}: mmm has no such setting"))
+        .collect()
+}
+
+/// Applies the flags (`-c KEY=VALUE` and a command's own setting flags), returning every
+/// problem; each key set is added to `set` with the flag that set it.
+fn apply_flags(entries: &mut [Entry], inputs: &Inputs, set: &mut Vec<(String, String, Value)>) -> Vec<CliError> {
+    let mut problems = Vec::new();
+    for flag in &inputs.flags {
+        let Some(entry) = entries.iter_mut().find(|e| e.def.name == flag.key) else {
+            problems.push(unknown_key(&flag.flag, &flag.key));
+            continue;
+        };
+        let parsed = value::from_text(entry.def.kind, &flag.text).map_err(|m| type_error(&flag.flag, &flag.key, &m));
+        match parsed.and_then(|value| check_value(&flag.flag, &flag.key, &value).map(|()| value)) {
+            Ok(value) => {
+                set.push((flag.key.clone(), flag.flag.clone(), value.clone()));
+                entry.value = value;
+                entry.source = Source::Flag { flag: flag.flag.clone() };
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    problems
+}
+
+/// The value a key has now.
+fn entry_value(entries: &[Entry], name: &str) -> Value {
+    entries.iter().find(|e| e.def.name == name).map(|e| e.value.clone()).unwrap_or(Value::Unset)
 }
 
 fn apply_value(
@@ -326,13 +391,12 @@ fn apply_value(
     at: &str,
     source: &impl Fn(PathBuf) -> Source,
     path: &Path,
-) -> anyhow::Result<()> {
+) -> Result<(), CliError> {
     let entry = entries.iter_mut().find(|e| e.def.name == name).ok_or_else(|| unknown_key(at, name))?;
     if entry.def.secret {
         let var = entry.def.extra_env.first().copied().unwrap_or("the environment");
         return Err(CliError::usage(format!("{at}: `{name}` cannot be set in a file"))
-            .with_hint(format!("set {var} in the environment instead: files get committed and shared"))
-            .into());
+            .with_hint(format!("set {var} in the environment instead: files get committed and shared")));
     }
     entry.value = value::from_toml(entry.def.kind, value).map_err(|m| type_error(at, name, &m))?;
     check_value(at, name, &entry.value)?;

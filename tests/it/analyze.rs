@@ -479,7 +479,7 @@ fn an_empty_directory_is_analysed_and_says_so() {
     assert_eq!(a["cache"], "unavailable");
     let out = p.mmm().arg("analyze").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("\nNo files to analyse: the directory is empty, or everything in it is ignored.\n"));
+    assert!(stdout(&out).contains("\nNo files to analyze: the directory is empty, or everything in it is ignored.\n"));
 }
 
 #[test]
@@ -652,7 +652,7 @@ fn the_cache_is_reused_until_head_or_a_dirty_file_changes() {
     std::fs::write(&cache, "{not json").unwrap();
     assert_eq!(statuses(&p, &[]), ("miss".into(), 3));
     assert_eq!(statuses(&p, &[]), ("hit".into(), 3));
-    // A subdirectory of a repository is analysed without the cache.
+    // A subdirectory of a repository is analyzed without the cache.
     assert_eq!(statuses(&p, &["src"]), ("unavailable".into(), 3));
 }
 
@@ -743,7 +743,7 @@ fn the_human_report_has_every_section() {
     let text = stdout(&out);
     let headings: Vec<&str> =
         text.lines().filter(|l| !l.starts_with(' ') && !l.is_empty()).map(|l| l.split(' ').next().unwrap()).collect();
-    assert_eq!(headings[1..], ["Languages", "Projects", "Checks", "Structure", "Health", "Focus", "analysed"]);
+    assert_eq!(headings[1..], ["Languages", "Projects", "Checks", "Structure", "Health", "Focus", "analyzed"]);
     assert!(text.contains("\n  build  cargo build --all-targets\n  lint   cargo clippy --all-targets -- -D warnings\n  test   cargo test\n"), "{text}");
     assert!(text.contains("TODO/FIXME/HACK    1 (TODO 1, FIXME 0, HACK 0): src/main.rs:2"), "{text}");
     let again = stdout(&p.mmm().arg("analyze").output().unwrap());

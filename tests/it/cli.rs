@@ -31,6 +31,7 @@ fn help_lists_only_working_commands_with_examples() {
             "config",
             "init",
             "models",
+            "man",
             "completions",
             "help"
         ]
@@ -39,9 +40,27 @@ fn help_lists_only_working_commands_with_examples() {
 }
 
 #[test]
-fn version_prints_the_package_version() {
+fn version_prints_the_package_version_commit_and_date() {
+    // Built from a git checkout (as the tests are), the version names its commit and the
+    // commit's date, as git tells them; from a tarball, the package version alone.
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        Some(String::from_utf8(out.stdout).unwrap().trim().to_string())
+    };
+    let manifest_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).canonicalize().ok();
+    let own_checkout = git(&["rev-parse", "--show-toplevel"])
+        .is_some_and(|top| std::path::Path::new(&top).canonicalize().ok() == manifest_dir);
+    let expected = match (git(&["rev-parse", "--short=9", "HEAD"]), git(&["log", "-1", "--format=%cs"])) {
+        (Some(commit), Some(date)) if own_checkout => format!("mmm {} ({commit} {date})\n", env!("CARGO_PKG_VERSION")),
+        _ => format!("mmm {}\n", env!("CARGO_PKG_VERSION")),
+    };
     let out = Project::new().mmm().arg("--version").output().unwrap();
-    assert_eq!(stdout(&out), format!("mmm {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(stdout(&out), expected);
 }
 
 #[test]
@@ -149,4 +168,24 @@ fn quiet_prints_nothing_on_success_and_still_prints_errors() {
     let out = p.mmm().args(["-q", "config", "show"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("`target` must be a number from 0 to 10, found 11"), "{}", stderr(&out));
+}
+
+#[test]
+fn every_commands_help_has_examples_of_that_command() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &mut Vec<String>, p: &Project) {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            path.push(sub.get_name().to_string());
+            let out = p.mmm().args(path.iter()).arg("--help").output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{path:?}");
+            let help = stdout(&out);
+            let examples =
+                help.split_once("\nExamples:\n").map(|(_, e)| e).unwrap_or_else(|| panic!("{path:?}: {help}"));
+            let first = format!("  mmm {}", path.join(" "));
+            assert!(examples.starts_with(&first), "`mmm {}`'s first example is not of it: {examples}", path.join(" "));
+            walk(sub, path, p);
+            path.pop();
+        }
+    }
+    walk(&mmm::cli::Cli::command(), &mut Vec::new(), &Project::new());
 }

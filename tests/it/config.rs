@@ -146,6 +146,36 @@ fn anthropic_variables_set_the_endpoint_and_credentials() {
 }
 
 #[test]
+fn anthropic_model_sets_the_model_below_mmm_model_and_flags() {
+    let p = Project::git();
+    p.write(".mmm/config.toml", "model = \"project-model\"\n");
+    let sdk = |c: &mut assert_cmd::Command| {
+        c.env("ANTHROPIC_MODEL", "claude-opus-5");
+    };
+    assert_eq!(shown(&p, sdk, "model"), (json!("claude-opus-5"), json!({"kind": "env", "var": "ANTHROPIC_MODEL"})));
+    let both = |c: &mut assert_cmd::Command| {
+        c.env("ANTHROPIC_MODEL", "claude-opus-5").env("MMM_MODEL", "claude-haiku-4-5");
+    };
+    assert_eq!(shown(&p, both, "model"), (json!("claude-haiku-4-5"), json!({"kind": "env", "var": "MMM_MODEL"})));
+    let flag = |c: &mut assert_cmd::Command| {
+        c.env("ANTHROPIC_MODEL", "claude-opus-5").args(["-c", "model=claude-sonnet-5"]);
+    };
+    assert_eq!(
+        shown(&p, flag, "model"),
+        (json!("claude-sonnet-5"), json!({"kind": "flag", "flag": "-c model=claude-sonnet-5"}))
+    );
+    let out = p.mmm().env("ANTHROPIC_MODEL", "claude-opus-5").args(["config", "show"]).output().unwrap();
+    let row = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("model "))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(row, "model claude-opus-5 env ANTHROPIC_MODEL");
+}
+
+#[test]
 fn the_secret_never_appears_in_any_output() {
     let p = Project::git();
     let secret = "sk-ant-api03-SECRETSECRETSECRET-wxyz";
@@ -255,4 +285,103 @@ fn a_bad_environment_value_names_the_variable() {
         stderr(&out),
         "error: resolving settings\n  caused by: environment variable MMM_TIME_LIMIT: `time_limit` must be a duration like \"90s\", \"10m\" or \"1h\", found `soon`\n"
     );
+}
+
+#[test]
+fn config_check_passes_good_files_naming_each_one() {
+    let p = Project::git();
+    std::fs::create_dir_all(p.global_config().parent().unwrap()).unwrap();
+    std::fs::write(p.global_config(), "model = \"claude-opus-5\"\nbudget_usd = 2\n").unwrap();
+    let project = p.write(".mmm/config.toml", "target = 9\n\n[validate]\ncommands = [\"cargo test\"]\n");
+    let out = p.mmm().env("MMM_MAX_ITERATIONS", "4").args(["config", "check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "global file {}: ok\nproject file {}: ok\nenvironment: ok\nflags: ok\n",
+            p.global_config().display(),
+            project.display()
+        )
+    );
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn config_check_suggests_a_known_model_for_a_typo_and_exits_two() {
+    let p = Project::git();
+    let project = p.write(".mmm/config.toml", "target = 9\nmodel = \"claude-sonet-5\"\n");
+    let out = p.mmm().args(["config", "check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "project file {path}: 1 error\n  \
+             error: {path}:2: unknown model `claude-sonet-5`\n  \
+             hint: did you mean `claude-sonnet-5`? `mmm models` lists the models your key can use\n\
+             environment: ok\nflags: ok\n",
+            path = project.display()
+        )
+    );
+    assert_eq!(
+        stderr(&out),
+        "error: the settings have 1 error\nhint: fix each one above; `mmm config check` again says when they are all gone\n"
+    );
+
+    // From the SDK's variable too; a model mmm has never heard of is only a note.
+    std::fs::remove_file(&project).unwrap();
+    let out = p
+        .mmm()
+        .env("ANTHROPIC_MODEL", "claude-opus5")
+        .args(["-c", "model=my-local-model", "--output", "json", "config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        json_lines(&out),
+        vec![
+            json!({"type": "config_check", "checked": [
+                {"kind": "environment", "problems": [{
+                    "level": "error",
+                    "message": "environment variable ANTHROPIC_MODEL: unknown model `claude-opus5`",
+                    "hint": "did you mean `claude-opus-5`? `mmm models` lists the models your key can use"}]},
+                {"kind": "flags", "problems": [{
+                    "level": "note",
+                    "message": "-c model=my-local-model: `my-local-model` is not a model mmm knows, so its cost is not counted",
+                    "hint": "`mmm models` lists the models your key can use; `pricing.input` and `pricing.output` give its price"}]}
+            ], "errors": 1}),
+            json!({"type": "error", "message": "the settings have 1 error", "causes": [],
+                "hint": "fix each one above; `mmm config check` again says when they are all gone", "exit_code": 2}),
+        ]
+    );
+}
+
+#[test]
+fn config_check_reports_every_bad_value_not_only_the_first() {
+    let p = Project::git();
+    std::fs::create_dir_all(p.global_config().parent().unwrap()).unwrap();
+    std::fs::write(p.global_config(), "target = 11\n").unwrap();
+    let project = p.write(".mmm/config.toml", "max_iteration = 3\ntarget = \"high\"\n[validate]\ncommands = [\"\"]\n");
+    let out = p.mmm().env("MMM_IN_PLACE", "maybe").args(["-c", "fix_rounds=-1", "config", "check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let (global, path) = (p.global_config().display().to_string(), project.display().to_string());
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "global file {global}: 1 error\n  \
+             error: {global}:1: `target` must be a number from 0 to 10, found 11\n\
+             project file {path}: 3 errors\n  \
+             error: {path}:1: unknown key `max_iteration`\n  \
+             hint: did you mean `max_iterations`? `mmm config show` lists every key\n  \
+             error: {path}:2: `target` must be a number, found string `\"high\"`\n  \
+             error: {path}:4: `validate.commands` has an empty command (item 1 of 1)\n  \
+             hint: remove it, or leave the list empty (`commands = []`) to use the detected build, lint and test commands\n\
+             environment: 1 error\n  \
+             error: environment variable MMM_IN_PLACE: `in_place` must be true or false, found `maybe`\n\
+             flags: 1 error\n  \
+             error: -c fix_rounds=-1: `fix_rounds` must be a whole number, found `-1`\n"
+        )
+    );
+    // `config show` still stops at the first.
+    let out = p.mmm().args(["config", "show"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -60,3 +60,47 @@ fn the_exit_codes_read_the_same_in_the_readme_the_ci_guide_and_help() {
     let help = crate::common::stdout(&crate::common::Project::new().mmm().arg("--help").output().unwrap());
     assert!(help.ends_with(&format!("{}\n", mmm::Exit::help_text())), "{help}");
 }
+
+#[test]
+fn the_example_workflow_works_when_copied_into_another_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let workflow = std::fs::read_to_string(root.join("examples/github/improve.yml")).unwrap();
+    let uses: Vec<&str> =
+        workflow.lines().filter_map(|l| l.trim().trim_start_matches("- ").strip_prefix("uses: ")).collect();
+    // `./` would be the copying repository's own root, which has no action.yml.
+    let repo = env!("CARGO_PKG_REPOSITORY").trim_start_matches("https://github.com/");
+    assert_eq!(uses, vec!["actions/checkout@v4".to_string(), format!("{repo}@main")]);
+}
+
+#[test]
+fn the_examples_readme_names_its_branch_whatever_gits_default() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("examples/README.md")).unwrap();
+    let init = readme.lines().find(|l| l.starts_with("git init")).expect("a git init line");
+    assert!(readme.contains("git log --stat main.."), "{readme}");
+    for default_branch in ["main", "master", "trunk"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("lib.rs"), "").unwrap();
+        let git_env = [
+            ("GIT_CONFIG_COUNT", "1"),
+            ("GIT_CONFIG_KEY_0", "init.defaultBranch"),
+            ("GIT_CONFIG_VALUE_0", default_branch),
+            ("GIT_AUTHOR_NAME", "mmm tests"),
+            ("GIT_AUTHOR_EMAIL", "tests@mmm.invalid"),
+            ("GIT_COMMITTER_NAME", "mmm tests"),
+            ("GIT_COMMITTER_EMAIL", "tests@mmm.invalid"),
+        ];
+        let run = |script: &str| {
+            let out = std::process::Command::new("sh")
+                .args(["-c", script])
+                .current_dir(dir.path())
+                .envs(git_env)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{script} ({default_branch}): {}", String::from_utf8_lossy(&out.stderr));
+        };
+        run(init);
+        run("git log --stat main..");
+    }
+}

@@ -323,7 +323,7 @@ async fn an_unreachable_api_is_retried_then_reported() {
     let err = client.messages(&ask("hi"), &ignore).await.unwrap_err();
     assert!(matches!(err.root(), LlmError::Connect { url: u, .. } if *u == url), "{err:?}");
     assert_eq!(sleeper.delays().len(), 2);
-    assert_eq!(err.hint(), Some("check your network connection and the `base_url` setting"));
+    assert_eq!(err.hint(), Some(mmm::llm::error::CONNECT_HINT));
 }
 
 #[tokio::test]

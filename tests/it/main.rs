@@ -14,6 +14,7 @@ mod hardening;
 mod improve;
 mod init;
 mod llm;
+mod man;
 mod models;
 mod output;
 mod recovery;

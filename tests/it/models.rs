@@ -136,3 +136,50 @@ fn the_request_id_is_logged_and_the_key_never_is() {
     assert_eq!(out.status.code(), Some(0));
     assert!(!stderr(&out).contains(TEST_KEY) && !stdout(&out).contains(TEST_KEY));
 }
+
+#[test]
+fn an_unreachable_api_names_the_proxy_variables_in_its_hint() {
+    let p = Project::git();
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = p
+        .mmm()
+        .env("ANTHROPIC_BASE_URL", &url)
+        .env("ANTHROPIC_API_KEY", TEST_KEY)
+        .args(["-c", "max_retries=0", "models"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    // What this platform says about a refused connection: "Connection refused (os error 111)".
+    let refused = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_err();
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: could not reach {url}: error sending request for url ({url}/v1/models?limit=1000): \
+             client error (Connect): tcp connect error: {refused}\n\
+             hint: check your network connection and the `base_url` setting; behind a proxy, set HTTPS_PROXY \
+             (HTTP_PROXY for an http:// base_url, NO_PROXY for hosts to reach directly)\n"
+        )
+    );
+    assert_eq!(stdout(&out), "");
+}
+
+#[test]
+fn requests_go_through_the_proxy_the_environment_names() {
+    // The fake API stands in for the proxy: an http:// request through a proxy names the
+    // whole URL in its request line.
+    let proxy = FakeApi::with([page(&[model("claude-opus-5", "Claude Opus 5", "2026-08-01T00:00:00Z")], false)]);
+    let p = Project::git();
+    let out = p
+        .mmm()
+        .env("ANTHROPIC_BASE_URL", "http://api.mmm.invalid")
+        .env("ANTHROPIC_API_KEY", TEST_KEY)
+        .env("HTTP_PROXY", proxy.url())
+        .args(["--output", "json", "models"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json_lines(&out).len(), 1);
+    assert_eq!(proxy.request(0).target, "http://api.mmm.invalid/v1/models?limit=1000");
+}

@@ -74,7 +74,7 @@ impl Commands {
 pub struct Check {
     /// `build`, `lint` or `test`, followed by ` (<dir>)` outside the root.
     pub name: String,
-    /// Relative to the analysed root; `.` for the root.
+    /// Relative to the analyzed root; `.` for the root.
     pub dir: String,
     /// A command line as a developer types it (it may contain `&&`).
     pub command: String,

@@ -102,6 +102,8 @@ pub fn mmm_std(dir: &Path, home: &Path) -> StdCommand {
             || key.starts_with("ANTHROPIC_")
             || key.starts_with("GITHUB_")
             || ["NO_COLOR", "RUST_LOG", "CI", "CLICOLOR_FORCE", "XDG_CONFIG_HOME"].contains(&key.as_ref())
+            // A proxy would stand between mmm and the fake APIs on loopback.
+            || ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"].contains(&key.to_ascii_uppercase().as_str())
         {
             cmd.env_remove(key.as_ref());
         }
