@@ -137,6 +137,10 @@ pub struct IterationRecord {
     pub score_after: Option<f64>,
     /// The issues this iteration was asked to address.
     pub issues: Vec<Issue>,
+    /// The numbers (1-based, into `issues`) of the issues the change declared it addresses
+    /// (`submit_change`); empty when it did not say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addressed: Vec<u32>,
     pub outcome: Outcome,
     /// The model's one-line summary of its change, when it gave one.
     pub summary: Option<String>,
@@ -264,6 +268,7 @@ impl IterationRecord {
             score_before: None,
             score_after: None,
             issues: Vec::new(),
+            addressed: Vec::new(),
             outcome: Outcome::NoChange,
             summary: None,
             commit: None,
