@@ -167,6 +167,10 @@ pub struct Summary {
     pub stop_reason: StopReason,
     pub stop_message: String,
     pub next: String,
+    /// What committed changes did to the checks themselves, `#<iteration>: <flag>`; left
+    /// out when nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub integrity: Vec<String>,
 }
 
 impl Summary {
@@ -202,6 +206,12 @@ impl Summary {
             stop_reason: reason,
             stop_message: message,
             next,
+            integrity: record
+                .iterations
+                .iter()
+                .filter(|i| i.outcome == Outcome::Committed)
+                .flat_map(|i| i.integrity.iter().map(move |flag| format!("#{}: {flag}", i.index)))
+                .collect(),
         }
     }
 }
@@ -300,7 +310,8 @@ impl Event {
     }
 }
 
-/// `#2 committed   score 6.0  3 file(s) +40 -12  41.2k tokens  $0.08  Add error handling`.
+/// `#2 committed   score 6.0  3 file(s) +40 -12  41.2k tokens  $0.08  Add error handling`,
+/// then a line per validation-integrity flag.
 pub fn iteration_line(it: &IterationRecord, s: &Styles) -> String {
     let outcome = match it.outcome {
         Outcome::Committed => s.green("committed  "),
@@ -321,14 +332,18 @@ pub fn iteration_line(it: &IterationRecord, s: &Styles) -> String {
         (Some(before), None) => format!("score {before:.1}"),
         _ => "no review".to_string(),
     };
-    format!(
+    let mut line = format!(
         "#{} {outcome} {score}  {} file(s) +{added} -{removed}  {} tokens  {}  {}",
         it.index,
         it.files_changed.len(),
         tokens(it.usage.total()),
         cost(it.cost_usd),
         truncate(&detail, 100)
-    )
+    );
+    for flag in &it.integrity {
+        line.push_str(&format!("\n   {} validation integrity: {flag}", s.yellow("!")));
+    }
+    line
 }
 
 fn summary_block(session: &str, x: &Summary, s: &Styles) -> String {
@@ -356,6 +371,9 @@ fn summary_block(session: &str, x: &Summary, s: &Styles) -> String {
         ),
         format!("  branch      {}", s.cyan(&x.branch)),
     ];
+    for flag in &x.integrity {
+        lines.push(format!("  {} {flag}", s.yellow("integrity  ")));
+    }
     lines.push(format!("Next: {}", x.next));
     lines.join("\n")
 }

@@ -60,7 +60,8 @@ pub fn implement_system(checks: &[String], declare: bool) -> String {
          Rules:\n\
          - Address the issues you are given, nothing else. Keep the change small and complete.\n\
          - View a file before editing it; keep its style. Keep the code compiling.\n\
-         - Add or update tests where the change warrants it.\n\
+         - Add or update tests where the change warrants it. Never delete, skip or weaken a test, \
+         or edit how the checks are run, to make the checks pass: mmm flags such changes.\n\
          - Never edit generated files, lock files, vendored code, secrets, `.git/` or `.mmm/`.\n",
     );
     if declare {

@@ -183,6 +183,7 @@ fn env(rt: &Runtime<'_>, model: Arc<dyn Model>, config: &SessionConfig) -> Env {
         observer: rt.observer.clone(),
         cancel: rt.cancel.clone(),
         secret_files: config.secret_files.clone(),
+        protect: config.protect.clone(),
     }
 }
 

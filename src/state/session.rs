@@ -148,6 +148,10 @@ pub struct IterationRecord {
     pub files_changed: Vec<FileChangeRecord>,
     /// The last run of the checks in this iteration.
     pub validation: Vec<CheckRecord>,
+    /// What a kept change did to the checks themselves (a test file deleted, tests removed or
+    /// skipped, a file that defines the checks edited), in words; empty when nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub integrity: Vec<String>,
     pub fix_rounds: u32,
     pub usage: Usage,
     pub cost_usd: Option<f64>,
@@ -274,6 +278,7 @@ impl IterationRecord {
             commit: None,
             files_changed: Vec::new(),
             validation: Vec::new(),
+            integrity: Vec::new(),
             fix_rounds: 0,
             usage: Usage::default(),
             cost_usd: Some(0.0),
