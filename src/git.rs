@@ -371,6 +371,13 @@ impl Git {
         Ok(())
     }
 
+    /// The bytes of the file `path` (relative to the root) in `commit`, or `None` when no
+    /// file is there.
+    pub fn file_at(&self, commit: &str, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let out = self.output(&["cat-file", "blob", &format!("{commit}:{path}")])?;
+        Ok(out.status.success().then_some(out.stdout))
+    }
+
     /// Lines added and removed per file between two commits (renames as delete + add).
     pub fn diff_numstat(&self, from: &str, to: &str) -> anyhow::Result<Vec<FileChange>> {
         let out = self.run(&["diff", "--numstat", "-z", "--no-renames", from, to, "--"])?;

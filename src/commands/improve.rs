@@ -42,6 +42,7 @@ pub fn exec(ctx: &Ctx<'_>, args: &ImproveArgs) -> anyhow::Result<()> {
             observer: Arc::new(Terminal::new(ctx.printer.clone(), ctx.verbose > 0)),
             cancel,
             secret_files: config.secret_files.clone(),
+            protect: config.protect.clone(),
         };
         improve::run(env, &config, &pricing, &opts).await
     })??;

@@ -20,7 +20,9 @@
 //! [`Rules`] (git's hooks and configuration, mmm's settings) are put back after every run
 //! that changed them, and such an iteration fails. A commit runs with the hooks the session
 //! started with, and a roll back also puts back files git does not track that the tools
-//! wrote ([`Originals`]).
+//! wrote ([`Originals`]). A change kept by the checks is first compared with the
+//! iteration's start for what it did to the checks themselves ([`super::integrity`]): a
+//! flagged change is committed with its flags in the record and the commit message.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -67,6 +69,8 @@ pub struct Env {
     pub cancel: CancellationToken,
     /// Extra patterns of secret files (settings), on top of the built-in ones.
     pub secret_files: Vec<String>,
+    /// Patterns of files the tools may not edit because they define the checks (`protect`).
+    pub protect: Vec<String>,
 }
 
 /// What a new session is.
@@ -95,6 +99,7 @@ pub struct Session {
     pub base_branch: Option<String>,
     observer: Arc<dyn Observer>,
     secret_files: Vec<String>,
+    protect: Vec<String>,
     journal: Journal,
     transcript: Transcript,
     price: PriceFn,
@@ -452,6 +457,7 @@ impl Session {
             base_branch,
             observer: env.observer,
             secret_files: env.secret_files,
+            protect: env.protect,
             journal,
             transcript,
             price,
@@ -536,8 +542,9 @@ impl Session {
     /// The confined tools for an editing conversation.
     pub fn tools(&self) -> anyhow::Result<Tools> {
         let root = self.git.root();
-        let workspace =
-            Workspace::new(root, SecretFiles::new(root, &self.secret_files)?)?.with_submodules(self.git.submodules()?);
+        let workspace = Workspace::new(root, SecretFiles::new(root, &self.secret_files)?)?
+            .with_submodules(self.git.submodules()?)
+            .with_protected(&self.protect)?;
         Ok(Tools::keeping(workspace, self.originals.clone()))
     }
 
@@ -731,6 +738,9 @@ impl Session {
                 return Ok(Err(Stop::Fatal(error)));
             }
             Attempt::Keep { mut it, paths, message, checks } => {
+                // Green, but perhaps by weakening the checks: said, never silent.
+                it.integrity = super::integrity::flags(&self.git, &snapshot.head, &paths)?;
+                let message = super::integrity::with_section(&message, &it.integrity);
                 match self.commit_or_roll_back(&snapshot, &message, &paths) {
                     Ok((sha, files)) => {
                         it.files_changed = files;

@@ -192,6 +192,10 @@ pub struct Summary {
     pub stop_reason: StopReason,
     pub stop_message: String,
     pub next: String,
+    /// What committed changes did to the checks themselves, `#<iteration>: <flag>`; left
+    /// out when nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub integrity: Vec<String>,
 }
 
 impl Summary {
@@ -229,6 +233,12 @@ impl Summary {
             stop_reason: reason,
             stop_message: message,
             next,
+            integrity: record
+                .iterations
+                .iter()
+                .filter(|i| i.outcome == Outcome::Committed)
+                .flat_map(|i| i.integrity.iter().map(move |flag| format!("#{}: {flag}", i.index)))
+                .collect(),
         }
     }
 }
@@ -358,7 +368,8 @@ fn tool_line(event: &Event, s: &Styles) -> String {
 }
 
 /// `#2 committed   score 6.0  3 file(s) +40 -12  41.2k tokens  $0.08  Add error handling`;
-/// an iteration that was not kept lists the files it had edited below.
+/// an iteration that was not kept lists the files it had edited below, then a line per
+/// validation-integrity flag.
 pub fn iteration_line(it: &IterationRecord, s: &Styles) -> String {
     let outcome = match it.outcome {
         Outcome::Committed => s.green("committed  "),
@@ -393,6 +404,9 @@ pub fn iteration_line(it: &IterationRecord, s: &Styles) -> String {
             line.push_str(&format!("\n     undone {} +{} -{}", f.path, f.added, f.removed));
         }
     }
+    for flag in &it.integrity {
+        line.push_str(&format!("\n   {} validation integrity: {flag}", s.yellow("!")));
+    }
     line
 }
 
@@ -421,6 +435,9 @@ fn summary_block(session: &str, x: &Summary, s: &Styles) -> String {
         ),
         format!("  branch      {}", s.cyan(&x.branch)),
     ];
+    for flag in &x.integrity {
+        lines.push(format!("  {} {flag}", s.yellow("integrity  ")));
+    }
     lines.push(format!("Next: {}", x.next));
     lines.join("\n")
 }

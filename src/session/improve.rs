@@ -114,7 +114,7 @@ impl Policy for Improve {
         let issues = review.top_issues(ISSUES_PER_ITERATION).to_vec();
         it.score_before = Some(review.score);
         it.issues = issues.clone();
-        let mut tools = session.tools()?;
+        let mut tools = session.tools()?.declaring(issues.len());
         let request = implement_request(settings, &session.project, &issues, &review.summary, &tools);
         let mut conversation = Conversation::new(request);
         let change = session.edit_until_green(index, &mut conversation, &mut tools).await?;
@@ -130,12 +130,17 @@ impl Policy for Improve {
         }
         it.error = change.error.filter(|_| it.outcome != Outcome::NoChange);
         it.fix_rounds = change.rounds;
-        it.summary = summary_line(&change.final_text);
+        let declared = tools.declaration();
+        it.summary = match &declared {
+            Some(declared) => Some(declared.summary.clone()),
+            None => summary_line(&change.final_text),
+        };
+        it.addressed = declared.map(|d| d.addressed).unwrap_or_default();
         if it.outcome != Outcome::Committed {
             return Ok(Attempt::Undo { it: Box::new(it) });
         }
         let subject = it.summary.clone().unwrap_or_else(|| first_line(&issues[0].description));
-        let message = commit_message(&subject, &change.final_text, &issues, session.id());
+        let message = commit_message(&subject, &change.final_text, &issues, &it.addressed, session.id());
         Ok(Attempt::Keep { it: Box::new(it), paths: change.changed, message, checks: change.results })
     }
 }
@@ -264,7 +269,7 @@ fn implement_request(
     tools: &crate::tools::Tools,
 ) -> MessagesRequest {
     let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
-    request.system = vec![SystemBlock::text(prompts::implement_system(&settings.checks))];
+    request.system = vec![SystemBlock::text(prompts::implement_system(&settings.checks, true))];
     request.tools = tools.definitions().into_iter().map(setup::tool_from_json).collect();
     let context = ProjectContext { summary: &project.summary, repo_map: &project.repo_map };
     let text = prompts::implement_request(&context, issues, review_summary);
@@ -308,8 +313,11 @@ pub(super) fn summary_line(text: &str) -> Option<String> {
     })
 }
 
-/// `mmm: <subject>`, the explanation, the issues addressed, and the session trailer.
-fn commit_message(subject: &str, final_text: &str, issues: &[Issue], session: &str) -> String {
+/// `mmm: <subject>`, the explanation, the issues, and the session trailer. The issues are
+/// those the change declared it addresses (`addressed`: numbers into `issues`, from 1); when
+/// it declared none, every issue it was given, under a heading that says so rather than
+/// claiming them.
+fn commit_message(subject: &str, final_text: &str, issues: &[Issue], addressed: &[u32], session: &str) -> String {
     let explanation: String =
         final_text.lines().skip_while(|l| l.trim().is_empty()).skip(1).collect::<Vec<_>>().join("\n");
     let mut message = format!("mmm: {subject}\n\n");
@@ -317,9 +325,16 @@ fn commit_message(subject: &str, final_text: &str, issues: &[Issue], session: &s
         message.push_str(explanation.trim());
         message.push_str("\n\n");
     }
-    message.push_str("Issues addressed:\n");
-    for issue in issues {
-        message.push_str(&format!("- {issue}\n"));
+    if addressed.is_empty() {
+        message.push_str("Issues given (the change did not say which it addresses):\n");
+        for issue in issues {
+            message.push_str(&format!("- {issue}\n"));
+        }
+    } else {
+        message.push_str("Issues addressed:\n");
+        for issue in addressed.iter().filter_map(|n| issues.get((*n as usize).wrapping_sub(1))) {
+            message.push_str(&format!("- {issue}\n"));
+        }
     }
     message.push_str(&format!("\nMmm-Session: {session}\n"));
     message
@@ -339,12 +354,30 @@ mod tests {
     }
 
     #[test]
-    fn commit_messages_carry_issues_and_the_trailer() {
+    fn commit_messages_list_only_the_declared_issues_and_carry_the_trailer() {
+        let issues = vec![
+            Issue { severity: Severity::High, file: Some("src/a.rs".into()), description: "panics".into() },
+            Issue { severity: Severity::Low, file: None, description: "no docs".into() },
+        ];
+        let text = "Handle empty input\n\nReturn an error instead.";
+        assert_eq!(
+            commit_message("Handle empty input", text, &issues, &[1], "s1"),
+            "mmm: Handle empty input\n\nReturn an error instead.\n\nIssues addressed:\n- [high] src/a.rs: panics\n\nMmm-Session: s1\n"
+        );
+        assert_eq!(
+            commit_message("Add docs", "Add docs", &issues, &[2], "s1"),
+            "mmm: Add docs\n\nIssues addressed:\n- [low] no docs\n\nMmm-Session: s1\n"
+        );
+    }
+
+    #[test]
+    fn an_undeclared_change_claims_no_issue() {
         let issues =
             vec![Issue { severity: Severity::High, file: Some("src/a.rs".into()), description: "panics".into() }];
         assert_eq!(
-            commit_message("Handle empty input", "Handle empty input\n\nReturn an error instead.", &issues, "s1"),
-            "mmm: Handle empty input\n\nReturn an error instead.\n\nIssues addressed:\n- [high] src/a.rs: panics\n\nMmm-Session: s1\n"
+            commit_message("Handle empty input", "Handle empty input", &issues, &[], "s1"),
+            "mmm: Handle empty input\n\nIssues given (the change did not say which it addresses):\n\
+             - [high] src/a.rs: panics\n\nMmm-Session: s1\n"
         );
     }
 

@@ -10,6 +10,7 @@ pub mod checks;
 pub mod engine;
 pub mod events;
 pub mod improve;
+pub mod integrity;
 pub mod prompts;
 pub mod recovery;
 pub mod review;

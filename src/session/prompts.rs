@@ -26,12 +26,24 @@ with only minor issues left. Failing checks cap the score at 4.
 change, with the file when it is in one file. If the checks fail, fixing them comes first. An \
 empty list means nothing is worth changing.";
 
-/// The editing engineer's instructions; `checks` lists the commands mmm will run.
-pub fn implement_system(checks: &[String]) -> String {
-    let mut s = String::from(
-        "You are a careful software engineer making one focused improvement to this repository.\n\n\
-         You have two tools: `str_replace_based_edit_tool` to view, create and edit files, and \
-         `search` to find code by regular expression. Paths are relative to the repository root. \
+/// The editing engineer's instructions; `checks` lists the commands mmm will run. With
+/// `declare`, the conversation also offers `submit_change` (the issues are numbered).
+pub fn implement_system(checks: &[String], declare: bool) -> String {
+    let mut s =
+        String::from("You are a careful software engineer making one focused improvement to this repository.\n\n");
+    if declare {
+        s.push_str(
+            "You have three tools: `str_replace_based_edit_tool` to view, create and edit files, `search` \
+             to find code by regular expression, and `submit_change` to declare your change once it is complete. ",
+        );
+    } else {
+        s.push_str(
+            "You have two tools: `str_replace_based_edit_tool` to view, create and edit files, and \
+             `search` to find code by regular expression. ",
+        );
+    }
+    s.push_str(
+        "Paths are relative to the repository root. \
          You cannot run commands: when you stop calling tools, mmm runs the project's checks",
     );
     if checks.is_empty() {
@@ -48,9 +60,19 @@ pub fn implement_system(checks: &[String]) -> String {
          Rules:\n\
          - Address the issues you are given, nothing else. Keep the change small and complete.\n\
          - View a file before editing it; keep its style. Keep the code compiling.\n\
-         - Add or update tests where the change warrants it.\n\
-         - Never edit generated files, lock files, vendored code, secrets, `.git/` or `.mmm/`.\n\
-         - When you are done, stop calling tools and reply with a one-line summary of the change \
+         - Add or update tests where the change warrants it. Never delete, skip or weaken a test, \
+         or edit how the checks are run, to make the checks pass: mmm flags such changes.\n\
+         - Never edit generated files, lock files, vendored code, secrets, `.git/` or `.mmm/`.\n",
+    );
+    if declare {
+        s.push_str(
+            "- When the change is complete, call `submit_change` once with its one-line summary and the \
+             numbers of the issues it addresses. List only the issues the change actually addresses: the \
+             commit names exactly those.\n",
+        );
+    }
+    s.push_str(
+        "- When you are done, stop calling tools and reply with a one-line summary of the change \
          in the imperative mood (at most 72 characters), then a blank line and a short explanation.",
     );
     s
@@ -195,8 +217,19 @@ mod tests {
 
     #[test]
     fn the_implement_prompts_name_issues_and_checks() {
-        let system = implement_system(&["cargo test".into()]);
+        let system = implement_system(&["cargo test".into()], false);
         assert!(system.contains("mmm runs the project's checks:\n- `cargo test`\n"), "{system}");
+        assert!(system.contains("You have two tools:") && !system.contains("submit_change"), "{system}");
+        let system = implement_system(&[], true);
+        assert!(system.contains("You have three tools:"), "{system}");
+        assert!(
+            system.contains(
+                "- When the change is complete, call `submit_change` once with its one-line summary and the numbers \
+                 of the issues it addresses. List only the issues the change actually addresses: the commit names \
+                 exactly those.\n- When you are done,"
+            ),
+            "{system}"
+        );
         let ctx = ProjectContext { summary: "S", repo_map: "M" };
         let issue = Issue { severity: Severity::High, file: Some("a.rs".into()), description: "d".into() };
         let text = implement_request(&ctx, &[issue], "ok");

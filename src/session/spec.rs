@@ -183,6 +183,7 @@ fn env(rt: &Runtime<'_>, model: Arc<dyn Model>, config: &SessionConfig) -> Env {
         observer: rt.observer.clone(),
         cancel: rt.cancel.clone(),
         secret_files: config.secret_files.clone(),
+        protect: config.protect.clone(),
     }
 }
 
@@ -392,7 +393,7 @@ impl SpecPolicy {
         let criteria = self.criteria();
         let spec_text = redact(&prompts::spec_text(&self.spec.title, &self.spec.body, &criteria)).into_owned();
         let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
-        request.system = vec![SystemBlock::text(prompts::implement_system(&settings.checks))];
+        request.system = vec![SystemBlock::text(prompts::implement_system(&settings.checks, false))];
         request.tools = tools.definitions().into_iter().map(setup::tool_from_json).collect();
         let context = ProjectContext { summary: &session.project.summary, repo_map: &session.project.repo_map };
         request.messages = vec![Message::user_text(redact(&prompts::spec_request(&context, &spec_text)).into_owned())];

@@ -129,6 +129,28 @@ pub const BUILTIN_SECRET_FILES: &[&str] = &[
     "**/config/master.key",
 ];
 
+/// The default of `protect`: files that only define how changes are checked (CI
+/// workflows, test-runner configuration). The tools refuse to edit them. Gitignore syntax:
+/// a pattern with a `/` is anchored at the repository root.
+pub const DEFAULT_PROTECT: &[&str] = &[
+    ".github/workflows/**",
+    ".gitlab-ci.yml",
+    ".circleci/**",
+    ".travis.yml",
+    "azure-pipelines.yml",
+    ".buildkite/**",
+    "Jenkinsfile",
+    "pytest.ini",
+    "tox.ini",
+    "noxfile.py",
+    "jest.config.*",
+    "vitest.config.*",
+    "karma.conf.*",
+    ".mocharc.*",
+    "phpunit.xml",
+    "phpunit.xml.dist",
+];
+
 /// Every key, in the order `mmm config show` and `mmm init` list them.
 pub static KEYS: &[KeyDef] = &[
     KeyDef {
@@ -257,6 +279,15 @@ pub static KEYS: &[KeyDef] = &[
         kind: Kind::List,
         default: Default::List(&[]),
         doc: "Glob patterns of files never shown to the model, added to the built-in list (.env*, *.pem, *.key, id_rsa*, ...).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "protect",
+        kind: Kind::List,
+        default: Default::List(DEFAULT_PROTECT),
+        doc: "Glob patterns of files that define how changes are checked, which the model's tools may not edit \
+              (CI workflows and test-runner configuration by default; `[]` allows every edit).",
         extra_env: &[],
         secret: false,
     },

@@ -30,6 +30,8 @@ pub struct SessionConfig {
     pub in_place: bool,
     /// Extra patterns of files the model never sees.
     pub secret_files: Vec<String>,
+    /// Patterns of files the tools may not edit because they define the checks (`protect`).
+    pub protect: Vec<String>,
     /// Whether an API key or token is set (a dry run reviews only then).
     pub has_credentials: bool,
 }
@@ -55,6 +57,7 @@ impl SessionConfig {
             pass_env: settings.list("validate.pass_env").to_vec(),
             in_place: settings.bool("in_place"),
             secret_files: settings.list("secret_files").to_vec(),
+            protect: settings.list("protect").to_vec(),
             has_credentials: settings.str("api_key").is_some() || settings.str("auth_token").is_some(),
         }
     }

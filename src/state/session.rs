@@ -137,6 +137,10 @@ pub struct IterationRecord {
     pub score_after: Option<f64>,
     /// The issues this iteration was asked to address.
     pub issues: Vec<Issue>,
+    /// The numbers (1-based, into `issues`) of the issues the change declared it addresses
+    /// (`submit_change`); empty when it did not say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addressed: Vec<u32>,
     pub outcome: Outcome,
     /// The model's one-line summary of its change, when it gave one.
     pub summary: Option<String>,
@@ -144,6 +148,10 @@ pub struct IterationRecord {
     pub files_changed: Vec<FileChangeRecord>,
     /// The last run of the checks in this iteration.
     pub validation: Vec<CheckRecord>,
+    /// What a kept change did to the checks themselves (a test file deleted, tests removed or
+    /// skipped, a file that defines the checks edited), in words; empty when nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub integrity: Vec<String>,
     pub fix_rounds: u32,
     pub usage: Usage,
     pub cost_usd: Option<f64>,
@@ -264,11 +272,13 @@ impl IterationRecord {
             score_before: None,
             score_after: None,
             issues: Vec::new(),
+            addressed: Vec::new(),
             outcome: Outcome::NoChange,
             summary: None,
             commit: None,
             files_changed: Vec::new(),
             validation: Vec::new(),
+            integrity: Vec::new(),
             fix_rounds: 0,
             usage: Usage::default(),
             cost_usd: Some(0.0),

@@ -3,7 +3,10 @@
 //! Two tools: Anthropic's text editor (`view`, `create`, `str_replace`, `insert`; see
 //! [`editor`]) and a read-only regex [`search`]. Both are confined to the [`Workspace`]:
 //! every path goes through [`Workspace::resolve`]. The model never gets a shell; the
-//! validation commands are mmm's ([`crate::exec`]).
+//! validation commands are mmm's ([`crate::exec`]). A conversation given numbered issues
+//! also gets [`submit`] (`submit_change`, [`Tools::declaring`]): the model declares its
+//! change's summary and which issues it addresses, and the router keeps the last valid
+//! declaration ([`Tools::declaration`]).
 //!
 //! [`Tools::execute`] is the router. A tool that fails (a bad path, a missing match, a
 //! malformed input) returns an error *result* for the model to read and correct; it is
@@ -14,6 +17,7 @@
 
 pub mod editor;
 pub mod search;
+pub mod submit;
 pub mod workspace;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -280,6 +284,9 @@ pub struct Tools {
     workspace: Workspace,
     changed: Mutex<BTreeSet<PathBuf>>,
     originals: Originals,
+    /// With `submit_change`: how many issues the conversation numbers, and the last valid
+    /// declaration.
+    declare: Option<(usize, Mutex<Option<submit::Declaration>>)>,
 }
 
 impl Tools {
@@ -289,7 +296,20 @@ impl Tools {
 
     /// Tools that keep the originals of the files they write in `originals`.
     pub fn keeping(workspace: Workspace, originals: Originals) -> Self {
-        Self { workspace, changed: Mutex::new(BTreeSet::new()), originals }
+        Self { workspace, changed: Mutex::new(BTreeSet::new()), originals, declare: None }
+    }
+
+    /// Also offers `submit_change`, for a conversation that numbers `issues` issues (1 to
+    /// `issues`).
+    pub fn declaring(mut self, issues: usize) -> Self {
+        self.declare = Some((issues, Mutex::new(None)));
+        self
+    }
+
+    /// The last valid `submit_change` declaration, if the model made one.
+    pub fn declaration(&self) -> Option<submit::Declaration> {
+        let (_, declared) = self.declare.as_ref()?;
+        declared.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     pub fn workspace(&self) -> &Workspace {
@@ -297,9 +317,15 @@ impl Tools {
     }
 
     /// The tool definitions for the request's `tools` array: the text editor (schema-less,
-    /// Anthropic-defined) and the search tool (a custom tool with its input schema).
+    /// Anthropic-defined), the search tool (a custom tool with its input schema) and, when
+    /// [`Tools::declaring`], `submit_change`.
     pub fn definitions(&self) -> Vec<Value> {
-        vec![serde_json::json!({"type": EDITOR_TOOL_TYPE, "name": EDITOR_TOOL_NAME}), search::definition()]
+        let mut definitions =
+            vec![serde_json::json!({"type": EDITOR_TOOL_TYPE, "name": EDITOR_TOOL_NAME}), search::definition()];
+        if let Some((issues, _)) = &self.declare {
+            definitions.push(submit::definition(*issues));
+        }
+        definitions
     }
 
     /// Runs the tool `name` with the model's `input`. Does blocking file I/O: from async
@@ -314,14 +340,38 @@ impl Tools {
                 None => editor::execute(&self.workspace, input),
             },
             SEARCH_TOOL_NAME => search::execute(&self.workspace, input),
-            _ => ToolReply::error(format!(
-                "Error: Unknown tool `{name}`. The available tools are `{EDITOR_TOOL_NAME}` and `{SEARCH_TOOL_NAME}`."
-            )),
+            submit::SUBMIT_CHANGE_TOOL_NAME => self.declare_change(input),
+            _ => self.unknown(name),
         };
         if let Some(changed) = &outcome.changed {
             self.changed.lock().unwrap_or_else(PoisonError::into_inner).insert(changed.clone());
         }
         outcome
+    }
+
+    /// The error for a tool this conversation does not offer.
+    fn unknown(&self, name: &str) -> ToolReply {
+        let available = match self.declare {
+            Some(_) => format!("`{EDITOR_TOOL_NAME}`, `{SEARCH_TOOL_NAME}` and `{}`", submit::SUBMIT_CHANGE_TOOL_NAME),
+            None => format!("`{EDITOR_TOOL_NAME}` and `{SEARCH_TOOL_NAME}`"),
+        };
+        ToolReply::error(format!("Error: Unknown tool `{name}`. The available tools are {available}."))
+    }
+
+    /// `submit_change`: a valid declaration replaces the one before; an invalid one is an
+    /// error result and changes nothing.
+    fn declare_change(&self, input: &Value) -> ToolReply {
+        let Some((issues, declared)) = &self.declare else {
+            return self.unknown(submit::SUBMIT_CHANGE_TOOL_NAME);
+        };
+        match submit::parse(input, *issues) {
+            Ok(declaration) => {
+                let reply = ToolReply::ok(submit::confirmation(&declaration));
+                *declared.lock().unwrap_or_else(PoisonError::into_inner) = Some(declaration);
+                reply
+            }
+            Err(message) => ToolReply::error(message),
+        }
     }
 
     /// [`Tools::execute`] on tokio's blocking pool, so file I/O never stalls the runtime.
@@ -386,6 +436,42 @@ mod tests {
                 "Error: Unknown tool `bash`. The available tools are `str_replace_based_edit_tool` and `search`."
             )
         );
+    }
+
+    #[test]
+    fn submit_change_is_offered_only_when_declaring_and_the_last_valid_call_wins() {
+        let (_dir, tools) = tools();
+        assert_eq!(
+            tools.execute("submit_change", &json!({"summary": "S", "addressed": [1]})),
+            ToolReply::error(
+                "Error: Unknown tool `submit_change`. The available tools are `str_replace_based_edit_tool` and `search`."
+            )
+        );
+        assert_eq!(tools.declaration(), None);
+
+        let tools = tools.declaring(2);
+        assert_eq!(tools.definitions()[2]["name"], "submit_change");
+        assert_eq!(tools.definitions().len(), 3);
+        assert_eq!(
+            tools.execute("bash", &json!({})),
+            ToolReply::error(
+                "Error: Unknown tool `bash`. The available tools are `str_replace_based_edit_tool`, `search` and \
+                 `submit_change`."
+            )
+        );
+        let first = tools.execute("submit_change", &json!({"summary": "First", "addressed": [1, 2]}));
+        assert!(!first.is_error, "{first:?}");
+        let second = tools.execute("submit_change", &json!({"summary": "Second", "addressed": [2]}));
+        assert!(!second.is_error, "{second:?}");
+        // An invalid call is an error result and leaves the last declaration standing.
+        assert_eq!(
+            tools.execute("submit_change", &json!({"summary": "Third", "addressed": [3]})),
+            ToolReply::error(
+                "Error: `addressed` names 3, which is not an issue you were given (the issues are numbered 1 to 2)."
+            )
+        );
+        assert_eq!(tools.declaration(), Some(submit::Declaration { summary: "Second".into(), addressed: vec![2] }));
+        assert!(tools.changed_files().is_empty());
     }
 
     #[test]

@@ -7,14 +7,16 @@
 //! anything under a `.git` directory, names with a newline or another control character,
 //! secret files (see [`crate::secrets`]) and, for writes, mmm's own `.mmm/` directory and
 //! anything inside a git submodule or nested repository (its changes belong to that
-//! repository, which mmm's commits and roll backs do not cover) are refused with an error
-//! the model can read. Paths shown back to the model are always relative to the root. This
+//! repository, which mmm's commits and roll backs do not cover) and files that define how
+//! changes are checked (the `protect` setting: CI workflows, test-runner configuration) are
+//! refused with an error the model can read. Paths shown back to the model are always relative to the root. This
 //! module never reads or writes a file itself (it only looks at what exists).
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use crate::secrets::SecretFiles;
 
@@ -55,6 +57,8 @@ pub struct Workspace {
     secrets: Arc<SecretFiles>,
     /// The submodules the index records (relative to the root), initialised or not.
     submodules: Arc<Vec<PathBuf>>,
+    /// Files the tools may not write because they define the checks (`protect`).
+    protected: Arc<Gitignore>,
 }
 
 impl Workspace {
@@ -67,7 +71,21 @@ impl Workspace {
             given_root: root.to_path_buf(),
             secrets: Arc::new(secrets),
             submodules: Arc::new(Vec::new()),
+            protected: Arc::new(Gitignore::empty()),
         })
+    }
+
+    /// Also refuses writes to files matching `patterns` (the `protect` setting, gitignore
+    /// syntax: a pattern with a `/` is anchored at the root).
+    pub fn with_protected(mut self, patterns: &[String]) -> anyhow::Result<Self> {
+        let mut builder = GitignoreBuilder::new(&self.root);
+        for pattern in patterns {
+            builder
+                .add_line(None, pattern)
+                .with_context(|| format!("`{pattern}` in protect is not a valid gitignore-style pattern"))?;
+        }
+        self.protected = Arc::new(builder.build().context("building the protect patterns")?);
+        Ok(self)
     }
 
     /// Also refuses writes inside `submodules` (paths relative to the root, from the
@@ -200,6 +218,11 @@ impl Workspace {
                 "Error: Permission denied. `{shown}` is inside `.mmm/`, mmm's own settings and state, which the tools cannot edit."
             )));
         }
+        if intent == Intent::Write && self.is_protected(relative, is_dir) {
+            return Err(ToolError::new(format!(
+                "Error: Permission denied. `{shown}` defines how changes are checked (protected by the `protect` setting) and cannot be edited."
+            )));
+        }
         if intent == Intent::Write
             && let Some(repository) = self.nested_repository(relative)
         {
@@ -222,6 +245,10 @@ impl Workspace {
             }
         }
         None
+    }
+
+    fn is_protected(&self, relative: &Path, is_dir: bool) -> bool {
+        !relative.as_os_str().is_empty() && self.protected.matched_path_or_any_parents(relative, is_dir).is_ignore()
     }
 
     fn is_secret(&self, relative: &Path, is_dir: bool) -> bool {
@@ -425,6 +452,37 @@ pub(crate) mod tests {
         // A submodule the index records but that is not checked out (no `.git` at all).
         let ws = ws.with_submodules(["third_party/absent".to_string()]);
         assert!(refused(&ws, "third_party/absent/x.h", Intent::Write).contains("inside `third_party/absent`"));
+    }
+
+    #[test]
+    fn protected_files_can_be_read_but_not_written() {
+        let (_dir, ws) = workspace();
+        let defaults: Vec<String> = crate::settings::keys::DEFAULT_PROTECT.iter().map(|p| p.to_string()).collect();
+        let ws = ws.with_protected(&defaults).unwrap();
+        for (requested, shown) in [
+            (".github/workflows/ci.yml", ".github/workflows/ci.yml"),
+            ("./.github/workflows/../workflows/release.yaml", ".github/workflows/release.yaml"),
+            ("pytest.ini", "pytest.ini"),
+            ("web/jest.config.ts", "web/jest.config.ts"),
+            (".circleci/config.yml", ".circleci/config.yml"),
+        ] {
+            assert_eq!(
+                refused(&ws, requested, Intent::Write),
+                format!(
+                    "Error: Permission denied. `{shown}` defines how changes are checked (protected by the `protect` setting) and cannot be edited."
+                ),
+            );
+            assert!(ws.resolve(requested, Intent::Read).is_ok(), "{requested} can be read");
+        }
+        // Anchored patterns match only at the root; mixed files are not refused by default.
+        for allowed in
+            ["docs/.github/workflows/ci.yml", "Makefile", "package.json", "tests/test_app.py", ".github/CODEOWNERS"]
+        {
+            assert!(ws.resolve(allowed, Intent::Write).is_ok(), "{allowed} can be written");
+        }
+        let ws = ws.with_protected(&[]).unwrap();
+        assert!(ws.resolve(".github/workflows/ci.yml", Intent::Write).is_ok());
+        assert!(ws.with_protected(&["ci/{a,b".to_string()]).is_err());
     }
 
     #[test]

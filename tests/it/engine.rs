@@ -51,6 +51,7 @@ fn config() -> SessionConfig {
         pass_env: Vec::new(),
         in_place: false,
         secret_files: Vec::new(),
+        protect: Vec::new(),
         has_credentials: true,
     }
 }
@@ -93,6 +94,7 @@ fn env(p: &Project, server: &FakeApi, observer: Arc<dyn Observer>, cancel: Cance
         observer,
         cancel,
         secret_files: Vec::new(),
+        protect: Vec::new(),
     }
 }
 

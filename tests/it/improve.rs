@@ -56,7 +56,8 @@ fn a_good_change_is_committed_and_recorded_then_the_target_stops_the_session() {
         p.run_git(&["log", "-1", "--format=%B"]),
         format!(
             "mmm: Make the greeting friendlier\n\nThe greeting now welcomes the reader.\n\n\
-             Issues addressed:\n- [high] src/app.txt: the greeting is curt\n\nMmm-Session: {id}\n\n"
+             Issues given (the change did not say which it addresses):\n\
+             - [high] src/app.txt: the greeting is curt\n\nMmm-Session: {id}\n\n"
         )
     );
     assert_eq!(p.run_git(&["status", "--porcelain"]), "", "nothing left uncommitted");

@@ -11,6 +11,7 @@ mod docs;
 mod engine;
 mod events;
 mod hardening;
+mod honest;
 mod improve;
 mod init;
 mod llm;
