@@ -117,6 +117,10 @@ pub struct Session {
     hooks_at_start: RulesSnapshot,
     /// What the tools' writes of the current attempt replaced.
     originals: Originals,
+    /// The index's submodules, read once: no tool can add one, so they cannot change
+    /// during the session (listing a large index every iteration would cost more than
+    /// everything else mmm does per iteration).
+    submodules: Vec<String>,
     /// The score of the current attempt's review, once reported: an attempt cut off after
     /// it (Ctrl+C while editing) still records the score it measured.
     reviewed: Mutex<Option<f64>>,
@@ -441,6 +445,7 @@ impl Session {
         let journal = Journal::open(&dir.join("events.jsonl"))?;
         let transcript = Transcript::open(&dir.join("transcript.jsonl"))?;
         let rules = Rules::new(&env.git)?;
+        let submodules = env.git.submodules()?;
         let hooks_at_start = rules.hooks_snapshot()?;
         let originals = Originals::on_disk(recovery::originals_dir(&layout, &record.id));
         Ok(Session {
@@ -468,6 +473,7 @@ impl Session {
             hooks_at_start,
             originals,
             reviewed: Mutex::new(None),
+            submodules,
             _lock: lock,
         })
     }
@@ -543,7 +549,7 @@ impl Session {
     pub fn tools(&self) -> anyhow::Result<Tools> {
         let root = self.git.root();
         let workspace = Workspace::new(root, SecretFiles::new(root, &self.secret_files)?)?
-            .with_submodules(self.git.submodules()?)
+            .with_submodules(self.submodules.clone())
             .with_protected(&self.protect)?;
         Ok(Tools::keeping(workspace, self.originals.clone()))
     }

@@ -674,3 +674,51 @@ fn a_check_whose_program_is_not_installed_is_refused_naming_it() {
          [validate] commands = [\"...\"]\n",
     );
 }
+
+/// `cargo` as the user has it, although the test's `HOME` is a temporary one.
+fn with_the_users_cargo(mut cmd: assert_cmd::Command) -> assert_cmd::Command {
+    let home = std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME is set"));
+    for (name, default) in [("RUSTUP_HOME", ".rustup"), ("CARGO_HOME", ".cargo")] {
+        cmd.env(name, std::env::var_os(name).unwrap_or_else(|| home.join(default).into_os_string()));
+    }
+    cmd.env_remove("CARGO_TARGET_DIR");
+    cmd
+}
+
+#[test]
+fn the_official_example_runs_twice_in_a_row_cleanly() {
+    let p = Project::git();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/wordfreq");
+    for file in ["Cargo.toml", "Cargo.lock", "src/lib.rs", "src/main.rs"] {
+        p.write(file, &std::fs::read_to_string(example.join(file)).unwrap());
+    }
+    p.run_git(&["add", "-A"]);
+    p.run_git(&["commit", "-q", "-m", "wordfreq as found"]);
+    // Its detected checks (build, clippy with -D warnings, test) fail on two lints; the
+    // model fixes them, the checks build `target/`, and the session reaches the target.
+    let fix = Msg::new()
+        .tool_use(
+            "t1",
+            EDITOR,
+            json!({"command": "str_replace", "path": "src/lib.rs", "old_str": "w.len() == 0", "new_str": "w.is_empty()"}),
+        )
+        .tool_use(
+            "t2",
+            EDITOR,
+            json!({"command": "str_replace", "path": "src/lib.rs", "old_str": "v.sort_by(|a, b| b.1.cmp(&a.1));",
+                   "new_str": "v.sort_by_key(|b| std::cmp::Reverse(b.1));"}),
+        );
+    let server =
+        FakeApi::with([review(3.0, issue()), Reply::stream(&fix), done("Make clippy clean"), review(8.5, json!([]))]);
+    let out = with_the_users_cargo(improve(&p, &server)).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(p.run_git(&["show", "--name-only", "--format=", "HEAD"]), "src/lib.rs\n");
+    assert_eq!(p.run_git(&["status", "--porcelain"]), "?? target/\n");
+
+    // The second run starts cleanly: `target/` is the checks' build output, not the user's work.
+    let server = FakeApi::with([review(8.5, json!([]))]);
+    let out = with_the_users_cargo(improve(&p, &server)).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(session(&p)["stop_reason"], json!({"kind": "target_reached", "score": 8.5, "target": 8.0}));
+    assert_eq!(p.run_git(&["status", "--porcelain"]), "?? target/\n");
+}
