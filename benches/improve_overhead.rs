@@ -4,8 +4,9 @@
 //! a validation command that does nothing (`true`): what remains is mmm's own work (state,
 //! journal, tools, prompts) plus the git operations every iteration needs. The same git
 //! commands mmm runs in a committed iteration (the snapshot's HEAD, branch and untracked
-//! listings, the change check, staging the changed file, the commit, the numstat), run bare,
-//! are timed as the reference floor, and both are printed side by side.
+//! listings, the change check, the work-in-progress commit under a ref, the check itself, the
+//! file's start for the integrity check, staging the changed file, the commit, the numstat),
+//! run bare, are timed as the reference floor, and both are printed side by side.
 //!
 //! Run: `cargo bench --bench improve_overhead` (add `-- --iterations N` to change N).
 
@@ -21,9 +22,10 @@ use serde_json::json;
 
 const FILES: usize = 10_000;
 
-fn git(dir: &Path, args: &[&str]) {
+fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git").arg("-C").arg(dir).args(args).output().expect("git runs");
     assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("git prints UTF-8 here")
 }
 
 fn make_repo(dir: &Path) {
@@ -96,8 +98,33 @@ fn time_git_floor(iterations: usize) -> Duration {
         git(dir.path(), &["ls-files", "--others", "--exclude-standard", "-z"]);
         git(dir.path(), &["ls-files", "--others", "--exclude-standard", "-z", "--directory"]);
         std::fs::write(dir.path().join("counter.txt"), format!("{}\n", i + 1)).unwrap();
-        // Git::paths_changed, Git::commit_paths, Git::diff_numstat
+        // Git::paths_changed
         git(dir.path(), &["status", "--porcelain=v1", "--untracked-files=all", "--", ":(literal)counter.txt"]);
+        // Git::save_wip: the work in progress kept under a ref before the checks run
+        let head = git(dir.path(), &["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]);
+        let head = head.trim();
+        let index = tempfile::NamedTempFile::new().unwrap();
+        let on_index = |args: &[&str]| {
+            let out = Command::new("git")
+                .arg("-C")
+                .arg(dir.path())
+                .args(args)
+                .env("GIT_INDEX_FILE", index.path())
+                .output()
+                .expect("git runs");
+            assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        };
+        on_index(&["read-tree", head]);
+        on_index(&["add", "--all", "--", ":(literal)counter.txt"]);
+        let tree = on_index(&["write-tree"]);
+        let wip = on_index(&["commit-tree", &tree, "-p", head, "-m", "wip"]);
+        git(dir.path(), &["update-ref", "refs/mmm/wip/bench", &wip]);
+        // The check itself (`true`, through the shell as mmm runs it): the project's cost
+        assert!(Command::new("sh").args(["-c", "true"]).current_dir(dir.path()).status().unwrap().success());
+        // Validation integrity: the file as it was at the iteration's start
+        git(dir.path(), &["cat-file", "blob", &format!("{head}:counter.txt")]);
+        // Git::commit_paths, Git::diff_numstat
         git(dir.path(), &["add", "--all", "--", ":(literal)counter.txt"]);
         let _ = Command::new("git").arg("-C").arg(dir.path()).args(["diff", "--cached", "--quiet"]).output();
         git(dir.path(), &["commit", "--quiet", "--message", "bump"]);
