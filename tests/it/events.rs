@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::common::fake_api::FakeApi;
 use crate::common::script::{
-    CHECK, done, events, issue, mmm_with, project_with_check, replace, review, session, verdict,
+    CHECK, done, events, issue, mmm_with, project_with_check, replace, review, session, shorten_then_target, verdict,
 };
 use crate::common::{Project, json_lines, schema, stderr};
 
@@ -56,12 +56,7 @@ fn lines_of_an_unknown_type_or_with_an_undocumented_field_are_refused() {
 fn an_improve_session_is_its_events_then_a_summary_and_every_reader_of_it_prints_documented_lines() {
     let p = project_with_check(CHECK);
     p.write("notes.txt", "uncommitted\n");
-    let server = FakeApi::with([
-        review(6.0, issue()),
-        replace("toolu_1", "hello", "hi"),
-        done("Shorten the greeting"),
-        review(9.0, json!([])),
-    ]);
+    let server = shorten_then_target();
     let out = json(&p, &server, "improve", &["--allow-dirty"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let lines = json_lines(&out);

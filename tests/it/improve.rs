@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::common::fake_api::{FakeApi, Msg, Reply, TEST_KEY};
 use crate::common::script::{
     CHECK, EDITOR, done, events, issue, last_message, mmm_with, project_with_check, replace, review, session,
-    session_dir, state,
+    session_dir, shorten_then_target, state,
 };
 use crate::common::{Project, json_lines, stderr, stdout};
 
@@ -21,16 +21,6 @@ fn project() -> Project {
 
 fn improve(p: &Project, server: &FakeApi) -> assert_cmd::Command {
     mmm_with(p, server, "improve")
-}
-
-/// One committed iteration (the greeting shortened to "hi"), then a review at the target.
-fn shorten_then_target() -> FakeApi {
-    FakeApi::with([
-        review(6.0, issue()),
-        replace("toolu_1", "hello", "hi"),
-        done("Shorten the greeting"),
-        review(9.0, json!([])),
-    ])
 }
 
 #[test]

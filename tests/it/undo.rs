@@ -4,18 +4,10 @@
 use serde_json::{Value, json};
 
 use crate::common::fake_api::FakeApi;
-use crate::common::script::{CHECK, done, issue, mmm_with, project_with_check, replace, review, session};
+use crate::common::script::{
+    CHECK, done, issue, mmm_with, project_with_check, replace, review, session, shorten_then_target,
+};
 use crate::common::{Project, branch_head, json_lines, stderr, stdout};
-
-/// One committed iteration (the greeting shortened to "hi"), then a review at the target.
-fn shorten_then_target() -> FakeApi {
-    FakeApi::with([
-        review(6.0, issue()),
-        replace("toolu_1", "hello", "hi"),
-        done("Shorten the greeting"),
-        review(9.0, json!([])),
-    ])
-}
 
 /// Runs `mmm improve` with `server` (and `args`), expecting success; returns the record.
 fn improve(p: &Project, server: &FakeApi, args: &[&str]) -> Value {

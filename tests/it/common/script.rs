@@ -34,6 +34,16 @@ pub fn mmm_with(p: &Project, server: &FakeApi, command: &str) -> assert_cmd::Com
     cmd
 }
 
+/// One committed iteration (the greeting shortened to "hi"), then a review at the target.
+pub fn shorten_then_target() -> FakeApi {
+    FakeApi::with([
+        review(6.0, issue()),
+        replace("toolu_1", "hello", "hi"),
+        done("Shorten the greeting"),
+        review(9.0, json!([])),
+    ])
+}
+
 /// The one issue the scripted reviews report.
 pub fn issue() -> Value {
     json!([{"severity": "high", "file": "src/app.txt", "description": "the greeting is curt"}])
