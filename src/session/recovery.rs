@@ -247,7 +247,12 @@ pub fn recover(git: &Git, layout: &Layout, record: &mut SessionRecord, price: &P
     // What is left uncommitted must all be mmm's own edits (a spec session also ticks its
     // spec file just before committing).
     let dirty = super::setup::user_changes(git)?;
+    let originals = Originals::load(originals_dir(layout, &record.id))?;
+    // Files the tools were about to write are kept before the write: mmm's, even when the
+    // crash came before the journal event that records the write.
+    let written = originals.paths_under(git.root());
     let mut ours = facts.changed_in(index);
+    ours.extend(written.iter().map(String::as_str));
     if let Some(spec) = &record.spec {
         ours.insert(spec.path.as_str());
     }
@@ -263,7 +268,6 @@ pub fn recover(git: &Git, layout: &Layout, record: &mut SessionRecord, price: &P
         .into());
     }
     git.roll_back_to(&base).context("rolling back the iteration cut off by the crash")?;
-    let originals = Originals::load(originals_dir(layout, &record.id))?;
     if adopted.is_some() {
         // The change was committed: what the tools wrote is the change.
         originals.clear()?;

@@ -181,6 +181,18 @@ impl Originals {
         Ok(Self(Arc::new(OriginalsInner { kept: Mutex::new(kept), dir: Some(dir) })))
     }
 
+    /// The files kept, relative to `root` (`/`-separated): every file the tools were about
+    /// to write, recorded before the write, so a crash between a write and its journal event
+    /// still leaves the file known as mmm's.
+    pub fn paths_under(&self, root: &Path) -> Vec<String> {
+        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        let kept = self.0.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.keys()
+            .filter_map(|p| p.strip_prefix(&root).ok())
+            .map(|p| p.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/"))
+            .collect()
+    }
+
     /// Keeps what `path` (canonical, inside the workspace root `root`) holds now, unless
     /// it was kept already. A file too large to keep is refused, so it is never written.
     fn keep(&self, root: &Path, path: &Path) -> Result<(), ToolError> {

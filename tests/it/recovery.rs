@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::fake_api::{FakeApi, Msg, Recorded, Reply};
-use crate::common::script::{CHECK, create, done, events, mmm_with, project_with_check, review, session};
+use crate::common::script::{CHECK, create, done, events, mmm_with, project_with_check, review, session, session_dir};
 use crate::common::{Project, stderr, stdout};
 
 /// A model that answers from what it is asked, so a resumed run gets the answers the
@@ -195,4 +195,29 @@ fn a_second_session_on_a_busy_work_tree_is_refused_naming_the_first() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let holder_now: Value = serde_json::from_str(&p.read(".mmm/lock")).unwrap();
     assert_ne!(holder_now["pid"], holder["pid"]);
+}
+
+#[test]
+fn a_crash_between_a_write_and_its_journal_event_is_still_recovered() {
+    let p = project_with_check(CHECK);
+    let server = note_model();
+    // Killed right after the `tool` event of iteration 1; taking that line out of the journal
+    // leaves what a crash between the write and its event leaves: a file the journal does
+    // not name, which the tools kept a record of before writing it.
+    let killed = mmm_with(&p, &server, "improve").env("MMM_DEBUG_ABORT_AFTER_EVENT", "6").output().unwrap();
+    assert_eq!(killed.status.signal(), Some(9));
+    let journal = session_dir(&p).join("events.jsonl");
+    let lines: Vec<String> = std::fs::read_to_string(&journal).unwrap().lines().map(str::to_string).collect();
+    let last: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!((last["type"].as_str(), last["path"].as_str()), (Some("tool"), Some("notes/note1.txt")));
+    std::fs::write(&journal, lines[..lines.len() - 1].iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    assert_eq!(p.read("notes/note1.txt"), "made\n");
+
+    let out = mmm_with(&p, &server, "improve").arg("--resume").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = session(&p);
+    let outcomes: Vec<&str> =
+        s["iterations"].as_array().unwrap().iter().map(|i| i["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["crashed", "committed", "committed", "committed"]);
+    assert_eq!(p.run_git(&["status", "--porcelain"]), "");
 }
