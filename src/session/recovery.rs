@@ -70,7 +70,20 @@ impl Checkpoint {
         if !path.exists() {
             return Ok(None);
         }
-        state::read_json(&path, VERSION, |from, _| anyhow::bail!("no migration from version {from} exists")).map(Some)
+        state::read_json(&path, VERSION, |from, _| anyhow::bail!("no migration from version {from} exists"))
+            .map(Some)
+            .map_err(|e| match e.root_cause().downcast_ref::<serde_json::Error>() {
+                // Truncated, garbage, empty: the iteration's start is unknown, so nothing is
+                // rolled back on a guess.
+                Some(json) => crate::error::CliError::usage(format!("{} is damaged: {json}", path.display()))
+                    .with_hint(format!(
+                        "mmm cannot tell where the interrupted iteration started: check `git status` and `git diff`, \
+                         put back or stash what should not stay, remove {}, then run `--resume` again",
+                        path.display()
+                    ))
+                    .into(),
+                None => e,
+            })
     }
 
     /// Removes the checkpoint (the iteration is recorded).

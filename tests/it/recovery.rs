@@ -221,3 +221,28 @@ fn a_crash_between_a_write_and_its_journal_event_is_still_recovered() {
     assert_eq!(outcomes, ["crashed", "committed", "committed", "committed"]);
     assert_eq!(p.run_git(&["status", "--porcelain"]), "");
 }
+
+#[test]
+fn a_damaged_checkpoint_is_named_and_nothing_is_rolled_back_on_a_guess() {
+    let p = project_with_check(CHECK);
+    let server = note_model();
+    let killed = mmm_with(&p, &server, "improve").env("MMM_DEBUG_ABORT_AFTER_EVENT", "6").output().unwrap();
+    assert_eq!(killed.status.signal(), Some(9));
+    let checkpoint = session_dir(&p).join("checkpoint.json");
+    std::fs::write(&checkpoint, "{\"version\": 1, \"iter").unwrap();
+
+    let out = mmm_with(&p, &server, "improve").arg("--resume").output().unwrap();
+    let shown = checkpoint.display();
+    assert_eq!(
+        (out.status.code(), stderr(&out)),
+        (
+            Some(2),
+            format!(
+                "error: {shown} is damaged: EOF while parsing a string at line 1 column 20\n\
+                 hint: mmm cannot tell where the interrupted iteration started: check `git status` and `git diff`, \
+                 put back or stash what should not stay, remove {shown}, then run `--resume` again\n"
+            )
+        )
+    );
+    assert_eq!(p.read("notes/note1.txt"), "made\n", "nothing was rolled back");
+}
