@@ -159,6 +159,16 @@ impl fmt::Display for InSession {
     }
 }
 
+/// `err`, marked as belonging to session `id` when it is a [`CliError`] that names none
+/// yet (a refusal of `mmm undo <id>`, say); any other error is returned as it is.
+pub fn in_session(err: anyhow::Error, id: &str) -> anyhow::Error {
+    match err.downcast::<CliError>() {
+        Ok(cli) if cli.session.is_none() => cli.in_session(id).into(),
+        Ok(cli) => cli.into(),
+        Err(err) => err,
+    }
+}
+
 /// The session an error belongs to: that of the first [`CliError`] in its chain that names
 /// one, else that of an [`InSession`] context.
 pub fn session_of(err: &anyhow::Error) -> Option<&str> {
@@ -237,6 +247,16 @@ mod tests {
     fn a_cli_error_names_its_session() {
         let err: anyhow::Error = CliError::nothing_kept("kept nothing").in_session("s2").into();
         assert_eq!((session_of(&err), classify(&err)), (Some("s2"), (Exit::NothingKept, None)));
+    }
+
+    #[test]
+    fn an_error_is_marked_as_a_sessions_only_when_it_names_none_yet() {
+        let marked = in_session(CliError::usage("refused").into(), "s1");
+        assert_eq!((session_of(&marked), marked.to_string()), (Some("s1"), "refused".to_string()));
+        let kept = in_session(CliError::usage("refused").in_session("s0").into(), "s1");
+        assert_eq!(session_of(&kept), Some("s0"));
+        let other = in_session(anyhow::anyhow!("disk full"), "s1");
+        assert_eq!((session_of(&other), other.to_string()), (None, "disk full".to_string()));
     }
 
     #[test]

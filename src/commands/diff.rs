@@ -34,10 +34,11 @@ impl Report for DiffReport {
 pub fn exec(ctx: &Ctx<'_>, args: &DiffArgs) -> anyhow::Result<()> {
     let git = Git::open(&ctx.cwd)?;
     let record = SessionRecord::find(&Layout::new(git.root()), args.session.as_deref())?;
-    let (from, to) = match args.iteration {
-        None => (Some(record.start_commit.clone()), last_commit(&record)?),
-        Some(n) => (None, iteration_commit(&record, n)?),
+    let commits = match args.iteration {
+        None => last_commit(&record).map(|to| (Some(record.start_commit.clone()), to)),
+        Some(n) => iteration_commit(&record, n).map(|to| (None, to)),
     };
+    let (from, to) = commits.map_err(|e| crate::error::in_session(e, &record.id))?;
     // Git colours its own output when mmm's stdout would be coloured (a terminal, no
     // NO_COLOR, or --color=always); JSON carries it plain.
     let color = !ctx.printer.is_json() && ctx.printer.styles().is_enabled();

@@ -55,7 +55,13 @@ impl Report for UndoReport {
 pub fn exec(ctx: &Ctx<'_>, args: &UndoArgs) -> anyhow::Result<()> {
     let git = Git::open(&ctx.cwd)?;
     let layout = Layout::new(git.root());
-    let mut record = SessionRecord::find(&layout, args.session.as_deref())?;
+    let record = SessionRecord::find(&layout, args.session.as_deref())?;
+    let id = record.id.clone();
+    undo(ctx, &git, &layout, record, args.force).map_err(|e| crate::error::in_session(e, &id))
+}
+
+/// Undoes the session `record`: its branch deleted, or its in-place commits reverted.
+fn undo(ctx: &Ctx<'_>, git: &Git, layout: &Layout, mut record: SessionRecord, force: bool) -> anyhow::Result<()> {
     let id = record.id.clone();
     if let Some(undo) = &record.undone {
         return Err(CliError::usage(format!("session {id} was already undone at {}: {undo}", undo.at()))
@@ -65,13 +71,13 @@ pub fn exec(ctx: &Ctx<'_>, args: &UndoArgs) -> anyhow::Result<()> {
     // A running session holds the lock: undo waits for no one and never runs beside it.
     let _lock = WorkTreeLock::acquire(&layout.lock_file(), &format!("undo of {id}"))?;
     let (undone, switched_to) = if record.settings.in_place {
-        (revert_in_place(&git, &record)?, None)
+        (revert_in_place(git, &record)?, None)
     } else {
-        delete_session_branch(&git, &record, args.force)?
+        delete_session_branch(git, &record, force)?
     };
     git.delete_ref(&format!("refs/mmm/wip/{id}"))?;
     record.undone = Some(undone.clone());
-    record.save_in(&layout)?;
+    record.save_in(layout)?;
     ctx.printer.report(&UndoReport { r#type: "undo", session: id, undone, switched_to })
 }
 

@@ -146,10 +146,10 @@ fn a_pushed_branch_is_kept_unless_forced() {
         "deleting the local branch would not remove the pushed one; `mmm undo {id} --force` deletes the local branch anyway"
     );
     assert_eq!(stderr(&out), format!("error: {message}\nhint: {hint}\n"));
-    // The failure is not a session's (undo runs none), so the error line names no session.
+    // The refusal is about that session, so the error line names it.
     assert_eq!(
         json_lines(&out),
-        [json!({"type": "error", "message": message, "causes": [], "hint": hint, "exit_code": 2})]
+        [json!({"session": id, "type": "error", "message": message, "causes": [], "hint": hint, "exit_code": 2})]
     );
     assert_eq!(git_ok(&p, &["branch", "--show-current"]), branch, "nothing was touched");
 
