@@ -5,13 +5,14 @@
 //! back.
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::common::fake_api::{FakeApi, Msg, Recorded, Reply};
-use crate::common::script::{CHECK, create, done, events, mmm_with, project_with_check, review, session, session_dir};
+use crate::common::script::{
+    CHECK, create, done, events, mmm_with, project_with_check, review, session, session_dir, spawn_improve,
+};
 use crate::common::{Project, stderr, stdout};
 
 /// A model that answers from what it is asked, so a resumed run gets the answers the
@@ -153,14 +154,7 @@ fn a_second_session_on_a_busy_work_tree_is_refused_naming_the_first() {
     let p = project_with_check(CHECK);
     let stalled = Reply::stream(&Msg::new().text("thinking")).stall_after(40);
     let server = FakeApi::with([stalled]);
-    let mut first = crate::common::mmm_std(&p.root, &p.home)
-        .env("ANTHROPIC_API_KEY", crate::common::fake_api::TEST_KEY)
-        .env("ANTHROPIC_BASE_URL", server.url())
-        .arg("improve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = spawn_improve(&p, &server);
     let deadline = Instant::now() + Duration::from_secs(30);
     while server.requests().is_empty() {
         assert!(Instant::now() < deadline, "the first session never asked for its review");

@@ -3,7 +3,6 @@
 //! and in a check's output, an environment password a check prints, the API key in the
 //! environment of checks and git hooks, and a check that must die with a killed mmm.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -126,14 +125,7 @@ fn a_check_dies_with_a_killed_mmm() {
     let pid_file = marks.path().join("check.pid");
     let p = project_with_check(&format!("echo $$ > {}; exec sleep 30", pid_file.display()));
     let server = FakeApi::start();
-    let mut mmm = crate::common::mmm_std(&p.root, &p.home)
-        .env("ANTHROPIC_API_KEY", TEST_KEY)
-        .env("ANTHROPIC_BASE_URL", server.url())
-        .arg("improve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut mmm = spawn_improve(&p, &server);
     let deadline = Instant::now() + Duration::from_secs(30);
     let pid: i32 = loop {
         if let Some(pid) = std::fs::read_to_string(&pid_file).ok().and_then(|s| s.trim().parse().ok()) {

@@ -34,6 +34,19 @@ pub fn mmm_with(p: &Project, server: &FakeApi, command: &str) -> assert_cmd::Com
     cmd
 }
 
+/// `mmm improve` started in the background against `server`, its output discarded: for a
+/// test that watches or kills a running session.
+pub fn spawn_improve(p: &Project, server: &FakeApi) -> std::process::Child {
+    super::mmm_std(&p.root, &p.home)
+        .env("ANTHROPIC_API_KEY", TEST_KEY)
+        .env("ANTHROPIC_BASE_URL", server.url())
+        .arg("improve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("mmm starts")
+}
+
 /// One committed iteration (the greeting shortened to "hi"), then a review at the target.
 pub fn shorten_then_target() -> FakeApi {
     FakeApi::with([
