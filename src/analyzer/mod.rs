@@ -13,8 +13,10 @@
 //! field changes meaning or disappears.
 
 mod cache;
+mod comments;
 mod health;
 mod lang;
+mod lines;
 mod projects;
 mod render;
 mod repomap;

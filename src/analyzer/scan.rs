@@ -15,7 +15,8 @@ use std::sync::LazyLock;
 use memchr::memmem::Finder;
 use serde::{Deserialize, Serialize};
 
-use super::lang::{CommentState, Lang, LineKind, Syntax, trim};
+use super::lang::{Lang, LineKind, Syntax};
+use super::lines::{LineCounter, trim};
 use super::syntax::{self, SymbolKind, is_ident};
 
 /// Most symbols kept per file; the rest are counted in no map.
@@ -220,6 +221,7 @@ pub struct Scanner {
     seen: IdentSet,
     events: Vec<(usize, Event)>,
     stack: Vec<Open>,
+    lines: LineCounter,
 }
 
 struct Builder {
@@ -238,9 +240,8 @@ impl Scanner {
         self.stack.clear();
         let mut symbols = Builder { names: String::new(), items: Vec::new() };
         let closer = syntax::closer(syntax);
-        let has_comments = !def.line.is_empty() || !def.block.is_empty();
-
-        let mut state = CommentState::default();
+        let has_comments = !def.lines.line.is_empty() || !def.lines.block.is_empty();
+        self.lines.reset();
         let mut test_area = false;
         let mut last_code = 0u32;
         let mut next_event = 0;
@@ -251,7 +252,7 @@ impl Scanner {
             let raw = &buf[pos..end];
             let line = raw.strip_suffix(b"\r").unwrap_or(raw);
             line_no += 1;
-            let kind = def.classify(line, &mut state);
+            let (kind, _) = self.lines.classify(&def.lines, buf, pos, end);
             match kind {
                 LineKind::Blank => out.lines.blank += 1,
                 LineKind::Comment => out.lines.comment += 1,
@@ -473,7 +474,7 @@ fn todo_text(def: &super::lang::LangDef, line: &[u8], col: usize, kind: LineKind
     if kind != LineKind::Comment {
         let before = &line[..col];
         let opens = |m: &str| memchr::memmem::find(before, m.as_bytes()).is_some();
-        if !def.line.iter().any(|m| opens(m)) && !def.block.iter().any(|(s, _)| opens(s)) {
+        if !def.lines.line.iter().any(|m| opens(m)) && !def.lines.block.iter().any(|(s, _)| opens(s)) {
             return None;
         }
     }
