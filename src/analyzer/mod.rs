@@ -317,6 +317,25 @@ mod tests {
     }
 
     #[test]
+    fn a_build_script_is_no_entry_point_and_a_lint_check_is_a_linter() {
+        let dir = tree(&[
+            ("Cargo.toml", "[package]\nname = \"app\"\n"),
+            ("build.rs", "fn main() {\n    println!(\"cargo:rerun-if-changed=build.rs\");\n}\n"),
+            ("src/main.rs", "fn main() {}\n"),
+        ]);
+        let a = analyze(dir.path(), &Options::default()).unwrap();
+        assert_eq!(a.structure.entry_points, ["src/main.rs"]);
+        let summary = a.prompt_summary();
+        let structure = summary.lines().find(|l| l.starts_with("Structure: ")).unwrap();
+        assert_eq!(
+            structure,
+            "Structure: source: . (1 file), src (1 file); tests: none found; entry points: src/main.rs; \
+             CI: none found; linters: cargo clippy --all-targets -- -D warnings (lint check, no config file); \
+             docs: no README; documentation none"
+        );
+    }
+
+    #[test]
     fn a_missing_directory_is_a_usage_error() {
         let err = analyze(Path::new("/no/such/dir"), &Options::default()).unwrap_err();
         assert_eq!(crate::error::classify(&err).0, crate::Exit::Usage);

@@ -114,7 +114,16 @@ fn structure_rows(a: &Analysis) -> Vec<(&'static str, String)> {
         rows.push(("entry points", join_limited(&s.entry_points, ITEMS_SHOWN, Clone::clone)));
     }
     rows.push(("CI", if s.ci.is_empty() { "none found".into() } else { s.ci.join(", ") }));
-    rows.push(("linters", if s.linters.is_empty() { "none configured".into() } else { s.linters.join(", ") }));
+    // A lint check the project defines (cargo clippy, a `lint` script) is a linter even without
+    // a config file of its own; saying "none" beside the health's "linter: yes" would contradict it.
+    let lint_checks: Vec<&str> =
+        a.checks.iter().filter(|c| c.name.starts_with("lint")).map(|c| c.command.as_str()).collect();
+    let linters = match (s.linters.is_empty(), lint_checks.is_empty()) {
+        (false, _) => s.linters.join(", "),
+        (true, false) => format!("{} (lint check, no config file)", lint_checks.join(", ")),
+        (true, true) => "none configured".into(),
+    };
+    rows.push(("linters", linters));
     let d = &s.docs;
     let mut docs = Vec::new();
     match &d.readme {

@@ -242,7 +242,7 @@ impl Scanner {
         let closer = syntax::closer(syntax);
         let has_comments = !def.lines.line.is_empty() || !def.lines.block.is_empty();
         self.lines.reset();
-        let mut test_area = false;
+        let mut tests = TestItem::None;
         let mut last_code = 0u32;
         let mut next_event = 0;
         let mut pos = 0;
@@ -258,10 +258,13 @@ impl Scanner {
                 LineKind::Comment => out.lines.comment += 1,
                 LineKind::Code => {
                     out.lines.code += 1;
-                    if syntax == Syntax::Rust && !test_area && line.starts_with(b"#[cfg(test)]") {
-                        self.close_all(&mut symbols, last_code);
-                        test_area = true;
-                    }
+                    let test_area = syntax == Syntax::Rust && {
+                        let (inside, started) = tests.step(line);
+                        if started {
+                            self.close_from(indentation(line), &mut symbols, last_code);
+                        }
+                        inside
+                    };
                     if is_test || test_area {
                         out.test_code += 1;
                     }
@@ -291,7 +294,7 @@ impl Scanner {
                         let sd = &syntax::smells(syntax)[smell as usize];
                         let p = sd.patterns[pattern as usize].as_bytes();
                         if kind == LineKind::Code
-                            && !test_area
+                            && !tests.inside()
                             && col + p.len() <= line.len()
                             && !in_string_literal(line, col)
                             && (sd.check)(line, col, p)
@@ -423,6 +426,13 @@ impl Scanner {
         }
     }
 
+    /// Closes the open definitions indented at least `indent` (a test item begins there).
+    fn close_from(&mut self, indent: u32, symbols: &mut Builder, end: u32) {
+        while self.stack.last().is_some_and(|top| top.indent >= indent) {
+            self.close_top(symbols, end);
+        }
+    }
+
     fn close_all(&mut self, symbols: &mut Builder, end: u32) {
         while !self.stack.is_empty() {
             self.close_top(symbols, end);
@@ -439,6 +449,108 @@ impl Builder {
             s.kind.is_function() && (name == "main" || name == "Main")
         })
     }
+}
+
+/// Where a Rust file's test code is: the item after a test attribute (`#[test]`,
+/// `#[tokio::test]`, `#[cfg(test)]` in any combination that requires `test`), to its closing
+/// brace at the attribute's indentation, or to its `;`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TestItem {
+    None,
+    /// After the attribute(s), before the item's first line, at this indentation.
+    Attributes(u32),
+    /// Inside the item's body, which closes at this indentation.
+    Body(u32),
+}
+
+impl TestItem {
+    fn inside(self) -> bool {
+        self != TestItem::None
+    }
+
+    /// Moves past one code line: whether the line is test code, and whether a test item
+    /// starts on it.
+    fn step(&mut self, line: &[u8]) -> (bool, bool) {
+        let indent = indentation(line);
+        let t = trim(line);
+        match *self {
+            TestItem::None if is_test_attribute(t) => {
+                *self = TestItem::Attributes(indent);
+                (true, true)
+            }
+            TestItem::None => (false, false),
+            TestItem::Attributes(_) if t.starts_with(b"#[") => (true, false),
+            TestItem::Attributes(k) => {
+                *self = if t.ends_with(b";") { TestItem::None } else { TestItem::Body(k) };
+                (true, false)
+            }
+            TestItem::Body(k) if indent < k => {
+                *self = TestItem::None;
+                self.step(line)
+            }
+            TestItem::Body(k) => {
+                if indent == k && t.starts_with(b"}") {
+                    *self = TestItem::None;
+                }
+                (true, false)
+            }
+        }
+    }
+}
+
+/// `#[test]`, `#[tokio::test(...)]`, `#[rstest]`, `#[bench]`, or a `#[cfg(...)]` that holds only
+/// where `test` is set (`all(test, not(miri))`, `any(test, feature = "x")`, but not `not(test)`).
+fn is_test_attribute(t: &[u8]) -> bool {
+    let Some(inner) = t.strip_prefix(b"#[") else { return false };
+    let end = inner.iter().position(|&b| !(is_ident(b) || b == b':')).unwrap_or(inner.len());
+    let path = &inner[..end];
+    let name = path.rsplit(|&b| b == b':').next().unwrap_or(path);
+    match name {
+        b"test" | b"rstest" | b"bench" | b"test_case" | b"quickcheck" => true,
+        b"cfg" if path == b"cfg" => cfg_requires_test(&inner[end..]),
+        _ => false,
+    }
+}
+
+/// True when the bare predicate `test` occurs in a cfg expression under an even number of `not`s.
+fn cfg_requires_test(expr: &[u8]) -> bool {
+    let mut calls: Vec<bool> = Vec::new(); // for each open `(`: is it `not(`
+    let mut i = 0;
+    while i < expr.len() {
+        let b = expr[i];
+        if b == b'"' {
+            i += memchr::memchr(b'"', &expr[i + 1..]).map_or(expr.len(), |j| j + 2);
+            continue;
+        }
+        if is_ident(b) && (i == 0 || !is_ident(expr[i - 1])) {
+            let end = expr[i..].iter().position(|&c| !is_ident(c)).map_or(expr.len(), |j| i + j);
+            let word = &expr[i..end];
+            let next = expr[end..].iter().find(|c| !c.is_ascii_whitespace());
+            match next {
+                Some(b'(') => {
+                    calls.push(word == b"not");
+                    i = end + expr[end..].iter().position(|&c| c == b'(').unwrap_or(0) + 1;
+                    continue;
+                }
+                Some(b'=') => {}
+                _ if word == b"test" && calls.iter().filter(|&&n| n).count() % 2 == 0 => {
+                    return true;
+                }
+                _ => {}
+            }
+            i = end;
+            continue;
+        }
+        match b {
+            b'(' => calls.push(false),
+            b')' => {
+                calls.pop();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 /// Leading whitespace width, a tab counting as four.
@@ -533,6 +645,63 @@ mod tests {
         assert!(!in_string_literal(br#"a "b" c"#, 6));
         assert!(in_string_literal(br#"a "b \" c"#, 8));
         assert!(!in_string_literal(br#"b'"' => x"#, 8));
+    }
+
+    #[test]
+    fn test_attributes_in_any_cfg_combination() {
+        let yes = [
+            "#[test]",
+            "#[tokio::test(flavor = \"multi_thread\")]",
+            "#[cfg(test)]",
+            "#[cfg(all(test, not(miri)))]",
+            "#[cfg(any(test, feature = \"testing\"))]",
+            "#[rstest]",
+            "#[cfg(not(not(test)))]",
+        ];
+        let no = [
+            "#[cfg(not(test))]",
+            "#[cfg(feature = \"test\")]",
+            "#[derive(Debug)]",
+            "#[cfg(all(unix, not(test)))]",
+            "#[testing]",
+            "#[cfg(tests)]",
+        ];
+        assert_eq!(yes.iter().filter(|a| is_test_attribute(a.as_bytes())).count(), yes.len(), "{yes:?}");
+        assert_eq!(no.iter().filter(|a| is_test_attribute(a.as_bytes())).count(), 0, "{no:?}");
+    }
+
+    #[test]
+    fn test_items_end_at_their_closing_brace_and_hide_their_functions() {
+        // rusqlite's tests sit under #[cfg(all(test, not(miri)))]; code after a test module is code.
+        let text = "\
+fn a() {
+    1;
+}
+#[cfg(all(test, not(miri)))]
+mod tests {
+    fn long_helper() {
+        2;
+    }
+}
+#[cfg(test)]
+use std::fmt;
+fn b() {
+    3;
+}
+impl X {
+    #[tokio::test]
+    async fn t() {
+        4;
+    }
+    fn c() {
+        5;
+    }
+}
+";
+        let s = scan("Rust", text);
+        assert_eq!(s.test_code, 6 + 2 + 4);
+        let names: Vec<(String, u32)> = s.symbols.iter().map(|(sym, n)| (n.to_string(), sym.lines)).collect();
+        assert_eq!(names, vec![("a".into(), 3), ("b".into(), 3), ("X".into(), 0), ("c".into(), 3)]);
     }
 
     #[test]

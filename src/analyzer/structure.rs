@@ -302,7 +302,8 @@ pub fn analyze(files: &[FileEntry]) -> Structure {
     };
     let mut entries: Vec<&str> = files
         .iter()
-        .filter(|f| !f.is_test && f.status == Status::Scanned)
+        // A Cargo build script has a `main` but is run by the build, not by a user.
+        .filter(|f| !f.is_test && f.status == Status::Scanned && f.name() != "build.rs")
         .filter(|f| f.scan.has_main || is_entry_name(f) || (f.path.starts_with("src/bin/") && f.path.ends_with(".rs")))
         .map(|f| &*f.path)
         .collect();
