@@ -42,7 +42,7 @@ use crate::secrets::SecretFiles;
 use crate::settings::Settings;
 
 /// The version of the [`Analysis`] JSON schema.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How to analyze.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -75,6 +75,10 @@ pub struct LanguageStat {
     pub files: u64,
     #[serde(flatten)]
     pub lines: LineCounts,
+    /// Of `files`, those generated or data (lock files, minified, tables): counted, not analysed.
+    pub generated_files: u64,
+    /// Of the code lines, those in generated files.
+    pub generated_code: u64,
 }
 
 /// File totals of the walk.
@@ -132,14 +136,18 @@ pub fn analyze(root: &Path, opts: &Options) -> anyhow::Result<Analysis> {
     let map = repomap::build(&walked.files, &walked.idents, &structure.entry_points);
     tracing::debug!("repo map after {:?}", started.elapsed());
     let languages = languages(&walked.files);
+    // Generated output (ring's pregenerated assembly) says nothing of what the project is written in.
     let primary_language = languages
         .iter()
-        .find(|l| lang::Lang::by_name(&l.name).is_some_and(|l| l.def().kind == lang::Kind::Programming))
+        .filter(|l| lang::Lang::by_name(&l.name).is_some_and(|l| l.def().kind == lang::Kind::Programming))
+        .filter(|l| l.lines.code > l.generated_code)
+        .max_by_key(|l| l.lines.code - l.generated_code)
         .map(|l| l.name.clone());
+    let counted = || walked.files.iter().filter(|f| f.status.is_counted());
     let files = FileTotals {
         total: walked.files.len() as u64,
-        scanned: walked.files.iter().filter(|f| f.status == walk::Status::Scanned).count() as u64,
-        bytes: walked.files.iter().filter(|f| f.status == walk::Status::Scanned).map(|f| f.bytes).sum(),
+        scanned: counted().count() as u64,
+        bytes: counted().map(|f| f.bytes).sum(),
         skipped: walked.skipped,
     };
     Ok(Analysis {
@@ -173,19 +181,32 @@ fn canonical_dir(root: &Path) -> anyhow::Result<PathBuf> {
 }
 
 fn languages(files: &[walk::FileEntry]) -> Vec<LanguageStat> {
-    let mut by_lang: Vec<(lang::Lang, u64, LineCounts)> = Vec::new();
-    for f in files.iter().filter(|f| f.status == walk::Status::Scanned) {
+    let mut by_lang: Vec<(lang::Lang, LanguageStat)> = Vec::new();
+    for f in files.iter().filter(|f| f.status.is_counted()) {
         let Some(l) = f.lang else { continue };
-        match by_lang.iter_mut().find(|(x, _, _)| *x == l) {
-            Some((_, n, lines)) => {
-                *n += 1;
-                lines.add(&f.scan.lines);
+        let i = match by_lang.iter().position(|(x, _)| *x == l) {
+            Some(i) => i,
+            None => {
+                let empty = LanguageStat {
+                    name: l.name().into(),
+                    files: 0,
+                    lines: LineCounts::default(),
+                    generated_files: 0,
+                    generated_code: 0,
+                };
+                by_lang.push((l, empty));
+                by_lang.len() - 1
             }
-            None => by_lang.push((l, 1, f.scan.lines)),
+        };
+        let stat = &mut by_lang[i].1;
+        stat.files += 1;
+        stat.lines.add(&f.scan.lines);
+        if f.status == walk::Status::Generated {
+            stat.generated_files += 1;
+            stat.generated_code += f.scan.lines.code;
         }
     }
-    let mut out: Vec<LanguageStat> =
-        by_lang.into_iter().map(|(l, files, lines)| LanguageStat { name: l.name().into(), files, lines }).collect();
+    let mut out: Vec<LanguageStat> = by_lang.into_iter().map(|(_, stat)| stat).collect();
     out.sort_by(|a, b| b.lines.code.cmp(&a.lines.code).then(a.name.cmp(&b.name)));
     out
 }
@@ -287,7 +308,7 @@ mod tests {
         assert_eq!(a.checks()[3], Check { name: "test (web)".into(), dir: "web".into(), command: "npm test".into() });
         let summary = a.prompt_summary();
         let lines: Vec<&str> = summary.lines().collect();
-        assert_eq!(lines[0], "Project analysis (mmm analyzer, schema v1)");
+        assert_eq!(lines[0], "Project analysis (mmm analyzer, schema v2)");
         assert_eq!(lines[1], "Files: 3 (3 read); primary language: Rust");
         assert_eq!(
             lines[2],
@@ -332,6 +353,60 @@ mod tests {
             "Structure: source: . (1 file), src (1 file); tests: none found; entry points: src/main.rs; \
              CI: none found; linters: cargo clippy --all-targets -- -D warnings (lint check, no config file); \
              docs: no README; documentation none"
+        );
+    }
+
+    #[test]
+    fn generated_files_and_data_tables_are_counted_but_never_analysed() {
+        let long_fn = format!("fn generated() {{\n{}}}\n", "    let x = compute();\n".repeat(120));
+        let table = format!(
+            "static const uint32_t TABLE[] = {{\n{}}};\nint alignas(void) {{\n    return 0;\n}}\n",
+            "    {TOBN(0x18a9143c, 0x79e730d4), TOBN(0x3ba6dc29, 0xa2d6afde)},\n".repeat(80)
+        );
+        let asm = "mov eax, 1\nret\n".repeat(300);
+        let dir = tree(&[
+            ("Cargo.toml", "[package]\nname = \"app\"\n"),
+            ("src/lib.rs", "pub fn real() -> u32 {\n    1\n}\n"),
+            ("src/proto.rs", &format!("// Code generated by protoc-gen-rust. DO NOT EDIT.\n{long_fn}")),
+            ("crypto/table.h", &table),
+            ("pregenerated/x86.asm", &asm),
+            ("web/app.min.js", "function a(){return 1}\n"),
+            ("web/package-lock.json", "{\n  \"lockfileVersion\": 3\n}\n"),
+        ]);
+        let a = analyze(dir.path(), &Options::default()).unwrap();
+        let langs: Vec<(&str, u64, u64, u64, u64)> = a
+            .languages
+            .iter()
+            .map(|l| (l.name.as_str(), l.files, l.lines.code, l.generated_files, l.generated_code))
+            .collect();
+        assert_eq!(
+            langs,
+            vec![
+                ("Assembly", 1, 600, 1, 600),
+                ("Rust", 2, 125, 1, 122),
+                ("C", 1, 85, 1, 85),
+                ("JSON", 1, 3, 1, 3),
+                ("TOML", 1, 2, 0, 0),
+                ("JavaScript", 1, 1, 1, 1),
+            ]
+        );
+        assert_eq!(a.primary_language.as_deref(), Some("Rust"));
+        assert_eq!(a.files.skipped.generated, 5);
+        let longest: Vec<&str> = a.health.longest_functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(longest, ["real"]);
+        let largest: Vec<&str> = a.health.largest_files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(largest, ["src/lib.rs"]);
+        let mapped: Vec<&str> = a.map.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(mapped, ["src/lib.rs"]);
+        let focus: Vec<(&str, &str)> = a.focus_areas.iter().map(|f| (f.area.as_str(), f.reason.as_str())).collect();
+        // No complexity focus from the 120-line generated function or the table.
+        assert_eq!(
+            focus,
+            [
+                ("tests", "add tests: no test code found"),
+                ("documentation", "no README, few comments (0% of lines)"),
+                ("tooling", "no CI configured")
+            ]
         );
     }
 

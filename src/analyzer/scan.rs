@@ -122,6 +122,8 @@ pub struct FileScan {
     pub symbols: Symbols,
     /// Defines `main` (or is a Python `__main__` script).
     pub has_main: bool,
+    /// Code lines that are mostly numeric literals (a table of data rather than code).
+    pub data_lines: u64,
 }
 
 /// A hasher for keys that already are hashes.
@@ -272,7 +274,9 @@ impl Scanner {
                         if !test_area {
                             self.structure(line, line_no, syntax, closer, last_code, &mut symbols, &mut out);
                         }
-                        self.hash_idents(line);
+                        if self.hash_idents(line) {
+                            out.data_lines += 1;
+                        }
                     }
                     last_code = line_no;
                 }
@@ -319,6 +323,24 @@ impl Scanner {
         out
     }
 
+    /// Counts one file's lines without analysing it (generated files).
+    pub fn count(&mut self, buf: &[u8], lang: Lang) -> LineCounts {
+        let syntax = &lang.def().lines;
+        self.lines.reset();
+        let mut counts = LineCounts::default();
+        let mut pos = 0;
+        while pos < buf.len() {
+            let end = memchr::memchr(b'\n', &buf[pos..]).map_or(buf.len(), |i| pos + i);
+            match self.lines.classify(syntax, buf, pos, end).0 {
+                LineKind::Blank => counts.blank += 1,
+                LineKind::Comment => counts.comment += 1,
+                LineKind::Code => counts.code += 1,
+            }
+            pos = end + 1;
+        }
+        counts
+    }
+
     fn collect_events(&mut self, buf: &[u8], lang: Lang, is_test: bool) {
         self.events.clear();
         for (finder, kind) in TODO_FINDERS.iter() {
@@ -332,17 +354,27 @@ impl Scanner {
         self.events.sort_unstable_by_key(|e| e.0);
     }
 
-    fn hash_idents(&mut self, line: &[u8]) {
+    /// Records the line's identifiers; true when the line is mostly numeric literals (at least
+    /// 8 bytes of numbers, twice the bytes of identifiers).
+    fn hash_idents(&mut self, line: &[u8]) -> bool {
+        let (mut number_bytes, mut ident_bytes) = (0, 0);
         let mut i = 0;
         while i < line.len() {
             let b = line[i];
-            if b.is_ascii_alphabetic() || b == b'_' {
+            if b.is_ascii_digit() {
+                let start = i;
+                while i < line.len() && (is_ident(line[i]) || line[i] == b'.') {
+                    i += 1;
+                }
+                number_bytes += i - start;
+            } else if b.is_ascii_alphabetic() || b == b'_' {
                 let start = i;
                 let mut h = 0x811c_9dc5_u32;
                 while i < line.len() && is_ident(line[i]) {
                     h = (h ^ u32::from(line[i])).wrapping_mul(0x0100_0193);
                     i += 1;
                 }
+                ident_bytes += i - start;
                 if i - start >= MIN_IDENT {
                     self.seen.insert(h);
                 }
@@ -350,6 +382,7 @@ impl Scanner {
                 i += 1;
             }
         }
+        number_bytes >= 8 && number_bytes >= 2 * ident_bytes
     }
 
     /// Tracks definitions and their extent on one code line.

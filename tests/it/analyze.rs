@@ -517,7 +517,10 @@ fn binary_and_non_utf8_files() {
     std::fs::write(p.root.join("image.png"), b"\x89PNG\r\n\x1a\n\0\0").unwrap();
     let a = analyze(&p, &[]);
     assert_eq!(a["files"]["skipped"]["binary"], 1);
-    assert_eq!(a["languages"], json!([{"name": "Python", "files": 1, "code": 2, "comment": 1, "blank": 0}]));
+    assert_eq!(
+        a["languages"],
+        json!([{"name": "Python", "files": 1, "code": 2, "comment": 1, "blank": 0, "generated_files": 0, "generated_code": 0}])
+    );
     assert_eq!(a["map"][0]["symbols"], json!([{"kind": "function", "name": "f", "line": 2}]));
 }
 
@@ -536,7 +539,10 @@ fn symlinks_are_never_followed_so_loops_and_links_out_of_the_tree_are_harmless()
     symlink(outside.path().join("secret_code.rs"), p.root.join("linked.rs")).unwrap();
     let a = analyze(&p, &[]);
     assert_eq!(a["files"]["skipped"]["symlinks"], 5);
-    assert_eq!(a["languages"], json!([{"name": "Rust", "files": 1, "code": 1, "comment": 0, "blank": 0}]));
+    assert_eq!(
+        a["languages"],
+        json!([{"name": "Rust", "files": 1, "code": 1, "comment": 0, "blank": 0, "generated_files": 0, "generated_code": 0}])
+    );
     assert!(!a.to_string().contains("outside"));
 }
 
@@ -547,7 +553,10 @@ fn a_huge_file_is_counted_as_skipped_not_read() {
     p.write("small.rs", "fn y() {}\n");
     let a = analyze(&p, &[]);
     assert_eq!(a["files"]["skipped"]["too_large"], 1);
-    assert_eq!(a["languages"], json!([{"name": "Rust", "files": 1, "code": 1, "comment": 0, "blank": 0}]));
+    assert_eq!(
+        a["languages"],
+        json!([{"name": "Rust", "files": 1, "code": 1, "comment": 0, "blank": 0, "generated_files": 0, "generated_code": 0}])
+    );
 }
 
 #[test]
@@ -646,7 +655,7 @@ fn the_cache_is_reused_until_head_or_a_dirty_file_changes() {
     assert_eq!(statuses(&p, &["--no-cache"]), ("disabled".into(), 3));
     // A cache of another schema version is recomputed, as is a corrupt one.
     let cache = p.root.join(".mmm/cache/analysis.json");
-    let text = std::fs::read_to_string(&cache).unwrap().replacen("\"version\":1", "\"version\":0", 1);
+    let text = std::fs::read_to_string(&cache).unwrap().replacen("\"version\":2", "\"version\":0", 1);
     std::fs::write(&cache, text).unwrap();
     assert_eq!(statuses(&p, &[]), ("miss".into(), 3));
     std::fs::write(&cache, "{not json").unwrap();
@@ -686,7 +695,7 @@ fn json_output_is_one_analysis_object_with_the_documented_fields() {
             "warnings",
         ]
     );
-    assert_eq!((&a["type"], &a["version"]), (&json!("analysis"), &json!(1)));
+    assert_eq!((&a["type"], &a["version"]), (&json!("analysis"), &json!(2)));
     assert_eq!(a["root"], json!(p.root.canonicalize().unwrap()));
     assert_eq!(
         sorted(&a["health"]),
