@@ -8,14 +8,14 @@ use serde::{Deserialize, Serialize};
 use super::lang::Kind;
 use super::projects::{Check, Project};
 use super::scan::TodoKind;
-use super::structure::Structure;
+use super::structure::{Structure, is_support_path};
 use super::syntax;
 use super::walk::{FileEntry, Status};
 
 /// Functions longer than this count as long.
 pub const LONG_FUNCTION: u32 = 50;
 /// Files with more code lines than this count as large.
-pub const LARGE_FILE: u64 = 500;
+pub const LARGE_FILE: u64 = 1000;
 const TOP: usize = 10;
 const MAX_TODO_ITEMS: usize = 50;
 
@@ -142,8 +142,11 @@ fn top<T>(items: &mut Vec<T>, n: usize, cmp: impl Fn(&T, &T) -> std::cmp::Orderi
     items.sort_by(cmp);
 }
 
+/// The project's own code and its tests: not generated, not examples, benchmarks or build helpers.
 fn is_source(f: &FileEntry) -> bool {
-    f.status == Status::Scanned && f.lang.is_some_and(|l| l.def().kind == Kind::Programming)
+    f.status == Status::Scanned
+        && f.lang.is_some_and(|l| l.def().kind == Kind::Programming)
+        && (f.is_test || !is_support_path(&f.path))
 }
 
 fn round(x: f64, decimals: i32) -> f64 {
@@ -165,14 +168,14 @@ pub fn assess(files: &[FileEntry], structure: &Structure, projects: &[Project], 
     let mut todo_items = Vec::new();
     for f in files.iter().filter(|f| is_source(f)) {
         let code = f.scan.lines.code;
-        h.tests.test_code_lines += f.scan.test_code;
+        h.tests.test_code_lines += f.scan.test_code + f.scan.doc_test;
         h.tests.source_code_lines += code - f.scan.test_code;
         if f.is_test {
             h.tests.test_files += 1;
         } else {
             comment_lines += f.scan.lines.comment;
             source_files += 1;
-            if code > LARGE_FILE {
+            if code - f.scan.test_code > LARGE_FILE {
                 large_files += 1;
             }
             largest.push((code - f.scan.test_code, &f.path));
@@ -268,7 +271,8 @@ pub fn assess(files: &[FileEntry], structure: &Structure, projects: &[Project], 
     let scores = [
         (2.5 * (h.tests.ratio / 0.4).min(1.0), tests_detail(&h.tests)),
         (
-            2.0 * (1.0 - per_k(smell_count) / 10.0).max(0.0),
+            // Full marks lost at one smell per 50 source lines.
+            2.0 * (1.0 - per_k(smell_count) / 20.0).max(0.0),
             format!(
                 "{} smell{} in {} source lines ({:.1} per 1,000)",
                 thousands(smell_count),

@@ -136,13 +136,7 @@ pub fn analyze(root: &Path, opts: &Options) -> anyhow::Result<Analysis> {
     let map = repomap::build(&walked.files, &walked.idents, &structure.entry_points);
     tracing::debug!("repo map after {:?}", started.elapsed());
     let languages = languages(&walked.files);
-    // Generated output (ring's pregenerated assembly) says nothing of what the project is written in.
-    let primary_language = languages
-        .iter()
-        .filter(|l| lang::Lang::by_name(&l.name).is_some_and(|l| l.def().kind == lang::Kind::Programming))
-        .filter(|l| l.lines.code > l.generated_code)
-        .max_by_key(|l| l.lines.code - l.generated_code)
-        .map(|l| l.name.clone());
+    let primary_language = primary_language(&languages, &projects);
     let counted = || walked.files.iter().filter(|f| f.status.is_counted());
     let files = FileTotals {
         total: walked.files.len() as u64,
@@ -178,6 +172,26 @@ fn canonical_dir(root: &Path) -> anyhow::Result<PathBuf> {
             .into());
     }
     Ok(canonical)
+}
+
+/// The programming language with the most code lines outside generated files (ring's
+/// pregenerated assembly says nothing of what it is written in), except that the language of
+/// the project at the root wins while it has at least a quarter of those lines: ring's Perl
+/// assembly generators do not make a Rust crate a Perl project.
+fn primary_language(languages: &[LanguageStat], projects: &[Project]) -> Option<String> {
+    let own_code = |l: &LanguageStat| l.lines.code - l.generated_code;
+    let programming: Vec<&LanguageStat> = languages
+        .iter()
+        .filter(|l| lang::Lang::by_name(&l.name).is_some_and(|l| l.def().kind == lang::Kind::Programming))
+        .filter(|l| own_code(l) > 0)
+        .collect();
+    let top = programming.iter().max_by_key(|l| own_code(l))?;
+    let root = projects.iter().find(|p| p.dir == ".").map(|p| p.language.as_str());
+    let root = root.and_then(|name| programming.iter().find(|l| l.name == name));
+    Some(match root {
+        Some(r) if own_code(r) * 4 >= own_code(top) => r.name.clone(),
+        _ => top.name.clone(),
+    })
 }
 
 fn languages(files: &[walk::FileEntry]) -> Vec<LanguageStat> {
@@ -408,6 +422,27 @@ mod tests {
                 ("tooling", "no CI configured")
             ]
         );
+    }
+
+    #[test]
+    fn a_deliberately_poor_project_scores_at_most_4() {
+        // No tests, no CI, no README, a 500-line function with bare excepts.
+        let body = "    try:\n        x = compute()\n    except:\n        pass\n".repeat(125);
+        let dir = tree(&[("app.py", &format!("def main():\n{body}\n\nmain()\n"))]);
+        let a = analyze(dir.path(), &Options::default()).unwrap();
+        let breakdown: Vec<(&str, f64)> = a.health.breakdown.iter().map(|c| (c.name.as_str(), c.score)).collect();
+        assert_eq!(
+            breakdown,
+            [
+                ("tests", 0.0),
+                ("error_handling", 0.0),
+                ("documentation", 0.0),
+                ("complexity", 1.0),
+                ("tooling", 0.0),
+                ("maintenance", 1.0)
+            ]
+        );
+        assert_eq!(a.health.score, 2.0);
     }
 
     #[test]

@@ -124,6 +124,8 @@ pub struct FileScan {
     pub has_main: bool,
     /// Code lines that are mostly numeric literals (a table of data rather than code).
     pub data_lines: u64,
+    /// Lines of Rust doc-tests (code blocks in `///`/`//!` comments, which `cargo test` runs).
+    pub doc_test: u64,
 }
 
 /// A hasher for keys that already are hashes.
@@ -245,6 +247,7 @@ impl Scanner {
         let has_comments = !def.lines.line.is_empty() || !def.lines.block.is_empty();
         self.lines.reset();
         let mut tests = TestItem::None;
+        let mut doctest = false;
         let mut last_code = 0u32;
         let mut next_event = 0;
         let mut pos = 0;
@@ -257,7 +260,12 @@ impl Scanner {
             let (kind, _) = self.lines.classify(&def.lines, buf, pos, end);
             match kind {
                 LineKind::Blank => out.lines.blank += 1,
-                LineKind::Comment => out.lines.comment += 1,
+                LineKind::Comment => {
+                    out.lines.comment += 1;
+                    if syntax == Syntax::Rust {
+                        doctest = doc_test_line(trim(line), doctest, &mut out.doc_test);
+                    }
+                }
                 LineKind::Code => {
                     out.lines.code += 1;
                     let test_area = syntax == Syntax::Rust && {
@@ -302,6 +310,7 @@ impl Scanner {
                             && col + p.len() <= line.len()
                             && !in_string_literal(line, col)
                             && (sd.check)(line, col, p)
+                            && !sd.excused_by.is_some_and(|note| excused(buf, pos, end, note))
                         {
                             match out.smells.iter_mut().find(|h| h.smell == smell) {
                                 Some(hit) => hit.count += 1,
@@ -586,6 +595,41 @@ fn cfg_requires_test(expr: &[u8]) -> bool {
     false
 }
 
+/// Follows a Rust doc comment line through doc-test fences: whether the next line is inside
+/// a doc-test, counting the lines inside one.
+fn doc_test_line(t: &[u8], inside: bool, count: &mut u64) -> bool {
+    let Some(text) = t.strip_prefix(b"///").or_else(|| t.strip_prefix(b"//!")) else { return inside };
+    let Some(info) = text.trim_ascii().strip_prefix(b"```") else {
+        *count += u64::from(inside);
+        return inside;
+    };
+    if inside {
+        return false;
+    }
+    // rustdoc runs a block with no info string or only Rust attributes; `text`, `ignore`,
+    // `toml` and the like are not tests.
+    const RUN: &[&[u8]] = &[b"rust", b"no_run", b"should_panic", b"compile_fail", b"test_harness"];
+    info.split(|&b| b == b',' || b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .all(|w| RUN.contains(&w) || w.starts_with(b"edition"))
+}
+
+/// True when `note` (in any case: `SAFETY:`, `Safety:`) is on the line `buf[start..end]` or one
+/// of the three lines above it.
+fn excused(buf: &[u8], start: usize, end: usize, note: &str) -> bool {
+    let mut from = start;
+    for _ in 0..3 {
+        match from.checked_sub(1).and_then(|nl| memchr::memrchr(b'\n', &buf[..nl])) {
+            Some(i) => from = i + 1,
+            None => {
+                from = 0;
+                break;
+            }
+        }
+    }
+    buf[from..end].windows(note.len()).any(|w| w.eq_ignore_ascii_case(note.as_bytes()))
+}
+
 /// Leading whitespace width, a tab counting as four.
 fn indentation(line: &[u8]) -> u32 {
     let mut width = 0;
@@ -678,6 +722,37 @@ mod tests {
         assert!(!in_string_literal(br#"a "b" c"#, 6));
         assert!(in_string_literal(br#"a "b \" c"#, 8));
         assert!(!in_string_literal(br#"b'"' => x"#, 8));
+    }
+
+    #[test]
+    fn documented_unsafe_expect_and_coded_type_ignores_are_no_smells_and_doc_tests_are_tests() {
+        let text = "\
+/// Adds.
+///
+/// ```
+/// assert_eq!(add(1, 2), 3);
+/// let x = 1;
+/// ```
+///
+/// ```text
+/// not run
+/// ```
+fn add(a: u32, b: u32) -> u32 {
+    // SAFETY: the pointer is valid for the call.
+    let _ = unsafe { f() };
+    let _ = x.expect(\"checked above\");
+    let y = 1;
+    let z = 2;
+    let _ = unsafe { g() };
+    a + b
+}
+";
+        let s = scan("Rust", text);
+        assert_eq!(s.doc_test, 2);
+        // Only the undocumented unsafe block.
+        assert_eq!(s.smells, vec![SmellHit { smell: 2, count: 1, first_line: 17 }]);
+        let s = scan("Python", "x = f()  # type: ignore[attr-defined]\ny = g()  # type: ignore\n");
+        assert_eq!(s.smells, vec![SmellHit { smell: 2, count: 1, first_line: 2 }]);
     }
 
     #[test]

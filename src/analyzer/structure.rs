@@ -21,6 +21,16 @@ const TEST_DIRS: &[&str] = &[
     "testing",
 ];
 
+/// Directories of code that supports a project without being it: examples, benchmarks, fuzz
+/// targets and build helpers. Their smells and long functions say nothing of the product.
+const SUPPORT_DIRS: &[&str] = &["examples", "example", "benches", "bench", "benchmarks", "fuzz", "xtask"];
+
+/// True for support code by its path (see [`SUPPORT_DIRS`]; a Cargo `build.rs` too).
+pub fn is_support_path(path: &str) -> bool {
+    let (dirs, name) = path.rsplit_once('/').unwrap_or(("", path));
+    name == "build.rs" || dirs.split('/').any(|d| SUPPORT_DIRS.contains(&d))
+}
+
 /// True for a test file by its path: inside a test directory, or named like one
 /// (`test_x.py`, `x_test.go`, `x.spec.ts`, `XTest.java`, `x_spec.rb`, ...).
 pub fn is_test_path(path: &str) -> bool {

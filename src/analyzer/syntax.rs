@@ -434,6 +434,9 @@ pub struct SmellDef {
     pub patterns: &'static [&'static str],
     /// Whether a match at `at` in `line` really is the smell.
     pub check: fn(line: &[u8], at: usize, pattern: &[u8]) -> bool,
+    /// A note that excuses the match when it is on the same line or one of the three above
+    /// (`SAFETY:` before an `unsafe` block states why it is sound: that is the practice).
+    pub excused_by: Option<&'static str>,
 }
 
 fn always(_: &[u8], _: usize, _: &[u8]) -> bool {
@@ -462,6 +465,10 @@ fn empty_block_after(line: &[u8], at: usize, pattern: &[u8]) -> bool {
     rest[open + 1..].trim_ascii_start().starts_with(b"}")
 }
 
+fn bare_type_ignore(line: &[u8], at: usize, pattern: &[u8]) -> bool {
+    line.get(at + pattern.len()) != Some(&b'[')
+}
+
 fn wildcard_import(line: &[u8], at: usize, _: &[u8]) -> bool {
     line_start(line, at, b"") || line.trim_ascii_start().starts_with(b"from ")
 }
@@ -472,36 +479,50 @@ pub fn smells(syntax: Syntax) -> &'static [SmellDef] {
         Syntax::Rust => &[
             SmellDef {
                 id: "rust_unwrap",
-                label: "unwrap()/expect() outside tests",
-                patterns: &[".unwrap()", ".expect("],
+                // `.expect("why")` states the invariant it relies on; a bare unwrap does not.
+                label: "unwrap() outside tests",
+                patterns: &[".unwrap()"],
                 check: always,
+                excused_by: None,
             },
             SmellDef {
                 id: "rust_todo_macro",
                 label: "todo!/unimplemented!",
                 patterns: &["todo!(", "unimplemented!("],
                 check: word_start,
+                excused_by: None,
             },
             SmellDef {
                 id: "rust_unsafe",
-                label: "unsafe code",
-                patterns: &["unsafe {", "unsafe fn"],
+                // `unsafe fn` declares a contract for callers; only a block needs its reason.
+                label: "unsafe block without a SAFETY comment",
+                patterns: &["unsafe {"],
                 check: word_start,
+                excused_by: Some("SAFETY"),
             },
         ],
         Syntax::Python => &[
-            SmellDef { id: "python_bare_except", label: "bare except:", patterns: &["except:"], check: line_start },
+            SmellDef {
+                id: "python_bare_except",
+                label: "bare except:",
+                patterns: &["except:"],
+                check: line_start,
+                excused_by: None,
+            },
             SmellDef {
                 id: "python_wildcard_import",
                 label: "wildcard import",
                 patterns: &["import *"],
                 check: wildcard_import,
+                excused_by: None,
             },
             SmellDef {
                 id: "python_type_ignore",
-                label: "# type: ignore",
+                // `# type: ignore[code]` silences one named error, as mypy recommends.
+                label: "bare # type: ignore",
                 patterns: &["# type: ignore"],
-                check: always,
+                check: bare_type_ignore,
+                excused_by: None,
             },
         ],
         Syntax::TypeScript => &[
@@ -510,18 +531,38 @@ pub fn smells(syntax: Syntax) -> &'static [SmellDef] {
                 label: "explicit any",
                 patterns: &[": any", "as any", "<any>", "any[]"],
                 check: word_end,
+                excused_by: None,
             },
             SmellDef {
                 id: "ts_ignore",
                 label: "@ts-ignore/@ts-nocheck",
                 patterns: &["@ts-ignore", "@ts-nocheck"],
                 check: always,
+                excused_by: None,
             },
-            SmellDef { id: "js_console_log", label: "console.log", patterns: &["console.log("], check: word_start },
+            SmellDef {
+                id: "js_console_log",
+                label: "console.log",
+                patterns: &["console.log("],
+                check: word_start,
+                excused_by: None,
+            },
         ],
         Syntax::JavaScript => &[
-            SmellDef { id: "js_console_log", label: "console.log", patterns: &["console.log("], check: word_start },
-            SmellDef { id: "js_eslint_disable", label: "eslint-disable", patterns: &["eslint-disable"], check: always },
+            SmellDef {
+                id: "js_console_log",
+                label: "console.log",
+                patterns: &["console.log("],
+                check: word_start,
+                excused_by: None,
+            },
+            SmellDef {
+                id: "js_eslint_disable",
+                label: "eslint-disable",
+                patterns: &["eslint-disable"],
+                check: always,
+                excused_by: None,
+            },
         ],
         Syntax::Go => &[
             SmellDef {
@@ -529,8 +570,9 @@ pub fn smells(syntax: Syntax) -> &'static [SmellDef] {
                 label: "ignored error (approximate)",
                 patterns: &["_ = ", ", _ := ", ", _ = "],
                 check: go_ignored,
+                excused_by: None,
             },
-            SmellDef { id: "go_panic", label: "panic()", patterns: &["panic("], check: word_start },
+            SmellDef { id: "go_panic", label: "panic()", patterns: &["panic("], check: word_start, excused_by: None },
         ],
         Syntax::Java => &[
             SmellDef {
@@ -538,18 +580,21 @@ pub fn smells(syntax: Syntax) -> &'static [SmellDef] {
                 label: "empty catch block",
                 patterns: &["catch ("],
                 check: empty_block_after,
+                excused_by: None,
             },
             SmellDef {
                 id: "java_print_stack_trace",
                 label: "printStackTrace()",
                 patterns: &[".printStackTrace()"],
                 check: always,
+                excused_by: None,
             },
             SmellDef {
                 id: "java_system_out",
                 label: "System.out/err printing",
                 patterns: &["System.out.print", "System.err.print"],
                 check: word_start,
+                excused_by: None,
             },
         ],
         Syntax::CSharp => &[SmellDef {
@@ -557,30 +602,42 @@ pub fn smells(syntax: Syntax) -> &'static [SmellDef] {
             label: "empty catch block",
             patterns: &["catch"],
             check: csharp_catch,
+            excused_by: None,
         }],
-        Syntax::Kotlin => {
-            &[SmellDef { id: "kotlin_not_null", label: "!! assertion", patterns: &["!!"], check: always }]
-        }
-        Syntax::Swift => {
-            &[SmellDef { id: "swift_force", label: "try!/as! force", patterns: &["try!", "as!"], check: word_start }]
-        }
+        Syntax::Kotlin => &[SmellDef {
+            id: "kotlin_not_null",
+            label: "!! assertion",
+            patterns: &["!!"],
+            check: always,
+            excused_by: None,
+        }],
+        Syntax::Swift => &[SmellDef {
+            id: "swift_force",
+            label: "try!/as! force",
+            patterns: &["try!", "as!"],
+            check: word_start,
+            excused_by: None,
+        }],
         Syntax::Ruby => &[SmellDef {
             id: "ruby_rescue",
             label: "rescue nil / rescue Exception",
             patterns: &["rescue nil", "rescue Exception"],
             check: word_end,
+            excused_by: None,
         }],
         Syntax::Php => &[SmellDef {
             id: "php_debug_output",
             label: "var_dump/print_r",
             patterns: &["var_dump(", "print_r("],
             check: word_start,
+            excused_by: None,
         }],
         Syntax::C | Syntax::Cpp => &[SmellDef {
             id: "c_unsafe_string",
             label: "strcpy/strcat/sprintf/gets",
             patterns: &["strcpy(", "strcat(", "sprintf(", "gets("],
             check: word_start,
+            excused_by: None,
         }],
         _ => &[],
     }

@@ -615,7 +615,7 @@ fn the_score_breakdown_is_deterministic_and_explained() {
             {"name": "error_handling", "score": 0.0, "max": 2.0, "detail": "10 smells in 30 source lines (333.3 per 1,000)"},
             {"name": "documentation", "score": 0.62, "max": 1.5, "detail": "README.md 1 line, comments 29% of source lines"},
             {"name": "complexity", "score": 2.0, "max": 2.0,
-             "detail": "0 of 10 functions over 50 lines, 0 of 1 source file over 500 lines"},
+             "detail": "0 of 10 functions over 50 lines, 0 of 1 source file over 1000 lines"},
             {"name": "tooling", "score": 1.0, "max": 1.0, "detail": "CI: GitHub Actions; linter: yes; build/test commands: yes"},
             {"name": "maintenance", "score": 0.0, "max": 1.0, "detail": "1 TODO/FIXME/HACK marker (33.3 per 1,000 source lines)"},
         ])
@@ -624,7 +624,7 @@ fn the_score_breakdown_is_deterministic_and_explained() {
     assert_eq!(
         a["focus_areas"],
         json!([
-            {"area": "error_handling", "reason": "10 unwrap()/expect() outside tests (Rust), most in src/lib.rs"},
+            {"area": "error_handling", "reason": "10 unwrap() outside tests (Rust), most in src/lib.rs"},
             {"area": "tests", "reason": "add tests: test/source code ratio 0.13 (4 test lines in 1 test file, 30 source lines)"},
             {"area": "maintenance", "reason": "resolve 1 TODO/FIXME/HACK marker, first at src/lib.rs:53"},
             {"area": "documentation", "reason": "README is only 1 line"},
