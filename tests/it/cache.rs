@@ -1,0 +1,138 @@
+//! The prompt cache and the context, end to end: a session's reviews and editing
+//! conversations start with the same stable prefix (tools, system prompt, project summary
+//! and repo map), byte for byte, carrying its breakpoint; a result the model no longer needs
+//! (a view of a file edited since) is replaced by a stub saying how to get it again; a view
+//! of unchanged lines points at the earlier one.
+
+use serde_json::{Value, json};
+
+use crate::common::fake_api::FakeApi;
+use crate::common::script::{CHECK, EDITOR, done, edit, issue, mmm_with, replace, review};
+use crate::common::{Project, stderr};
+
+/// A project whose repo map is long enough to be cached (over 1,024 tokens with the tools
+/// and system prompt), with a 400-line file to view.
+fn project() -> Project {
+    let p = Project::git();
+    p.write("src/app.txt", "greeting = hello\n");
+    p.write(".mmm/config.toml", &format!("[validate]\ncommands = [{CHECK:?}]\n"));
+    for i in 0..40 {
+        let functions: String = (0..5)
+            .map(|j| format!("pub fn compute_value_{i}_{j}(input: u32) -> u32 {{\n    input + {j}\n}}\n\n"))
+            .collect();
+        p.write(&format!("src/part{i}.rs"), &functions);
+    }
+    let big: String = (1..=400).map(|n| format!("const LINE_{n}: u32 = {n}; // a long line\n")).collect();
+    p.write("src/big.rs", &big);
+    p.run_git(&["add", "-A"]);
+    p.run_git(&["commit", "-q", "-m", "a project with a map"]);
+    p
+}
+
+/// Paths of the `cache_control` marks in a request body.
+fn marks(v: &Value, path: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                if k == "cache_control" {
+                    out.push(path.to_string());
+                } else {
+                    marks(child, &format!("{path}/{k}"), out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().enumerate().for_each(|(i, c)| marks(c, &format!("{path}/{i}"), out)),
+        _ => {}
+    }
+}
+
+fn marked(body: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    marks(body, "", &mut out);
+    out.sort();
+    out
+}
+
+/// `v` without its `cache_control` marks.
+fn unmarked(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter().filter(|(k, _)| *k != "cache_control").map(|(k, c)| (k.clone(), unmarked(c))).collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(unmarked).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The stable prefix of a request: tools, system prompt and the first message's first block.
+fn stable(body: &Value) -> String {
+    format!("{}{}{}", body["tools"], body["system"], body["messages"][0]["content"][0])
+}
+
+fn result_text(body: &Value, message: usize) -> Value {
+    body["messages"][message]["content"][0]["content"].clone()
+}
+
+#[test]
+fn reviews_and_edits_share_a_byte_identical_marked_prefix_and_superseded_results_are_stubbed() {
+    let p = project();
+    let server = FakeApi::with([
+        // Iteration 1: view 400 lines of src/big.rs, edit it, done.
+        review(6.0, issue()),
+        edit("toolu_v", json!({"command": "view", "path": "src/big.rs", "view_range": [1, 400]})),
+        edit(
+            "toolu_e",
+            json!({"command": "str_replace", "path": "src/big.rs", "old_str": "LINE_3: u32 = 3;", "new_str": "LINE_3: u32 = 30;"}),
+        ),
+        done("Change line 3"),
+        // Iteration 2: view src/app.txt twice, edit it, done.
+        review(6.0, issue()),
+        edit("toolu_a", json!({"command": "view", "path": "src/app.txt"})),
+        edit("toolu_b", json!({"command": "view", "path": "src/app.txt"})),
+        replace("toolu_c", "hello", "hi"),
+        done("Shorten the greeting"),
+        review(9.0, json!([])),
+    ]);
+    let out = mmm_with(&p, &server, "improve").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(p.run_git(&["rev-list", "--count", "HEAD"]).trim(), "4", "two iterations committed");
+    let bodies: Vec<Value> = server.requests().iter().map(|r| r.json()).collect();
+    assert_eq!(bodies.len(), 10);
+
+    // Every review: the same tools, system prompt and project block, marked once at its end.
+    let reviews = [&bodies[0], &bodies[4], &bodies[9]];
+    for body in reviews {
+        assert_eq!(stable(body), stable(reviews[0]));
+        assert_eq!(marked(body), ["/messages/0/content/0"]);
+        assert_eq!(body["messages"][0]["content"][0]["cache_control"], json!({"type": "ephemeral"}));
+        assert!(body["messages"][0]["content"][0]["text"].as_str().unwrap().starts_with("# Project\n\n"));
+    }
+    assert_ne!(bodies[0]["messages"][0]["content"][1], bodies[4]["messages"][0]["content"][1], "history grew");
+
+    // Both editing conversations start with the same marked prefix.
+    assert_eq!(stable(&bodies[1]), stable(&bodies[5]));
+    assert_eq!(marked(&bodies[1]), ["/messages/0/content/0", "/messages/0/content/1"]);
+
+    // The view of src/big.rs is whole in the turn after it, a stub once the file was edited.
+    let viewed = result_text(&bodies[2], 2);
+    assert!(viewed.as_str().unwrap().starts_with("1: const LINE_1: u32 = 1; // a long line\n2: "), "{viewed}");
+    assert_eq!(
+        result_text(&bodies[3], 2),
+        "[Removed by mmm to save context: this result showed lines 1-400 of `src/big.rs` (turn 1); the file was \
+         edited or viewed again at turn 2. View it again if you need it.]"
+    );
+    // Everything before the stub is byte-identical (marks aside: they are not part of the
+    // prefix); the stable prefix keeps its mark.
+    let head = |b: &Value| unmarked(&json!([b["messages"][0], b["messages"][1]]));
+    assert_eq!(head(&bodies[3]), head(&bodies[2]));
+    assert_eq!(marked(&bodies[3]), ["/messages/0/content/0", "/messages/2/content/0", "/messages/4/content/0"]);
+
+    // A second view of the same unchanged lines points at the first.
+    assert_eq!(result_text(&bodies[6], 2), "1: greeting = hello");
+    assert_eq!(
+        result_text(&bodies[7], 4),
+        "Lines 1-1 of `src/app.txt` are unchanged since your last view (turn 1); that result is still above in \
+         this conversation."
+    );
+    assert_eq!(bodies[7]["messages"][3]["content"][0]["name"], EDITOR);
+}
