@@ -136,7 +136,7 @@ impl Context {
             }
             self.calls[i].stubbed = true;
         }
-        plan.reread = (0..first).rev().find(|&m| request.messages[m].role == Role::User).filter(|&m| m > 0);
+        plan.reread = (0..first).rev().find(|&m| request.messages[m].role == Role::User);
         located.len()
     }
 
@@ -319,7 +319,7 @@ mod tests {
         // Everything before the first stub is byte-identical, and nothing after it but the stubs changed.
         assert_eq!(run.request.messages[..2], before.messages[..2]);
         assert!(run.request.messages[3] == before.messages[3] && run.request.messages[5..] == before.messages[5..]);
-        assert_eq!(plan.reread, None, "the first stub is in the first result: only the stable prefix is unchanged");
+        assert_eq!(plan.reread, Some(0), "the first stub is in the first result: the first message is unchanged");
         // Stubbed once: nothing more to do.
         assert_eq!(run.context.compact(&mut run.request, &mut plan, 6), 0);
     }

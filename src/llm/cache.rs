@@ -158,7 +158,8 @@ pub fn place_breakpoints(request: &mut MessagesRequest, plan: &CachePlan) {
     chosen.retain(|s| cacheable(*s));
     chosen.sort();
     chosen.dedup();
-    // Over four (only when a reread is asked for): the latest marks win.
+    // Four candidates at most (the stable prefix, two user turns, a reread); should there
+    // ever be more, the stable prefix and the latest marks win.
     while chosen.len() > MAX_BREAKPOINTS {
         chosen.remove(1);
     }

@@ -122,10 +122,12 @@ fn reviews_and_edits_share_a_byte_identical_marked_prefix_and_superseded_results
          edited or viewed again at turn 2. View it again if you need it.]"
     );
     // Everything before the stub is byte-identical (marks aside: they are not part of the
-    // prefix); the stable prefix keeps its mark.
+    // prefix); the stable prefix keeps its mark, and the first message's end, written by the
+    // first request, is marked again to be read.
     let head = |b: &Value| unmarked(&json!([b["messages"][0], b["messages"][1]]));
     assert_eq!(head(&bodies[3]), head(&bodies[2]));
-    assert_eq!(marked(&bodies[3]), ["/messages/0/content/0", "/messages/2/content/0", "/messages/4/content/0"]);
+    let expected = ["/messages/0/content/0", "/messages/0/content/1", "/messages/2/content/0", "/messages/4/content/0"];
+    assert_eq!(marked(&bodies[3]), expected);
 
     // A second view of the same unchanged lines points at the first.
     assert_eq!(result_text(&bodies[6], 2), "1: greeting = hello");
