@@ -56,6 +56,8 @@ pub struct Conversation {
     pub requests: u32,
     pub cache: CachePlan,
     pub context: compact::Context,
+    /// When the latest request was sent (its cache entries live from then on).
+    pub last_sent: Option<std::time::Instant>,
 }
 
 impl Conversation {
@@ -66,7 +68,14 @@ impl Conversation {
 
     /// A conversation whose requests use the cache as `cache` says.
     pub fn laid_out(request: MessagesRequest, cache: CachePlan) -> Self {
-        Self { request, usage: Usage::default(), requests: 0, cache, context: compact::Context::default() }
+        Self {
+            request,
+            usage: Usage::default(),
+            requests: 0,
+            cache,
+            context: compact::Context::default(),
+            last_sent: None,
+        }
     }
 
     /// Adds user text (a follow-up: check failures, a nudge): to the last message when it
@@ -136,6 +145,7 @@ pub async fn run_turns(
             }
             _ => {}
         };
+        conversation.last_sent = Some(std::time::Instant::now());
         let response = model.send(&conversation.request, &on_update).await?;
         conversation.usage += response.usage;
         conversation.requests += 1;

@@ -185,6 +185,7 @@ fn env(rt: &Runtime<'_>, model: Arc<dyn Model>, config: &SessionConfig) -> Env {
         cancel: rt.cancel.clone(),
         secret_files: config.secret_files.clone(),
         protect: config.protect.clone(),
+        cache_refresh: config.cache_refresh,
     }
 }
 

@@ -2,13 +2,16 @@
 //! conversations start with the same stable prefix (tools, system prompt, project summary
 //! and repo map), byte for byte, carrying its breakpoint; a result the model no longer needs
 //! (a view of a file edited since) is replaced by a stub saying how to get it again; a view
-//! of unchanged lines points at the earlier one.
+//! of unchanged lines points at the earlier one; checks that outlive the cache have it
+//! refreshed, paid for and counted, unless `cache_refresh = false`.
 
 use serde_json::{Value, json};
 
-use crate::common::fake_api::FakeApi;
-use crate::common::script::{CHECK, EDITOR, done, edit, issue, mmm_with, replace, review};
-use crate::common::{Project, stderr};
+use crate::common::fake_api::{FakeApi, Msg, Reply};
+use crate::common::script::{
+    CHECK, EDITOR, done, edit, events, issue, mmm_with, project_with_check, replace, review, session,
+};
+use crate::common::{Project, stderr, stdout};
 
 /// A project whose repo map is long enough to be cached (over 1,024 tokens with the tools
 /// and system prompt), with a 400-line file to view.
@@ -137,4 +140,92 @@ fn reviews_and_edits_share_a_byte_identical_marked_prefix_and_superseded_results
          this conversation."
     );
     assert_eq!(bodies[7]["messages"][3]["content"][0]["name"], EDITOR);
+}
+
+/// The scripted replies in order, while a request with `max_tokens: 1` (a cache refresh,
+/// however many the timing makes) gets a one-token answer.
+fn refreshing_model(replies: Vec<Reply>) -> FakeApi {
+    let queue = std::sync::Mutex::new(std::collections::VecDeque::from(replies));
+    FakeApi::respond(move |request| {
+        if request.json()["max_tokens"] == 1 {
+            let usage = json!({"input_tokens": 3, "cache_read_input_tokens": 1500, "output_tokens": 1});
+            return Reply::stream(&Msg::new().text("O").stop_reason("max_tokens").usage(usage));
+        }
+        queue.lock().unwrap().pop_front().expect("a scripted reply for every request but the refreshes")
+    })
+}
+
+/// A project whose check takes 2 s, with a prompt cache said to live 1 s.
+fn slow_project(extra_config: &str) -> Project {
+    let p = project_with_check("sleep 2; ! grep -q BUG src/app.txt");
+    let config = p.read(".mmm/config.toml");
+    p.write(".mmm/config.toml", &format!("cache_ttl = \"1s\"\n{extra_config}{config}"));
+    p.run_git(&["commit", "-qam", "a short cache life"]);
+    p
+}
+
+/// One committed iteration (the greeting shortened) on a slow project, then the target.
+fn shorten_slowly(p: &Project) -> (FakeApi, std::process::Output) {
+    let server = refreshing_model(vec![
+        review(6.0, issue()),
+        replace("toolu_1", "hello", "hi"),
+        done("Shorten the greeting"),
+        review(9.0, json!([])),
+    ]);
+    let out = mmm_with(p, &server, "improve").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    (server, out)
+}
+
+#[test]
+fn checks_longer_than_the_cache_lives_refresh_it_and_the_refresh_is_paid_and_counted() {
+    let p = slow_project("");
+    let (server, out) = shorten_slowly(&p);
+
+    let bodies: Vec<Value> = server.requests().iter().map(|r| r.json()).collect();
+    let refreshes: Vec<&Value> = bodies.iter().filter(|b| b["max_tokens"] == 1).collect();
+    assert!(!refreshes.is_empty(), "a 2 s check outlives a 1 s cache: at least one refresh");
+    // Each refresh is the editing conversation's last request, cut after its last user
+    // message (here: nothing to cut), marks and all, asking for one token.
+    let last_edit = &bodies[2];
+    for refresh in &refreshes {
+        let mut expected = last_edit.clone();
+        expected["max_tokens"] = json!(1);
+        assert_eq!(**refresh, expected);
+    }
+    // Paid and counted: in the session's requests and usage, as events, in the summary.
+    let n = refreshes.len() as u64;
+    let s = session(&p);
+    assert_eq!((s["requests"].as_u64(), s["cache_refreshes"].as_u64()), (Some(bodies.len() as u64), Some(n)));
+    assert_eq!(s["usage"]["cache_read_input_tokens"].as_u64(), Some(1500 * n));
+    let journaled = events(&p);
+    let refreshed: Vec<&Value> = journaled.iter().filter(|e| e["type"] == "cache_refresh").collect();
+    assert_eq!(refreshed.len() as u64, n);
+    assert_eq!(
+        (
+            refreshed[0]["iteration"].clone(),
+            refreshed[0]["conversation"].clone(),
+            refreshed[0]["cache_read_input_tokens"].clone()
+        ),
+        (json!(1), json!("implement-1"), json!(1500))
+    );
+    // claude-sonnet-5 at $2 / $10 per million: 3 + 1500 × 0.1 input, 1 output.
+    assert_eq!(refreshed[0]["cost_usd"], json!((3.0 * 2.0 + 150.0 * 2.0 + 10.0) / 1e6));
+    let summary = journaled.iter().find(|e| e["type"] == "summary").unwrap();
+    assert_eq!(summary["cache_refreshes"].as_u64(), Some(n));
+    let text = stdout(&out);
+    assert!(text.contains("   refreshed the prompt cache during the checks: 1.5k tokens read, $0.00\n"), "{text}");
+    assert!(
+        text.contains(&format!("% of input read from cache ({n} of them cache refreshes during long checks)\n")),
+        "{text}"
+    );
+}
+
+#[test]
+fn cache_refresh_false_never_refreshes() {
+    let p = slow_project("cache_refresh = false\n");
+    let (server, _) = shorten_slowly(&p);
+    assert_eq!(server.requests().len(), 4, "no request besides the scripted ones");
+    assert_eq!(session(&p).get("cache_refreshes"), None);
+    assert!(events(&p).iter().all(|e| e["type"] != "cache_refresh"));
 }
