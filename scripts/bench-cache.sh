@@ -21,9 +21,11 @@ if [ -z "${BASELINE_BIN:-}" ]; then
     (cd "$tree" && CARGO_TARGET_DIR="$target" cargo build --locked --bin mmm)
     mkdir -p "$target/bench-baseline"
     cp "$target/debug/mmm" "$target/bench-baseline/mmm"
-    # That build replaced debug/mmm; this checkout's build below puts its own back (the bench
-    # prints each binary's version, so a mix-up shows).
+    # Both checkouts build the same crate into the same place: this checkout's build below
+    # must put its own binary back, with its own version (build.rs runs again when touched).
+    # The bench prints each binary's version, so a mix-up shows.
     rm -f "$target/debug/mmm"
+    touch "$root/build.rs"
     BASELINE_BIN="$target/bench-baseline/mmm"
 fi
 cargo bench --locked --profile dev --bench cache_layout -- --baseline "$BASELINE_BIN"
