@@ -176,6 +176,21 @@ pub fn place_breakpoints(request: &mut MessagesRequest, plan: &CachePlan) {
     }
 }
 
+/// Whether any block of `request` carries a breakpoint.
+pub fn has_breakpoints(request: &MessagesRequest) -> bool {
+    request.tools.iter().any(|t| match t {
+        super::types::Tool::Custom { cache_control, .. } | super::types::Tool::Builtin { cache_control, .. } => {
+            cache_control.is_some()
+        }
+    }) || request.system.iter().any(|b| b.cache_control.is_some())
+        || request.messages.iter().flat_map(|m| &m.content).any(|b| match b {
+            super::types::ContentBlock::Text(t) => t.cache_control.is_some(),
+            super::types::ContentBlock::ToolUse(t) => t.cache_control.is_some(),
+            super::types::ContentBlock::ToolResult(t) => t.cache_control.is_some(),
+            _ => false,
+        })
+}
+
 /// Removes every breakpoint (and top-level automatic caching) from `request`.
 fn clear_breakpoints(request: &mut MessagesRequest) {
     request.extra.remove("cache_control");

@@ -107,6 +107,8 @@ pub struct Session {
     /// Cache refreshes sent by this run ([`Session::checks_keeping_cache`]).
     refreshes: std::sync::atomic::AtomicU32,
     refreshes_before: u32,
+    /// The prefix the next review will start with, while it is worth keeping warm.
+    next_review: Mutex<Option<WarmPrefix>>,
     journal: Journal,
     transcript: Transcript,
     price: PriceFn,
@@ -306,13 +308,38 @@ impl Session {
 /// instead of a 0.1× read) would.
 const MAX_REFRESHES: u32 = 10;
 
+/// A cached prefix worth keeping alive while the checks run: the request that reads it
+/// again (ending with a user message, `max_tokens: 1`), when it was last read, and the
+/// conversation it belongs to (`review-2`, `implement-2`), for the events.
+#[derive(Debug, Clone)]
+pub struct WarmPrefix {
+    pub label: String,
+    pub request: MessagesRequest,
+    pub sent: Instant,
+}
+
 impl Session {
-    /// Runs the checks. Meanwhile, when `cache_refresh` is on and `fix_may_follow` (the next
-    /// request would continue `conversation`, so its prefix is known), the conversation's
-    /// cache entries are refreshed a tenth of the TTL before they expire, with a copy of its
-    /// last request cut after its last user message (the prefix the entries hold) and
-    /// `max_tokens: 1`. Each refresh is priced and counted like any request (`usage` and
-    /// `cache_refresh` events); a failed one is a warning, and the refreshes stop.
+    /// Remembers the stable prefix of `request`, a review sent at `sent`, as the prefix the
+    /// next iteration's review will start with: [`Session::checks_keeping_cache`] keeps it
+    /// alive. Nothing is remembered when the prefix is too short to be cached.
+    pub fn remember_review_prefix(&self, label: String, request: &MessagesRequest, sent: Instant) {
+        let mut prefix = request.clone();
+        prefix.messages.truncate(1);
+        if let Some(first) = prefix.messages.first_mut() {
+            first.content.truncate(1);
+        }
+        prefix.max_tokens = 1;
+        crate::llm::cache::place_breakpoints(&mut prefix, &crate::llm::cache::CachePlan::one_call(1));
+        let warm = crate::llm::cache::has_breakpoints(&prefix).then_some(WarmPrefix { label, request: prefix, sent });
+        *self.next_review.lock().unwrap_or_else(|p| p.into_inner()) = warm;
+    }
+
+    /// Runs the checks. Meanwhile, when `cache_refresh` is on, the prefixes the next
+    /// request may start with are kept in the cache, each refreshed a tenth of the TTL
+    /// before it would expire: the editing conversation so far when `fix_may_follow` (a
+    /// fix round would continue it), and the reviews' stable prefix when another iteration
+    /// may follow. Each refresh is priced and counted like any request (`usage` and
+    /// `cache_refresh` events); a failed one is a warning, and that prefix's refreshes stop.
     async fn checks_keeping_cache(
         &self,
         index: u32,
@@ -322,71 +349,95 @@ impl Session {
         let settings = &self.record.settings;
         let timeout = Duration::from_secs(settings.check_timeout_secs);
         let checks = checks::run(&settings.checks, self.git.root(), timeout, &settings.pass_env);
-        let (Some(ttl), true, Some(sent), Some(request)) =
-            (self.cache_refresh, fix_may_follow, conversation.last_sent, refresh_request(conversation))
-        else {
-            return checks.await;
-        };
-        let done = CancellationToken::new();
-        let label = format!("implement-{index}");
-        let refresher = async {
-            let mut last = tokio::time::Instant::from_std(sent);
-            for _ in 0..MAX_REFRESHES {
-                tokio::select! {
-                    _ = done.cancelled() => return,
-                    _ = tokio::time::sleep_until(last + ttl - ttl / 10) => {}
-                }
-                let started = tokio::time::Instant::now();
-                match self.model.send(&request, &|_| {}).await {
-                    Ok(response) => {
-                        {
-                            let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-                            live.0 += response.usage;
-                            live.1 += 1;
-                        }
-                        self.refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let cost_usd = self.cost(&response.usage);
-                        let (usage, conversation) = (response.usage, label.clone());
-                        self.emit(&Event::Usage {
-                            iteration: index,
-                            conversation: conversation.clone(),
-                            usage,
-                            cost_usd,
-                        });
-                        self.emit(&Event::CacheRefresh {
-                            iteration: index,
-                            conversation,
-                            cache_read_input_tokens: usage.cache_read_input_tokens,
-                            cost_usd,
-                        });
-                        last = started;
-                    }
-                    Err(e) => {
-                        self.warn(&format!("iteration {index}: could not refresh the prompt cache: {e}"));
-                        return;
-                    }
-                }
+        let Some(ttl) = self.cache_refresh else { return checks.await };
+        let editing = match (fix_may_follow, conversation.last_sent, refresh_request(conversation)) {
+            (true, Some(sent), Some(request)) => {
+                Some(WarmPrefix { label: format!("implement-{index}"), request, sent })
             }
+            _ => None,
         };
+        let review = (index < settings.limits.max_iterations)
+            .then(|| self.next_review.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .flatten();
+        if editing.is_none() && review.is_none() {
+            return checks.await;
+        }
+        let done = CancellationToken::new();
         let checks = async {
             let results = checks.await;
             done.cancel();
             results
         };
-        tokio::join!(checks, refresher).0
+        let keep = |warm: Option<WarmPrefix>| {
+            let done = &done;
+            async move {
+                match warm {
+                    Some(warm) => Some(self.keep_warm(index, warm, ttl, done).await),
+                    None => None,
+                }
+            }
+        };
+        let (results, _, review) = tokio::join!(checks, keep(editing), keep(review));
+        if let Some(review) = review {
+            *self.next_review.lock().unwrap_or_else(|p| p.into_inner()) = Some(review);
+        }
+        results
+    }
+
+    /// Refreshes `warm` before each expiry until `done` (at most [`MAX_REFRESHES`] times,
+    /// and never once it has expired); returns it with the time it was last read.
+    async fn keep_warm(&self, index: u32, mut warm: WarmPrefix, ttl: Duration, done: &CancellationToken) -> WarmPrefix {
+        for _ in 0..MAX_REFRESHES {
+            tokio::select! {
+                _ = done.cancelled() => break,
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(warm.sent + ttl - ttl / 10)) => {}
+            }
+            let started = Instant::now();
+            if started >= warm.sent + ttl {
+                // Expired already (the model edited longer than the TTL): a refresh would
+                // write the prefix, which the next request can do as well.
+                break;
+            }
+            match self.model.send(&warm.request, &|_| {}).await {
+                Ok(response) => {
+                    {
+                        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+                        live.0 += response.usage;
+                        live.1 += 1;
+                    }
+                    self.refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let (usage, cost_usd) = (response.usage, self.cost(&response.usage));
+                    let conversation = warm.label.clone();
+                    self.emit(&Event::Usage { iteration: index, conversation: conversation.clone(), usage, cost_usd });
+                    self.emit(&Event::CacheRefresh {
+                        iteration: index,
+                        conversation,
+                        cache_read_input_tokens: usage.cache_read_input_tokens,
+                        cost_usd,
+                    });
+                    warm.sent = started;
+                }
+                Err(e) => {
+                    self.warn(&format!("iteration {index}: could not refresh the prompt cache: {e}"));
+                    break;
+                }
+            }
+        }
+        warm
     }
 }
 
 /// The request that refreshes `conversation`'s cache entries: its last request, cut after
 /// its last user message (a request may not end with the model's turn), with the same
-/// breakpoints and `max_tokens: 1`. `None` before the first request.
+/// breakpoints and `max_tokens: 1`. `None` before the first request, and when nothing in it
+/// is long enough to be cached.
 fn refresh_request(conversation: &Conversation) -> Option<MessagesRequest> {
     let mut request = conversation.request.clone();
     let last_user = request.messages.iter().rposition(|m| m.role == crate::llm::Role::User)?;
     request.messages.truncate(last_user + 1);
     request.max_tokens = 1;
     crate::llm::cache::place_breakpoints(&mut request, &conversation.cache);
-    Some(request)
+    crate::llm::cache::has_breakpoints(&request).then_some(request)
 }
 
 impl Change {
@@ -563,6 +614,7 @@ impl Session {
             protect: env.protect,
             cache_refresh: env.cache_refresh,
             refreshes: std::sync::atomic::AtomicU32::new(0),
+            next_review: Mutex::new(None),
             journal,
             transcript,
             price,

@@ -103,8 +103,9 @@ pub enum Event {
         usage: Usage,
         cost_usd: Option<f64>,
     },
-    /// While the checks ran, a one-token request kept the editing conversation's prompt
-    /// cache from expiring (`cache_refresh`); its usage is also in a `usage` event.
+    /// While the checks ran, a one-token request kept a prefix the next request will start
+    /// with (the editing conversation, the reviews' stable prefix) from expiring in the
+    /// prompt cache (`cache_refresh`); its usage is also in a `usage` event.
     CacheRefresh {
         iteration: u32,
         conversation: String,

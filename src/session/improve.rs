@@ -91,6 +91,7 @@ impl Policy for Improve {
 
         session.activity(Some(format!("#{index} reviewing")));
         let request = review_request(settings, &session.project, focus.as_deref(), &checks_text, &history);
+        session.remember_review_prefix(format!("review-{index}"), &request, std::time::Instant::now());
         let reviewed = session.ask_for_tool(index, "review", review_conversation(request), &review_call()).await;
         session.activity(None);
         let review = match reviewed {

@@ -245,7 +245,7 @@ pub static KEYS: &[KeyDef] = &[
         name: "cache_refresh",
         kind: Kind::Bool,
         default: Default::Bool(true),
-        doc: "While long checks run, refresh the editing conversation's prompt cache just before it expires, with a one-token request (its cost is counted), so a fix round reads it instead of writing it again.",
+        doc: "While long checks run, refresh the prompt-cache prefixes the next request will start with (the editing conversation so far, the reviews' stable prefix) just before they expire, with one-token requests (their cost is counted), so they are read instead of written again.",
         extra_env: &[],
         secret: false,
     },

@@ -155,13 +155,17 @@ fn refreshing_model(replies: Vec<Reply>) -> FakeApi {
     })
 }
 
-/// A project whose check takes 2 s, with a prompt cache said to live 1 s.
-fn slow_project(extra_config: &str) -> Project {
-    let p = project_with_check("sleep 2; ! grep -q BUG src/app.txt");
-    let config = p.read(".mmm/config.toml");
-    p.write(".mmm/config.toml", &format!("cache_ttl = \"1s\"\n{extra_config}{config}"));
-    p.run_git(&["commit", "-qam", "a short cache life"]);
+/// `p` with a check that takes 2 s and a prompt cache said to live 1 s.
+fn slow(p: Project, extra_config: &str) -> Project {
+    let check = "sleep 2; ! grep -q BUG src/app.txt";
+    p.write(".mmm/config.toml", &format!("cache_ttl = \"1s\"\n{extra_config}[validate]\ncommands = [{check:?}]\n"));
+    p.run_git(&["commit", "-qam", "a slow check and a short cache life"]);
     p
+}
+
+/// A tiny project (no prefix long enough to cache but the editing conversation's), slow.
+fn slow_project(extra_config: &str) -> Project {
+    slow(project_with_check(CHECK), extra_config)
 }
 
 /// One committed iteration (the greeting shortened) on a slow project, then the target.
@@ -228,4 +232,28 @@ fn cache_refresh_false_never_refreshes() {
     assert_eq!(server.requests().len(), 4, "no request besides the scripted ones");
     assert_eq!(session(&p).get("cache_refreshes"), None);
     assert!(events(&p).iter().all(|e| e["type"] != "cache_refresh"));
+}
+
+#[test]
+fn the_next_reviews_stable_prefix_is_kept_warm_during_the_checks_too() {
+    let p = slow(project(), "");
+    let (server, _) = shorten_slowly(&p);
+    let bodies: Vec<Value> = server.requests().iter().map(|r| r.json()).collect();
+    let (reviews, edits): (Vec<&Value>, Vec<&Value>) =
+        bodies.iter().filter(|b| b["max_tokens"] == 1).partition(|b| b["tools"][0]["name"] == "submit_review");
+    assert!(!reviews.is_empty() && !edits.is_empty(), "both prefixes refreshed: {} and {}", reviews.len(), edits.len());
+    // The review's refresh: its tools, system prompt and marked project block, nothing after.
+    let mut expected = bodies[0].clone();
+    expected["messages"] = json!([{"role": "user", "content": [bodies[0]["messages"][0]["content"][0]]}]);
+    expected["max_tokens"] = json!(1);
+    for refresh in &reviews {
+        assert_eq!(**refresh, expected);
+    }
+    assert_eq!(stable(reviews[0]), stable(&bodies[0]), "the prefix the next review reads");
+    let labels: std::collections::BTreeSet<String> = events(&p)
+        .iter()
+        .filter(|e| e["type"] == "cache_refresh")
+        .map(|e| e["conversation"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(labels.into_iter().collect::<Vec<_>>(), ["implement-1", "review-1"]);
 }
