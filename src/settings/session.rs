@@ -62,9 +62,11 @@ impl SessionConfig {
             secret_files: settings.list("secret_files").to_vec(),
             protect: settings.list("protect").to_vec(),
             has_credentials: settings.str("api_key").is_some() || settings.str("auth_token").is_some(),
+            // A zero TTL caches nothing: there is nothing to refresh.
             cache_refresh: settings
                 .bool("cache_refresh")
-                .then(|| settings.duration("cache_ttl").unwrap_or(Duration::from_secs(300))),
+                .then(|| settings.duration("cache_ttl").unwrap_or(Duration::from_secs(300)))
+                .filter(|ttl| !ttl.is_zero()),
         }
     }
 }
