@@ -13,11 +13,13 @@
 #[path = "../tests/it/common/fake_api.rs"]
 mod fake_api;
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fake_api::{FakeApi, Msg, Reply, TEST_KEY};
+use fake_api::{FakeApi, Msg, Reply};
 use serde_json::json;
 
 const FILES: usize = 10_000;
@@ -68,18 +70,8 @@ fn time_mmm(iterations: usize) -> Duration {
         server.push(Reply::message(&Msg::new().text("Bump the counter")));
     }
     server.push(review(9.0));
-    let home = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_mmm"))
-        .current_dir(dir.path())
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path())
-        .env("ANTHROPIC_API_KEY", TEST_KEY)
-        .env("ANTHROPIC_BASE_URL", server.url())
-        .args(["improve", "--no-cache", "--max-iterations"])
-        .arg((iterations + 1).to_string())
-        .output()
-        .unwrap();
+    let out = common::run_improve(Path::new(env!("CARGO_BIN_EXE_mmm")), dir.path(), &server.url(), iterations + 1);
     let elapsed = started.elapsed();
     assert!(out.status.success(), "mmm failed: {}", String::from_utf8_lossy(&out.stderr));
     elapsed

@@ -7,9 +7,15 @@
 //! A tool that fails is a result the model reads (`is_error`), never an error here, unless
 //! the failure is mmm's own ([`ToolReply::fatal`]), which ends the loop
 //! ([`Ended::ToolFailed`]); an API failure that survived its retries ends it with an `Err`.
+//! Each request is laid out for the prompt cache ([`crate::llm::cache`]) and, in a growing
+//! conversation, compacted first ([`compact`]): tool results the model no longer needs
+//! become short stubs.
+
+pub mod compact;
 
 use serde_json::Value;
 
+use crate::llm::cache::CachePlan;
 use crate::llm::{ContentBlock, LlmError, Message, MessagesRequest, MessagesResponse, Model, Role, StopReason, Usage};
 pub use crate::tools::ToolReply;
 
@@ -41,17 +47,35 @@ pub struct NoHooks;
 
 impl Hooks for NoHooks {}
 
-/// A conversation in progress: the request that grows turn by turn, and what it cost.
+/// A conversation in progress: the request that grows turn by turn, how it uses the
+/// prompt cache, what its tool results were, and what it cost.
 #[derive(Debug, Clone)]
 pub struct Conversation {
     pub request: MessagesRequest,
     pub usage: Usage,
     pub requests: u32,
+    pub cache: CachePlan,
+    pub context: compact::Context,
+    /// When the latest request was sent (its cache entries live from then on).
+    pub last_sent: Option<std::time::Instant>,
 }
 
 impl Conversation {
+    /// A conversation that grows turn by turn, with nothing stable in its first message.
     pub fn new(request: MessagesRequest) -> Self {
-        Self { request, usage: Usage::default(), requests: 0 }
+        Self::laid_out(request, CachePlan::default())
+    }
+
+    /// A conversation whose requests use the cache as `cache` says.
+    pub fn laid_out(request: MessagesRequest, cache: CachePlan) -> Self {
+        Self {
+            request,
+            usage: Usage::default(),
+            requests: 0,
+            cache,
+            context: compact::Context::default(),
+            last_sent: None,
+        }
     }
 
     /// Adds user text (a follow-up: check failures, a nudge): to the last message when it
@@ -85,8 +109,10 @@ pub enum Ended {
 /// ends its turn without tool calls, `max_turns` requests have been made, the output is
 /// cut off, the model refuses, or `hooks.over_budget` says stop.
 ///
-/// Each request re-places the prompt-cache breakpoints, so tools, system prompt and the
-/// conversation so far are read from cache on every later turn. Every assistant turn is
+/// Before each request of a growing conversation, superseded tool results are compacted
+/// ([`compact::Context::compact`]); then the prompt-cache breakpoints are placed again
+/// ([`crate::llm::cache::place_breakpoints`]), so the stable prefix and the conversation so
+/// far are read from cache on every later turn. Every assistant turn is
 /// appended exactly as received (thinking blocks included), and all tool results of a turn
 /// go back in one user message, in the order the calls were made.
 pub async fn run_turns(
@@ -105,7 +131,12 @@ pub async fn run_turns(
             return Ok(Ended::TurnLimit { turns });
         }
         turns += 1;
-        crate::llm::cache::place_breakpoints(&mut conversation.request);
+        if conversation.cache.grows {
+            let next = conversation.requests + 1;
+            conversation.context.compact(&mut conversation.request, &mut conversation.cache, next);
+        }
+        crate::llm::cache::place_breakpoints(&mut conversation.request, &conversation.cache);
+        conversation.cache.reread = None;
         hooks.on_request(&conversation.request);
         let on_update = |update: crate::llm::StreamUpdate<'_>| match update {
             crate::llm::StreamUpdate::Text(delta) => hooks.on_text(delta),
@@ -114,6 +145,7 @@ pub async fn run_turns(
             }
             _ => {}
         };
+        conversation.last_sent = Some(std::time::Instant::now());
         let response = model.send(&conversation.request, &on_update).await?;
         conversation.usage += response.usage;
         conversation.requests += 1;
@@ -130,7 +162,9 @@ pub async fn run_turns(
                         drop_unanswered_tool_uses(conversation);
                         return Ok(Ended::ToolFailed { message });
                     }
-                    results.push(ContentBlock::tool_result(&call.id, reply.content, reply.is_error));
+                    let turn = conversation.requests;
+                    let content = conversation.context.answer(turn, &call.id, &call.name, &call.input, &reply);
+                    results.push(ContentBlock::tool_result(&call.id, content, reply.is_error));
                 }
                 if results.is_empty() {
                     return Ok(Ended::Done { text: response.text() });

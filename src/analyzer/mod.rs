@@ -261,6 +261,21 @@ impl Analysis {
     }
 }
 
+/// The definitions in one file's text, in order, as `(line, "keyword name")` (members
+/// indented by two spaces), for the outline of a file too long to show whole. Empty for a
+/// language without symbol rules. `name` is the file's name or path.
+pub fn outline(name: &str, text: &str) -> Vec<(u32, String)> {
+    let file_name = name.rsplit('/').next().unwrap_or(name);
+    let Some(lang) = lang::Lang::from_file_name(file_name) else { return Vec::new() };
+    let scan = scan::Scanner::default().scan(text.as_bytes(), lang, false);
+    scan.symbols
+        .iter()
+        .map(|(s, symbol)| {
+            (s.line, format!("{}{} {symbol}", if s.parent.is_some() { "  " } else { "" }, s.kind.keyword()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,7 @@ pub fn exec(ctx: &Ctx<'_>, args: &ImproveArgs) -> anyhow::Result<()> {
             cancel,
             secret_files: config.secret_files.clone(),
             protect: config.protect.clone(),
+            cache_refresh: config.cache_refresh,
         };
         improve::run(env, &config, &pricing, &opts).await
     })??;

@@ -71,6 +71,9 @@ pub struct Env {
     pub secret_files: Vec<String>,
     /// Patterns of files the tools may not edit because they define the checks (`protect`).
     pub protect: Vec<String>,
+    /// The prompt cache's time to live, when it is refreshed during long checks
+    /// ([`Session::checks_keeping_cache`]); `None`: never.
+    pub cache_refresh: Option<Duration>,
 }
 
 /// What a new session is.
@@ -100,6 +103,12 @@ pub struct Session {
     observer: Arc<dyn Observer>,
     secret_files: Vec<String>,
     protect: Vec<String>,
+    cache_refresh: Option<Duration>,
+    /// Cache refreshes sent by this run ([`Session::checks_keeping_cache`]).
+    refreshes: std::sync::atomic::AtomicU32,
+    refreshes_before: u32,
+    /// The prefix the next review will start with, while it is worth keeping warm.
+    next_review: Mutex<Option<WarmPrefix>>,
     journal: Journal,
     transcript: Transcript,
     price: PriceFn,
@@ -211,7 +220,6 @@ impl Session {
         tools: &mut Tools,
     ) -> anyhow::Result<Change> {
         let settings = &self.record.settings;
-        let timeout = std::time::Duration::from_secs(settings.check_timeout_secs);
         let hooks = self.hooks(index, "implement", true);
         let mut change = Change {
             kind: ChangeKind::NoChange,
@@ -255,7 +263,9 @@ impl Session {
             self.save_wip(index, &change.changed);
             self.activity(Some(format!("#{index} running the checks")));
             let rules = self.rules.snapshot()?;
-            change.results = checks::run(&settings.checks, self.git.root(), timeout, &settings.pass_env).await;
+            // A fix round would continue this conversation: its prefix is known.
+            let fix_may_follow = change.rounds < settings.fix_rounds;
+            change.results = self.checks_keeping_cache(index, conversation, fix_may_follow).await;
             let changed_rules = self.rules.put_back(&rules)?;
             self.activity(None);
             let passed = checks::passed(&settings.checks, &change.results);
@@ -291,6 +301,143 @@ impl Session {
             conversation.push_user_text(prompts::fix_request(change.rounds, settings.fix_rounds, &failures));
         }
     }
+}
+
+/// The most cache refreshes during one run of the checks: past about eleven, refreshing
+/// (each a read at 0.1× the input price) costs more than writing the prefix again (1.25×
+/// instead of a 0.1× read) would.
+const MAX_REFRESHES: u32 = 10;
+
+/// A cached prefix worth keeping alive while the checks run: the request that reads it
+/// again (ending with a user message, `max_tokens: 1`), when it was last read, and the
+/// conversation it belongs to (`review-2`, `implement-2`), for the events.
+#[derive(Debug, Clone)]
+pub struct WarmPrefix {
+    pub label: String,
+    pub request: MessagesRequest,
+    pub sent: Instant,
+}
+
+impl Session {
+    /// Remembers the stable prefix of `request`, a review sent at `sent`, as the prefix the
+    /// next iteration's review will start with: [`Session::checks_keeping_cache`] keeps it
+    /// alive. Nothing is remembered when the prefix is too short to be cached.
+    pub fn remember_review_prefix(&self, label: String, request: &MessagesRequest, sent: Instant) {
+        let mut prefix = request.clone();
+        prefix.messages.truncate(1);
+        if let Some(first) = prefix.messages.first_mut() {
+            first.content.truncate(1);
+        }
+        prefix.max_tokens = 1;
+        crate::llm::cache::place_breakpoints(&mut prefix, &crate::llm::cache::CachePlan::one_call(1));
+        let warm = crate::llm::cache::has_breakpoints(&prefix).then_some(WarmPrefix { label, request: prefix, sent });
+        *self.next_review.lock().unwrap_or_else(|p| p.into_inner()) = warm;
+    }
+
+    /// Runs the checks. Meanwhile, when `cache_refresh` is on, the prefixes the next
+    /// request may start with are kept in the cache, each refreshed a tenth of the TTL
+    /// before it would expire: the editing conversation so far when `fix_may_follow` (a
+    /// fix round would continue it), and the reviews' stable prefix when another iteration
+    /// may follow. Each refresh is priced and counted like any request (`usage` and
+    /// `cache_refresh` events); a failed one is a warning, and that prefix's refreshes stop.
+    async fn checks_keeping_cache(
+        &self,
+        index: u32,
+        conversation: &Conversation,
+        fix_may_follow: bool,
+    ) -> Vec<CommandResult> {
+        let settings = &self.record.settings;
+        let timeout = Duration::from_secs(settings.check_timeout_secs);
+        let checks = checks::run(&settings.checks, self.git.root(), timeout, &settings.pass_env);
+        let Some(ttl) = self.cache_refresh else { return checks.await };
+        let editing = match (fix_may_follow, conversation.last_sent, refresh_request(conversation)) {
+            (true, Some(sent), Some(request)) => {
+                Some(WarmPrefix { label: format!("implement-{index}"), request, sent })
+            }
+            _ => None,
+        };
+        let review = (index < settings.limits.max_iterations)
+            .then(|| self.next_review.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .flatten();
+        if editing.is_none() && review.is_none() {
+            return checks.await;
+        }
+        let done = CancellationToken::new();
+        let checks = async {
+            let results = checks.await;
+            done.cancel();
+            results
+        };
+        let keep = |warm: Option<WarmPrefix>| {
+            let done = &done;
+            async move {
+                match warm {
+                    Some(warm) => Some(self.keep_warm(index, warm, ttl, done).await),
+                    None => None,
+                }
+            }
+        };
+        let (results, _, review) = tokio::join!(checks, keep(editing), keep(review));
+        if let Some(review) = review {
+            *self.next_review.lock().unwrap_or_else(|p| p.into_inner()) = Some(review);
+        }
+        results
+    }
+
+    /// Refreshes `warm` before each expiry until `done` (at most [`MAX_REFRESHES`] times,
+    /// and never once it has expired); returns it with the time it was last read.
+    async fn keep_warm(&self, index: u32, mut warm: WarmPrefix, ttl: Duration, done: &CancellationToken) -> WarmPrefix {
+        for _ in 0..MAX_REFRESHES {
+            tokio::select! {
+                _ = done.cancelled() => break,
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(warm.sent + ttl - ttl / 10)) => {}
+            }
+            let started = Instant::now();
+            if started >= warm.sent + ttl {
+                // Expired already (the model edited longer than the TTL): a refresh would
+                // write the prefix, which the next request can do as well.
+                break;
+            }
+            match self.model.send(&warm.request, &|_| {}).await {
+                Ok(response) => {
+                    {
+                        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+                        live.0 += response.usage;
+                        live.1 += 1;
+                    }
+                    self.refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let (usage, cost_usd) = (response.usage, self.cost(&response.usage));
+                    let conversation = warm.label.clone();
+                    self.emit(&Event::Usage { iteration: index, conversation: conversation.clone(), usage, cost_usd });
+                    self.emit(&Event::CacheRefresh {
+                        iteration: index,
+                        conversation,
+                        cache_read_input_tokens: usage.cache_read_input_tokens,
+                        cost_usd,
+                    });
+                    warm.sent = started;
+                }
+                Err(e) => {
+                    self.warn(&format!("iteration {index}: could not refresh the prompt cache: {e}"));
+                    break;
+                }
+            }
+        }
+        warm
+    }
+}
+
+/// The request that refreshes `conversation`'s cache entries: its last request, cut after
+/// its last user message (a request may not end with the model's turn), with the same
+/// breakpoints and `max_tokens: 1`. `None` before the first request, and when nothing in it
+/// is long enough to be cached.
+fn refresh_request(conversation: &Conversation) -> Option<MessagesRequest> {
+    let mut request = conversation.request.clone();
+    let last_user = request.messages.iter().rposition(|m| m.role == crate::llm::Role::User)?;
+    request.messages.truncate(last_user + 1);
+    request.max_tokens = 1;
+    crate::llm::cache::place_breakpoints(&mut request, &conversation.cache);
+    crate::llm::cache::has_breakpoints(&request).then_some(request)
 }
 
 impl Change {
@@ -374,6 +521,7 @@ impl Session {
             usage: Usage::default(),
             cost_usd: Some(0.0),
             requests: 0,
+            cache_refreshes: 0,
             scores: Vec::new(),
             spec: new.spec,
             undone: None,
@@ -451,6 +599,7 @@ impl Session {
         Ok(Session {
             usage_before: record.usage,
             requests_before: record.requests,
+            refreshes_before: record.cache_refreshes,
             elapsed_before: record.elapsed_secs,
             record,
             git: env.git,
@@ -463,6 +612,9 @@ impl Session {
             observer: env.observer,
             secret_files: env.secret_files,
             protect: env.protect,
+            cache_refresh: env.cache_refresh,
+            refreshes: std::sync::atomic::AtomicU32::new(0),
+            next_review: Mutex::new(None),
             journal,
             transcript,
             price,
@@ -580,6 +732,7 @@ impl Session {
         self.record.usage = self.total_usage();
         self.record.cost_usd = self.cost(&self.record.usage);
         self.record.requests = self.requests_before + self.live().1;
+        self.record.cache_refreshes = self.refreshes_before + self.refreshes.load(std::sync::atomic::Ordering::Relaxed);
         self.record.elapsed_secs = self.elapsed_secs();
     }
 
@@ -1023,5 +1176,35 @@ impl Hooks for SessionHooks<'_> {
 
     fn over_budget(&self, _conversation: &Conversation) -> bool {
         self.session.over_budget()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::cache::CachePlan;
+    use crate::llm::{ContentBlock, Message, Role};
+
+    #[test]
+    fn a_refresh_is_the_last_request_cut_after_its_last_user_message_asking_for_one_token() {
+        let mut request = MessagesRequest::new("claude-sonnet-5", 16000);
+        let stable = "the project and its map ".repeat(300);
+        request.messages = vec![
+            Message::user(vec![ContentBlock::text(&stable), ContentBlock::text("fix issue 1")]),
+            Message { role: Role::Assistant, content: vec![ContentBlock::text("viewing")] },
+            Message::user(vec![ContentBlock::tool_result("t1", "1: x", false)]),
+        ];
+        let mut conversation = Conversation::laid_out(request, CachePlan::growing(1));
+        assert_eq!(refresh_request(&conversation).map(|r| r.max_tokens), Some(1));
+        // The model's final turn is left out: a request may not end with it.
+        crate::llm::cache::place_breakpoints(&mut conversation.request, &conversation.cache);
+        let sent = conversation.request.clone();
+        conversation
+            .request
+            .messages
+            .push(Message { role: Role::Assistant, content: vec![ContentBlock::text("Done")] });
+        let refresh = refresh_request(&conversation).unwrap();
+        assert_eq!(refresh, MessagesRequest { max_tokens: 1, ..sent });
+        assert_eq!(refresh_request(&Conversation::new(MessagesRequest::new("m", 1))), None);
     }
 }

@@ -103,6 +103,15 @@ pub enum Event {
         usage: Usage,
         cost_usd: Option<f64>,
     },
+    /// While the checks ran, a one-token request kept a prefix the next request will start
+    /// with (the editing conversation, the reviews' stable prefix) from expiring in the
+    /// prompt cache (`cache_refresh`); its usage is also in a `usage` event.
+    CacheRefresh {
+        iteration: u32,
+        conversation: String,
+        cache_read_input_tokens: u64,
+        cost_usd: Option<f64>,
+    },
     /// A model request failed and is sent again after a wait: retry `attempt` of at most
     /// `max_retries`. `reason` says what went wrong in a few words, `error` in full.
     Retry {
@@ -186,6 +195,9 @@ pub struct Summary {
     pub usage: Usage,
     /// Share of input tokens read from the prompt cache, 0 to 1.
     pub cache_hit_ratio: f64,
+    /// Requests that only refreshed the prompt cache during long checks (their cost is in
+    /// `cost_usd`).
+    pub cache_refreshes: u32,
     pub cost_usd: Option<f64>,
     pub requests: u32,
     pub elapsed_secs: u64,
@@ -227,6 +239,7 @@ impl Summary {
             lines_removed: kept.iter().map(|f| f.removed).sum(),
             usage: record.usage,
             cache_hit_ratio: if input == 0 { 0.0 } else { record.usage.cache_read_input_tokens as f64 / input as f64 },
+            cache_refreshes: record.cache_refreshes,
             cost_usd: record.cost_usd,
             requests: record.requests,
             elapsed_secs: record.elapsed_secs,
@@ -277,6 +290,11 @@ impl Event {
             )),
             Event::Tool { .. } => Some(tool_line(self, s)),
             Event::Usage { .. } => None,
+            Event::CacheRefresh { cache_read_input_tokens, cost_usd, .. } => Some(format!(
+                "   refreshed the prompt cache during the checks: {} tokens read, {}",
+                tokens(*cache_read_input_tokens),
+                cost(*cost_usd)
+            )),
             Event::Retry { attempt, max_retries, wait_ms, reason, .. } => Some(format!(
                 "   {}",
                 s.yellow(format!("{reason}, retrying in {} ({attempt}/{max_retries})", wait(*wait_ms)))
@@ -419,10 +437,14 @@ fn summary_block(session: &str, x: &Summary, s: &Styles) -> String {
         format!("  iterations  {} ({} committed)", x.iterations, x.commits.len()),
         format!("  changes     {} file(s), +{} -{}", x.files_changed, x.lines_added, x.lines_removed),
         format!(
-            "  tokens      {} in {} request(s), {:.0}% of input read from cache",
+            "  tokens      {} in {} request(s), {:.0}% of input read from cache{}",
             tokens(x.usage.total()),
             x.requests,
-            x.cache_hit_ratio * 100.0
+            x.cache_hit_ratio * 100.0,
+            match x.cache_refreshes {
+                0 => String::new(),
+                n => format!(" ({n} of them cache refreshes during long checks)"),
+            }
         ),
         format!("  cost        {}", cost(x.cost_usd)),
         format!(

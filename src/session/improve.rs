@@ -21,7 +21,8 @@ use super::setup::{self, AskFailure, OneCall};
 use super::stop::{self, StopReason};
 use crate::agent::Conversation;
 use crate::git::Git;
-use crate::llm::{Message, MessagesRequest, Model, Pricing, SystemBlock, ToolChoice};
+use crate::llm::cache::CachePlan;
+use crate::llm::{MessagesRequest, Model, Pricing, SystemBlock, ToolChoice};
 use crate::printer::{Report, Styles};
 use crate::redact::redact;
 use crate::settings::session::SessionConfig;
@@ -90,7 +91,8 @@ impl Policy for Improve {
 
         session.activity(Some(format!("#{index} reviewing")));
         let request = review_request(settings, &session.project, focus.as_deref(), &checks_text, &history);
-        let reviewed = session.ask_for_tool(index, "review", request, &review_call()).await;
+        session.remember_review_prefix(format!("review-{index}"), &request, std::time::Instant::now());
+        let reviewed = session.ask_for_tool(index, "review", review_conversation(request), &review_call()).await;
         session.activity(None);
         let review = match reviewed {
             Ok(review) => review.capped(checks_green),
@@ -116,7 +118,7 @@ impl Policy for Improve {
         it.issues = issues.clone();
         let mut tools = session.tools()?.declaring(issues.len());
         let request = implement_request(settings, &session.project, &issues, &review.summary, &tools);
-        let mut conversation = Conversation::new(request);
+        let mut conversation = Conversation::laid_out(request, CachePlan::growing(1));
         let change = session.edit_until_green(index, &mut conversation, &mut tools).await?;
         it.outcome = match change.kind {
             ChangeKind::Green => Outcome::Committed,
@@ -182,7 +184,9 @@ pub async fn dry_run(
             let checks_text = redact(&checks::describe(&settings.checks, &baseline)).into_owned();
             let request = review_request(&settings, &project, focus.as_deref(), &checks_text, &[]);
             let hooks = crate::agent::NoHooks;
-            let reviewed = setup::ask_for_tool(model.as_ref(), &hooks, "review", request, &review_call()).await;
+            let reviewed =
+                setup::ask_for_tool(model.as_ref(), &hooks, "review", review_conversation(request), &review_call())
+                    .await;
             let review =
                 reviewed.map_err(|failure| failure.fatal.unwrap_or_else(|| anyhow::anyhow!(failure.message)))?;
             Some(review.capped(passed))
@@ -256,9 +260,14 @@ fn review_request(
     request.tools = vec![setup::tool_from_json(review::submit_review_tool())];
     request.tool_choice = Some(ToolChoice::Auto { disable_parallel_tool_use: None });
     let context = ProjectContext { summary: &project.summary, repo_map: &project.repo_map };
-    let text = prompts::review_request(&context, focus, checks_text, history);
-    request.messages = vec![Message::user_text(redact(&text).into_owned())];
+    let text = prompts::review_request(focus, checks_text, history);
+    request.messages = vec![setup::first_message(&prompts::project_context(&context), &text)];
     request
+}
+
+/// A review is one call after the stable project context.
+fn review_conversation(request: MessagesRequest) -> Conversation {
+    Conversation::laid_out(request, CachePlan::one_call(1))
 }
 
 fn implement_request(
@@ -272,8 +281,8 @@ fn implement_request(
     request.system = vec![SystemBlock::text(prompts::implement_system(&settings.checks, true))];
     request.tools = tools.definitions().into_iter().map(setup::tool_from_json).collect();
     let context = ProjectContext { summary: &project.summary, repo_map: &project.repo_map };
-    let text = prompts::implement_request(&context, issues, review_summary);
-    request.messages = vec![Message::user_text(redact(&text).into_owned())];
+    let text = prompts::implement_request(issues, review_summary);
+    request.messages = vec![setup::first_message(&prompts::project_context(&context), &text)];
     request
 }
 

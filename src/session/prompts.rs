@@ -2,6 +2,10 @@
 //! project, the issues and the check results. Kept in one place so they read as a whole
 //! and tests can assert what the model is told. Nothing here may contain a secret: callers
 //! pass text that has already been redacted.
+//!
+//! Laid out cache-first: a first message is two texts, what stays the same for the whole
+//! session ([`project_context`], the spec) and then what changes per iteration (focus,
+//! checks, history, issues), so the stable part is a prefix the prompt cache can keep.
 
 use std::fmt::Write;
 
@@ -84,10 +88,15 @@ pub struct ProjectContext<'a> {
     pub repo_map: &'a str,
 }
 
-/// The review request's user message.
-pub fn review_request(project: &ProjectContext<'_>, focus: Option<&str>, checks: &str, history: &[String]) -> String {
+/// The part of a first message that stays the same for the whole session: the project
+/// summary and the repository map.
+pub fn project_context(project: &ProjectContext<'_>) -> String {
+    format!("# Project\n\n{}\n\n# Repository map\n\n{}\n", project.summary.trim(), project.repo_map.trim())
+}
+
+/// The review request's per-iteration text, after [`project_context`].
+pub fn review_request(focus: Option<&str>, checks: &str, history: &[String]) -> String {
     let mut s = String::new();
-    let _ = write!(s, "# Project\n\n{}\n\n# Repository map\n\n{}\n\n", project.summary.trim(), project.repo_map.trim());
     let _ = write!(
         s,
         "# Focus\n\n{}\n\n",
@@ -109,19 +118,13 @@ pub fn review_request(project: &ProjectContext<'_>, focus: Option<&str>, checks:
 pub const REVIEW_NUDGE: &str =
     "You did not call `submit_review`. Call it now, exactly once, with the score, summary and issues.";
 
-/// The editing conversation's first user message.
-pub fn implement_request(project: &ProjectContext<'_>, issues: &[Issue], review_summary: &str) -> String {
+/// The editing conversation's per-iteration text, after [`project_context`].
+pub fn implement_request(issues: &[Issue], review_summary: &str) -> String {
     let mut s = String::from("Fix these issues from the latest review, worst first:\n\n");
     for (i, issue) in issues.iter().enumerate() {
         let _ = writeln!(s, "{}. {issue}", i + 1);
     }
-    let _ = write!(
-        s,
-        "\nThe reviewer's summary: {}\n\n# Project\n\n{}\n\n# Repository map\n\n{}\n",
-        review_summary.trim(),
-        project.summary.trim(),
-        project.repo_map.trim()
-    );
+    let _ = write!(s, "\nThe reviewer's summary: {}\n", review_summary.trim());
     s
 }
 
@@ -160,23 +163,15 @@ pub fn spec_text(title: &str, body: &str, criteria: &[String]) -> String {
     s
 }
 
-/// The editing conversation's first message for a spec.
-pub fn spec_request(project: &ProjectContext<'_>, spec: &str) -> String {
-    format!(
-        "Implement this specification in the repository, completely, so that every acceptance \
-         criterion holds and the checks pass. Touch only what it needs.\n\n{}\n# Project\n\n{}\n\n\
-         # Repository map\n\n{}\n",
-        spec.trim_end(),
-        project.summary.trim(),
-        project.repo_map.trim()
-    )
-}
+/// The instruction of a spec's editing conversation, after [`project_context`] and the
+/// spec ([`spec_text`]).
+pub const SPEC_REQUEST: &str = "Implement this specification in the repository, completely, so that every acceptance \
+criterion holds and the checks pass. Touch only what it needs.";
 
-/// The verification request's user message.
-pub fn verify_request(spec: &str, change: &str, checks: &str) -> String {
+/// The verification request's per-round text, after the spec ([`spec_text`]).
+pub fn verify_request(change: &str, checks: &str) -> String {
     format!(
-        "{}\n# The change\n\n{}\n\n# Checks\n\n{}\n\nJudge every criterion now and call `submit_verdict`.",
-        spec.trim_end(),
+        "# The change\n\n{}\n\n# Checks\n\n{}\n\nJudge every criterion now and call `submit_verdict`.",
         change.trim(),
         checks.trim()
     )
@@ -205,12 +200,11 @@ mod tests {
     #[test]
     fn the_review_request_carries_every_part() {
         let ctx = ProjectContext { summary: "A Rust CLI.", repo_map: "src/main.rs: fn main" };
-        let text =
-            review_request(&ctx, Some("tests"), "- `cargo test` passed", &["committed: add tests (score 6.0)".into()]);
+        assert_eq!(project_context(&ctx), "# Project\n\nA Rust CLI.\n\n# Repository map\n\nsrc/main.rs: fn main\n");
+        let text = review_request(Some("tests"), "- `cargo test` passed", &["committed: add tests (score 6.0)".into()]);
         assert_eq!(
             text,
-            "# Project\n\nA Rust CLI.\n\n# Repository map\n\nsrc/main.rs: fn main\n\n# Focus\n\ntests\n\n\
-             # Checks\n\n- `cargo test` passed\n\n# Earlier iterations of this session\n\n\
+            "# Focus\n\ntests\n\n# Checks\n\n- `cargo test` passed\n\n# Earlier iterations of this session\n\n\
              1. committed: add tests (score 6.0)\n\nReview the repository now and call `submit_review`."
         );
     }
@@ -230,12 +224,10 @@ mod tests {
             ),
             "{system}"
         );
-        let ctx = ProjectContext { summary: "S", repo_map: "M" };
         let issue = Issue { severity: Severity::High, file: Some("a.rs".into()), description: "d".into() };
-        let text = implement_request(&ctx, &[issue], "ok");
-        assert!(
-            text.starts_with("Fix these issues from the latest review, worst first:\n\n1. [high] a.rs: d\n"),
-            "{text}"
+        assert_eq!(
+            implement_request(&[issue], "ok"),
+            "Fix these issues from the latest review, worst first:\n\n1. [high] a.rs: d\n\nThe reviewer's summary: ok\n"
         );
         assert_eq!(
             spec_text("T", "Body\n", &["a".into(), "b".into()]),

@@ -16,7 +16,7 @@ use crate::agent::{self, Conversation, Ended, Hooks, ToolReply, ToolRunner};
 use crate::analyzer;
 use crate::error::CliError;
 use crate::git::Git;
-use crate::llm::{MessagesRequest, Model, Pricing, Tool, Usage};
+use crate::llm::{ContentBlock, Message, Model, Pricing, Tool, Usage};
 use crate::redact::redact;
 use crate::settings::session::SessionConfig;
 use crate::state::Layout;
@@ -314,6 +314,13 @@ pub fn switch_model(record: &mut SessionRecord, config: &SessionConfig) -> Optio
     Some(std::mem::replace(&mut record.settings.model, config.model.clone()))
 }
 
+/// A first user message laid out cache-first: the text that stays the same for the whole
+/// session, then the text of this iteration, as two blocks (each redacted), so the first is
+/// a prefix the prompt cache keeps ([`crate::llm::cache::CachePlan::stable_blocks`]: 1).
+pub fn first_message(stable: &str, rest: &str) -> Message {
+    Message::user(vec![ContentBlock::text(redact(stable).into_owned()), ContentBlock::text(redact(rest).into_owned())])
+}
+
 /// Why a request for one tool call produced no usable result.
 pub struct AskFailure {
     pub message: String,
@@ -359,23 +366,22 @@ impl Session {
         &self,
         iteration: u32,
         label: &str,
-        request: MessagesRequest,
+        conversation: Conversation,
         call: &OneCall<'_, T>,
     ) -> Result<T, AskFailure> {
-        ask_for_tool(self.model.as_ref(), &self.hooks(iteration, label, false), label, request, call).await
+        ask_for_tool(self.model.as_ref(), &self.hooks(iteration, label, false), label, conversation, call).await
     }
 }
 
-/// Sends `request` (a fresh conversation offering one tool); asks once more if no valid
-/// call came back. Returns the parsed input.
+/// Sends `conversation` (a fresh one offering one tool); asks once more if no valid call
+/// came back. Returns the parsed input.
 pub async fn ask_for_tool<T: Send>(
     model: &dyn Model,
     hooks: &dyn Hooks,
     label: &str,
-    request: MessagesRequest,
+    mut conversation: Conversation,
     call: &OneCall<'_, T>,
 ) -> Result<T, AskFailure> {
-    let mut conversation = Conversation::new(request);
     let mut sink = Sink { call, value: None };
     for attempt in 0..2 {
         let ended = agent::run_turns(model, &mut conversation, &mut sink, 1, hooks).await;

@@ -24,7 +24,8 @@ use super::verdict::{self, SUBMIT_VERDICT};
 use crate::agent::Conversation;
 use crate::error::{CliError, InSession};
 use crate::git::Git;
-use crate::llm::{Message, MessagesRequest, Model, Pricing, SystemBlock, ToolChoice};
+use crate::llm::cache::CachePlan;
+use crate::llm::{MessagesRequest, Model, Pricing, SystemBlock, ToolChoice};
 use crate::redact::redact;
 use crate::settings::session::SessionConfig;
 use crate::spec::{self, Spec};
@@ -184,6 +185,7 @@ fn env(rt: &Runtime<'_>, model: Arc<dyn Model>, config: &SessionConfig) -> Env {
         cancel: rt.cancel.clone(),
         secret_files: config.secret_files.clone(),
         protect: config.protect.clone(),
+        cache_refresh: config.cache_refresh,
     }
 }
 
@@ -396,8 +398,9 @@ impl SpecPolicy {
         request.system = vec![SystemBlock::text(prompts::implement_system(&settings.checks, false))];
         request.tools = tools.definitions().into_iter().map(setup::tool_from_json).collect();
         let context = ProjectContext { summary: &session.project.summary, repo_map: &session.project.repo_map };
-        request.messages = vec![Message::user_text(redact(&prompts::spec_request(&context, &spec_text)).into_owned())];
-        let mut conversation = Conversation::new(request);
+        let stable = format!("{}\n{spec_text}", prompts::project_context(&context));
+        request.messages = vec![setup::first_message(&stable, prompts::SPEC_REQUEST)];
+        let mut conversation = Conversation::laid_out(request, CachePlan::growing(1));
 
         let rounds = settings.limits.max_iterations.max(1);
         let mut verdict = Vec::new();
@@ -465,7 +468,7 @@ impl SpecPolicy {
         request.system = vec![SystemBlock::text(prompts::VERIFY_SYSTEM)];
         request.tools = vec![setup::tool_from_json(verdict::submit_verdict_tool())];
         request.tool_choice = Some(ToolChoice::Auto { disable_parallel_tool_use: None });
-        request.messages = vec![Message::user_text(prompts::verify_request(spec_text, &diff, &checks_text))];
+        request.messages = vec![setup::first_message(spec_text, &prompts::verify_request(&diff, &checks_text))];
         let parse = |input: &serde_json::Value| verdict::parse_verdict(input, criteria);
         let call = OneCall {
             tool: SUBMIT_VERDICT,
@@ -473,7 +476,8 @@ impl SpecPolicy {
             parse: &parse,
             nudge: prompts::VERDICT_NUDGE,
         };
-        Ok(session.ask_for_tool(index, "verdict", request, &call).await)
+        let conversation = Conversation::laid_out(request, CachePlan::one_call(1));
+        Ok(session.ask_for_tool(index, "verdict", conversation, &call).await)
     }
 }
 

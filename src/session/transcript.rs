@@ -5,9 +5,10 @@
 //! conversation is written whole (model, system prompt, tools, messages), each later one
 //! only with the messages not yet written (`after`: how many came before), and each
 //! response with the assistant message it returned, its stop reason and usage. Replaying
-//! the lines of a conversation in order rebuilds it exactly as sent (redacted as sent:
-//! requests are redacted before they are built). This module never writes a key: the
-//! request's headers are not part of it.
+//! the lines of a conversation in order rebuilds it as first sent (redacted as sent:
+//! requests are redacted before they are built); a tool result later replaced by a stub
+//! ([`crate::agent::compact`]) keeps its original text here, since only new messages are
+//! written. This module never writes a key: the request's headers are not part of it.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -242,6 +242,22 @@ pub static KEYS: &[KeyDef] = &[
         secret: false,
     },
     KeyDef {
+        name: "cache_refresh",
+        kind: Kind::Bool,
+        default: Default::Bool(true),
+        doc: "While long checks run, refresh the prompt-cache prefixes the next request will start with (the editing conversation so far, the reviews' stable prefix) just before they expire, with one-token requests (their cost is counted), so they are read instead of written again.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "cache_ttl",
+        kind: Kind::Duration,
+        default: Default::Duration(300),
+        doc: "How long the API keeps a prompt-cache entry after its last use (Anthropic: 5 minutes); `cache_refresh` refreshes a tenth of it before it ends.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
         name: "in_place",
         kind: Kind::Bool,
         default: Default::Bool(false),

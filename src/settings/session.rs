@@ -34,6 +34,9 @@ pub struct SessionConfig {
     pub protect: Vec<String>,
     /// Whether an API key or token is set (a dry run reviews only then).
     pub has_credentials: bool,
+    /// The prompt cache's time to live, when the cache is refreshed during long checks
+    /// (`cache_refresh`, `cache_ttl`); `None`: never refreshed.
+    pub cache_refresh: Option<Duration>,
 }
 
 impl SessionConfig {
@@ -59,6 +62,11 @@ impl SessionConfig {
             secret_files: settings.list("secret_files").to_vec(),
             protect: settings.list("protect").to_vec(),
             has_credentials: settings.str("api_key").is_some() || settings.str("auth_token").is_some(),
+            // A zero TTL caches nothing: there is nothing to refresh.
+            cache_refresh: settings
+                .bool("cache_refresh")
+                .then(|| settings.duration("cache_ttl").unwrap_or(Duration::from_secs(300)))
+                .filter(|ttl| !ttl.is_zero()),
         }
     }
 }

@@ -188,6 +188,10 @@ pub struct SessionRecord {
     /// `None` when the model's price is unknown.
     pub cost_usd: Option<f64>,
     pub requests: u32,
+    /// Requests that only refreshed the prompt cache during long checks (counted in
+    /// `requests`, `usage` and `cost_usd` too).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_refreshes: u32,
     /// Every review's score, in order, including one that ended the session before any
     /// iteration ran.
     #[serde(default)]
@@ -519,4 +523,8 @@ mod opt_secs {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         Ok(Option::<u64>::deserialize(d)?.map(Duration::from_secs))
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

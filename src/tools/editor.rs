@@ -25,6 +25,15 @@ pub(crate) const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 /// A `view` shows at most this many lines and bytes; the rest is a range away.
 const MAX_VIEW_LINES: usize = 2000;
 const MAX_VIEW_BYTES: usize = 100_000;
+/// A `view` of a whole file longer than this (lines or bytes) shows its outline instead and
+/// asks for ranges: a large file read whole would stay in the conversation, re-sent on
+/// every turn, when the change needs a few functions of it.
+const OUTLINE_LINES: usize = 400;
+const OUTLINE_BYTES: usize = 16_000;
+/// An outline lists at most this many definitions, or this many head lines when the
+/// language has no symbol rules.
+const OUTLINE_ENTRIES: usize = 200;
+const OUTLINE_HEAD_LINES: usize = 40;
 /// Longer lines are shortened in what the model sees (never in the file).
 const MAX_LINE_CHARS: usize = 2000;
 /// A directory listing shows at most this many entries.
@@ -83,16 +92,18 @@ struct Done {
     content: String,
     /// For a write: the lines it added and removed.
     lines: Option<LineCounts>,
+    /// For a view of a file: the first and last line shown in full.
+    viewed: Option<(usize, usize)>,
 }
 
 impl Done {
     fn read(content: impl Into<String>) -> Self {
-        Self { content: content.into(), lines: None }
+        Self { content: content.into(), lines: None, viewed: None }
     }
 
     /// A write that turned `before` into `after`.
     fn wrote(content: impl Into<String>, before: &str, after: &str) -> Self {
-        Self { content: content.into(), lines: Some(LineCounts::between(before, after)) }
+        Self { content: content.into(), lines: Some(LineCounts::between(before, after)), viewed: None }
     }
 }
 
@@ -139,6 +150,7 @@ pub fn execute(ws: &Workspace, input: &Value) -> ToolReply {
             fatal: None,
             lines: done.lines,
             hits: None,
+            viewed: done.viewed,
         },
         Err(err) => ToolReply::from(err).with_path(shown),
     }
@@ -157,6 +169,9 @@ fn view(ws: &Workspace, full: &Path, shown: &str, view_range: Option<&[i64]>) ->
     let lines: Vec<&str> = text.lines().collect();
     if lines.is_empty() {
         return Ok(Done::read(format!("The file `{shown}` is empty.")));
+    }
+    if view_range.is_none() && (lines.len() > OUTLINE_LINES || text.len() > OUTLINE_BYTES) {
+        return Ok(Done::read(redact(&outline(shown, &text, &lines)).into_owned()));
     }
     let (start, end, clamped) = match view_range {
         None => (1, lines.len(), false),
@@ -180,7 +195,37 @@ fn view(ws: &Workspace, full: &Path, shown: &str, view_range: Option<&[i64]>) ->
     } else if clamped {
         out.push_str(&format!("\n[the file ends at line {}]", lines.len()));
     }
-    Ok(Done::read(redact(&out)))
+    Ok(Done { viewed: Some((start, last_shown)), ..Done::read(redact(&out)) })
+}
+
+/// What a `view` of a whole large file shows: its size, its definitions with the lines they
+/// start on (or its first lines when mmm knows no definitions in its language), and how to
+/// see the rest.
+fn outline(shown: &str, text: &str, lines: &[&str]) -> String {
+    let mut out = format!(
+        "`{shown}` has {} lines ({} bytes), too long to show whole. View the lines you need with `view_range`, \
+         for example [1, 100].",
+        lines.len(),
+        text.len()
+    );
+    let defs = crate::analyzer::outline(shown, text);
+    if defs.is_empty() {
+        out.push_str(&format!("\nIts first {OUTLINE_HEAD_LINES} lines:\n"));
+        let mut head = String::new();
+        for (number, line) in (1..).zip(lines.iter().take(OUTLINE_HEAD_LINES)) {
+            push_numbered(&mut head, number, line);
+        }
+        out.push_str(&head);
+    } else {
+        out.push_str("\nIts outline (each definition after the line it starts on):");
+        for (line, def) in defs.iter().take(OUTLINE_ENTRIES) {
+            out.push_str(&format!("\n{line}: {def}"));
+        }
+        if defs.len() > OUTLINE_ENTRIES {
+            out.push_str(&format!("\n[... {} more definitions not shown ...]", defs.len() - OUTLINE_ENTRIES));
+        }
+    }
+    out
 }
 
 /// The first and last line to show (1-based, inclusive) and whether the end was beyond
@@ -480,8 +525,9 @@ mod tests {
         write(&ws, "a.txt", "one\ntwo\r\nthree\nfour\n");
         assert_eq!(
             run(&ws, json!({"command": "view", "path": "a.txt"})),
-            ToolReply::ok("1: one\n2: two\n3: three\n4: four").with_path("a.txt")
+            ToolReply { viewed: Some((1, 4)), ..ToolReply::ok("1: one\n2: two\n3: three\n4: four").with_path("a.txt") }
         );
+        assert_eq!(run(&ws, json!({"command": "view", "path": "a.txt", "view_range": [2, 3]})).viewed, Some((2, 3)));
         assert_eq!(ok(&ws, json!({"command": "view", "path": "a.txt", "view_range": [2, 3]})), "2: two\n3: three");
         assert_eq!(ok(&ws, json!({"command": "view", "path": "a.txt", "view_range": [3, -1]})), "3: three\n4: four");
         assert_eq!(
@@ -539,7 +585,7 @@ mod tests {
         let (_dir, ws) = workspace();
         let text: String = (1..=2500).map(|n| format!("line {n}\n")).collect();
         write(&ws, "big.txt", &text);
-        let out = ok(&ws, json!({"command": "view", "path": "big.txt"}));
+        let out = ok(&ws, json!({"command": "view", "path": "big.txt", "view_range": [1, -1]}));
         assert!(out.starts_with("1: line 1\n2: line 2\n"));
         assert!(out.ends_with(
             "2000: line 2000\n[... output truncated after line 2000 of 2500; view a range starting at line 2001 to see more ...]"
@@ -549,6 +595,44 @@ mod tests {
             ok(&ws, json!({"command": "view", "path": "wide.txt"})),
             format!("1: {} [... line shortened]\n2: key = \"[REDACTED:aws-access-key-id]\"", "é".repeat(2000))
         );
+    }
+
+    #[test]
+    fn a_whole_view_of_a_large_file_is_its_outline_and_asks_for_ranges() {
+        let (_dir, ws) = workspace();
+        let mut code = String::from("use std::fmt;\n\npub struct Parser {\n    pos: usize,\n}\n\nimpl Parser {\n");
+        code.push_str("    pub fn parse(&self) -> usize {\n");
+        code.push_str(&"        let x = 1;\n".repeat(450));
+        code.push_str("        0\n    }\n}\n\nfn helper() {}\n");
+        write(&ws, "src/parser.rs", &code);
+        let reply = run(&ws, json!({"command": "view", "path": "src/parser.rs"}));
+        assert_eq!(
+            reply.content,
+            "`src/parser.rs` has 463 lines (8687 bytes), too long to show whole. View the lines you need with \
+             `view_range`, for example [1, 100].\nIts outline (each definition after the line it starts on):\n\
+             3: struct Parser\n7: impl Parser\n8:   fn parse\n463: fn helper"
+        );
+        assert_eq!((reply.is_error, reply.viewed), (false, None), "an outline shows no lines in full");
+        // A range of the same file is shown as asked.
+        assert_eq!(
+            ok(&ws, json!({"command": "view", "path": "src/parser.rs", "view_range": [3, 4]})),
+            "3: pub struct Parser {\n4:     pos: usize,"
+        );
+        // A language mmm has no definitions for: the first lines.
+        let notes: String = (1..=500).map(|n| format!("note {n}\n")).collect();
+        write(&ws, "notes.txt", &notes);
+        let out = ok(&ws, json!({"command": "view", "path": "notes.txt"}));
+        assert!(
+            out.starts_with(
+                "`notes.txt` has 500 lines (4392 bytes), too long to show whole. View the lines you \
+             need with `view_range`, for example [1, 100].\nIts first 40 lines:\n1: note 1\n2: note 2\n"
+            ),
+            "{out}"
+        );
+        assert!(out.ends_with("\n40: note 40"), "{out}");
+        // Short files are shown whole.
+        write(&ws, "short.rs", "fn a() {}\n");
+        assert_eq!(ok(&ws, json!({"command": "view", "path": "short.rs"})), "1: fn a() {}");
     }
 
     #[test]
@@ -585,6 +669,7 @@ mod tests {
                 fatal: None,
                 lines: Some(LineCounts { added: 1, removed: 0 }),
                 hits: None,
+                viewed: None,
             }
         );
         assert_eq!(read(&ws, "new/dir/lib.rs"), "pub fn f() {}\n");

@@ -54,6 +54,9 @@ pub struct ToolReply {
     pub lines: Option<LineCounts>,
     /// For a search: the matching lines found.
     pub hits: Option<Hits>,
+    /// For a `view` that showed lines of a file in full: the first and last line shown
+    /// (an outline, a listing or an error shows none).
+    pub viewed: Option<(usize, usize)>,
 }
 
 /// Lines a change added and removed: the lines that differ once the lines both versions
@@ -93,6 +96,7 @@ impl ToolReply {
             fatal: None,
             lines: None,
             hits: None,
+            viewed: None,
         }
     }
 
@@ -106,6 +110,7 @@ impl ToolReply {
             fatal: None,
             lines: None,
             hits: None,
+            viewed: None,
         }
     }
 
@@ -334,8 +339,8 @@ impl Tools {
     pub fn definitions(&self) -> Vec<Value> {
         let mut definitions =
             vec![serde_json::json!({"type": EDITOR_TOOL_TYPE, "name": EDITOR_TOOL_NAME}), search::definition()];
-        if let Some((issues, _)) = &self.declare {
-            definitions.push(submit::definition(*issues));
+        if self.declare.is_some() {
+            definitions.push(submit::definition());
         }
         definitions
     }
@@ -541,6 +546,9 @@ mod tests {
         let (_dir, tools) = tools();
         let tools = Arc::new(tools);
         let outcome = tools.execute_async(EDITOR_TOOL_NAME, &json!({"command": "view", "path": "src/main.rs"})).await;
-        assert_eq!(outcome, ToolReply::ok("1: fn main() {}").with_path("src/main.rs"));
+        assert_eq!(
+            outcome,
+            ToolReply { viewed: Some((1, 1)), ..ToolReply::ok("1: fn main() {}").with_path("src/main.rs") }
+        );
     }
 }

@@ -25,16 +25,15 @@ pub struct Declaration {
     pub addressed: Vec<u32>,
 }
 
-/// The tool definition for a conversation given `issues` numbered issues.
-pub fn definition(issues: usize) -> Value {
+/// The tool definition. It does not depend on how many issues a conversation numbers
+/// (`parse` checks that), so the tools stay the same from iteration to iteration and stay
+/// part of the prefix the prompt cache keeps.
+pub fn definition() -> Value {
     json!({
         "name": SUBMIT_CHANGE_TOOL_NAME,
-        "description": format!(
-            "Declare your change once it is complete: a one-line summary and the numbers of the issues \
-             (1 to {issues}, as numbered in the request) that the change addresses. List only the issues \
-             the change actually addresses; the commit names exactly those. Calling it again replaces \
-             the earlier declaration."
-        ),
+        "description": "Declare your change once it is complete: a one-line summary and the numbers of the issues \
+             (as numbered in the request) that the change addresses. List only the issues the change actually \
+             addresses; the commit names exactly those. Calling it again replaces the earlier declaration.",
         "input_schema": {
             "type": "object",
             "properties": {
@@ -46,7 +45,7 @@ pub fn definition(issues: usize) -> Value {
                 },
                 "addressed": {
                     "type": "array",
-                    "items": {"type": "integer", "minimum": 1, "maximum": issues},
+                    "items": {"type": "integer", "minimum": 1},
                     "minItems": 1,
                     "uniqueItems": true,
                     "description": "The numbers of the issues the change addresses."
@@ -208,10 +207,10 @@ mod tests {
     }
 
     #[test]
-    fn the_definition_states_the_range() {
-        let def = definition(3);
+    fn the_definition_is_the_same_whatever_the_number_of_issues() {
+        let def = definition();
         assert_eq!(def["name"], "submit_change");
-        assert_eq!(def["input_schema"]["properties"]["addressed"]["items"]["maximum"], 3);
+        assert_eq!(def["input_schema"]["properties"]["addressed"]["items"], json!({"type": "integer", "minimum": 1}));
         assert_eq!(def["input_schema"]["required"], json!(["summary", "addressed"]));
     }
 }

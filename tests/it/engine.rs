@@ -53,6 +53,7 @@ fn config() -> SessionConfig {
         secret_files: Vec::new(),
         protect: Vec::new(),
         has_credentials: true,
+        cache_refresh: None,
     }
 }
 
@@ -95,6 +96,7 @@ fn env(p: &Project, server: &FakeApi, observer: Arc<dyn Observer>, cancel: Cance
         cancel,
         secret_files: Vec::new(),
         protect: Vec::new(),
+        cache_refresh: None,
     }
 }
 

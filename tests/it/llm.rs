@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::fake_api::{FakeApi, Msg, Reply, TEST_KEY, client_config, error_event, event, test_client};
 use mmm::error::CliError;
@@ -440,25 +440,30 @@ async fn usage_with_cache_tokens_is_priced_per_model() {
 async fn cache_breakpoints_reach_the_api_in_the_right_places() {
     let server = FakeApi::with([Reply::stream(&Msg::new().text("ok"))]);
     let (client, _) = test_client(client_config(&server));
-    let mut request = ask("improve the code");
+    // A stable first block of about 1,500 tokens (over claude-sonnet-5's 1,024), then the
+    // iteration's text.
+    let stable = "The project and its map. ".repeat(240);
+    let mut request = MessagesRequest::new("claude-sonnet-5", 1024);
+    request.messages.push(Message::user(vec![ContentBlock::text(&stable), ContentBlock::text("improve the code")]));
     request.system.push(mmm::llm::SystemBlock::text("You are careful."));
     request.tools = vec![Tool::text_editor(), Tool::custom("search", "Search", json!({"type": "object"}))];
     request.messages.push(Message { role: mmm::llm::Role::Assistant, content: vec![ContentBlock::text("Looking.")] });
     request.messages.push(Message::user(vec![ContentBlock::tool_result("t1", "no match", true)]));
-    cache::place_breakpoints(&mut request);
+    cache::place_breakpoints(&mut request, &cache::CachePlan::growing(1));
     client.messages(&request, &ignore).await.unwrap();
     let body = server.request(0).json();
     let ephemeral = json!({"type": "ephemeral"});
-    assert_eq!(body["tools"][1]["cache_control"], ephemeral);
-    assert_eq!(body["system"][0]["cache_control"], ephemeral);
+    // The stable prefix, and the two user turns' last blocks; tools and system alone are
+    // under the minimum, so they carry none.
     assert_eq!(body["messages"][0]["content"][0]["cache_control"], ephemeral);
+    assert_eq!(body["messages"][0]["content"][1]["cache_control"], ephemeral);
     assert_eq!(
         body["messages"][2]["content"][0],
         json!({"type": "tool_result", "tool_use_id": "t1", "content": "no match", "is_error": true,
                "cache_control": ephemeral})
     );
-    assert_eq!(body.to_string().matches("\"cache_control\"").count(), 4);
-    assert_eq!(body["tools"][0].get("cache_control"), None::<&Value>);
+    assert_eq!(body.to_string().matches("\"cache_control\"").count(), 3);
+    assert_eq!((body["tools"][1].get("cache_control"), body["system"][0].get("cache_control")), (None, None));
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 mod common;
 
 mod analyze;
+mod cache;
 mod ci;
 mod cli;
 mod config;

@@ -23,7 +23,14 @@ fn note_model() -> FakeApi {
     FakeApi::respond(|request: &Recorded| {
         let body = request.json();
         let messages = body["messages"].as_array().expect("messages");
-        let first = messages[0]["content"][0]["text"].as_str().unwrap_or_default();
+        // The first message's text: the stable project block, then the iteration's part.
+        let first: String = messages[0]["content"]
+            .as_array()
+            .expect("content blocks")
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
         let is_review = body["tools"].as_array().is_some_and(|t| t.iter().any(|t| t["name"] == "submit_review"));
         if is_review {
             let committed = first
