@@ -14,7 +14,9 @@
 pub mod cache;
 pub mod client;
 pub mod error;
+pub mod http;
 pub mod models;
+pub mod openai;
 pub mod pricing;
 pub mod retry;
 pub mod sse;
@@ -25,8 +27,9 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use client::{AnthropicClient, ClientConfig, Credential};
-pub use error::{ApiError, LlmError};
+pub use error::{ApiError, LlmError, Provider};
 pub use models::ModelInfo;
+pub use openai::{OpenAiClient, OpenAiConfig};
 pub use pricing::{Price, Pricing};
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
 pub use types::*;
@@ -67,6 +70,12 @@ pub trait Model: Send + Sync {
         request: &'a MessagesRequest,
         on_event: &'a (dyn Fn(StreamUpdate<'_>) + Send + Sync),
     ) -> SendFuture<'a>;
+
+    /// Whether the endpoint takes Anthropic's built-in tool types (the text editor's
+    /// `type`); when not, tools must be sent as ordinary JSON-schema tools.
+    fn builtin_tools(&self) -> bool {
+        true
+    }
 
     /// Checks with one cheap request, before anything is changed, that the credential is
     /// accepted and `model` exists. A provider with no such request has nothing to check.

@@ -1,11 +1,14 @@
 //! What API usage costs, in US dollars.
 //!
 //! Prices per million tokens come from the table below (the reference sheet's list of
-//! current models, with their aliases and dated ids), or from the `pricing.input` and
-//! `pricing.output` settings, which apply to the configured model and win over the table.
-//! Cache writes cost 1.25× the input price (5-minute TTL) or 2× (1-hour TTL), cache reads
-//! 0.1×. A model with no known price has no cost (`None`) and one warning per process:
-//! mmm never makes a number up.
+//! current Claude models, with their aliases and dated ids; used with `provider =
+//! "anthropic"` only), or from the `pricing.*` settings, which apply to the configured model
+//! and win over the table. For Anthropic, cache writes cost 1.25× the input price (5-minute
+//! TTL) or 2× (1-hour TTL), cache reads 0.1×, unless `pricing.cache_read` /
+//! `pricing.cache_write` say otherwise. OpenAI-compatible servers discount cached input by
+//! differing amounts, so with `provider = "openai"` a cache read costs the full input price
+//! unless `pricing.cache_read` is set: the cost may be high, never low. A model with no
+//! known price has no cost (`None`) and one warning per process: mmm never makes a number up.
 
 use std::sync::Mutex;
 
@@ -20,10 +23,15 @@ use crate::settings::Settings;
 pub struct Price {
     pub input: f64,
     pub output: f64,
+    /// Input read from the cache.
+    pub cache_read: f64,
+    /// Input written to the cache with the 5-minute TTL (1-hour writes cost 2× `input`).
+    pub cache_write: f64,
 }
 
+/// An Anthropic price: cache reads and writes at the API's multipliers of `input`.
 const fn price(input: f64, output: f64) -> Price {
-    Price { input, output }
+    Price { input, output, cache_read: input * CACHE_READ, cache_write: input * CACHE_WRITE_5M }
 }
 
 /// Model ids (aliases and dated snapshots) and their prices.
@@ -70,11 +78,12 @@ pub fn known_models() -> impl Iterator<Item = &'static str> {
 pub fn cost(price: Price, usage: &Usage) -> f64 {
     let write_1h = usage.cache_creation.ephemeral_1h_input_tokens.min(usage.cache_creation_input_tokens);
     let write_5m = usage.cache_creation_input_tokens - write_1h;
-    let input_tokens = usage.input_tokens as f64
-        + write_5m as f64 * CACHE_WRITE_5M
-        + write_1h as f64 * CACHE_WRITE_1H
-        + usage.cache_read_input_tokens as f64 * CACHE_READ;
-    (input_tokens * price.input + usage.output_tokens as f64 * price.output) / 1_000_000.0
+    let dollars = usage.input_tokens as f64 * price.input
+        + write_5m as f64 * price.cache_write
+        + write_1h as f64 * price.input * CACHE_WRITE_1H
+        + usage.cache_read_input_tokens as f64 * price.cache_read
+        + usage.output_tokens as f64 * price.output;
+    dollars / 1_000_000.0
 }
 
 /// The price of the configured model.
@@ -87,12 +96,31 @@ pub struct Pricing {
 
 impl Pricing {
     /// The configured model's price: `pricing.input` and `pricing.output` when set (both
-    /// or neither: one alone is a usage error), else the table's.
+    /// or neither: one alone is a usage error) with `pricing.cache_read` and
+    /// `pricing.cache_write` when set (see the module comment for their defaults), else the
+    /// table's (Anthropic only).
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let model = settings.str("model").unwrap_or_default().to_string();
+        let anthropic = settings.str("provider") != Some("openai");
+        let (read, write) = (settings.float("pricing.cache_read"), settings.float("pricing.cache_write"));
         let price = match (settings.float("pricing.input"), settings.float("pricing.output")) {
-            (Some(input), Some(output)) => Some(Price { input, output }),
-            (None, None) => table_price(&model),
+            (Some(input), Some(output)) => {
+                let (read_default, write_default) =
+                    if anthropic { (input * CACHE_READ, input * CACHE_WRITE_5M) } else { (input, input) };
+                Some(Price {
+                    input,
+                    output,
+                    cache_read: read.unwrap_or(read_default),
+                    cache_write: write.unwrap_or(write_default),
+                })
+            }
+            (None, None) if read.is_some() || write.is_some() => {
+                return Err(CliError::usage("pricing.cache_read or pricing.cache_write is set without pricing.input")
+                    .with_hint("set pricing.input and pricing.output too, in USD per million tokens")
+                    .into());
+            }
+            (None, None) if anthropic => table_price(&model),
+            (None, None) => None,
             _ => {
                 return Err(CliError::usage("only one of pricing.input and pricing.output is set")
                     .with_hint("set both, in USD per million tokens, for the configured model")
@@ -196,6 +224,46 @@ mod tests {
         let cli = err.downcast_ref::<CliError>().unwrap();
         assert_eq!(cli.to_string(), "only one of pricing.input and pricing.output is set");
         assert_eq!(cli.exit(), crate::error::Exit::Usage);
+    }
+
+    #[test]
+    fn cache_prices_follow_the_provider_unless_set() {
+        let s = settings(&[
+            ("MMM_PROVIDER", "openai"),
+            ("MMM_MODEL", "gpt-x"),
+            ("MMM_PRICING_INPUT", "2"),
+            ("MMM_PRICING_OUTPUT", "8"),
+        ]);
+        let price = Pricing::from_settings(&s.unwrap()).unwrap().price.unwrap();
+        assert_eq!(price, Price { input: 2.0, output: 8.0, cache_read: 2.0, cache_write: 2.0 });
+        let usage = Usage { input_tokens: 1_000_000, cache_read_input_tokens: 1_000_000, ..Usage::default() };
+        assert!((cost(price, &usage) - 4.0).abs() < 1e-9, "cached input at the full price: never too low");
+
+        let s = settings(&[
+            ("MMM_PROVIDER", "openai"),
+            ("MMM_MODEL", "gpt-x"),
+            ("MMM_PRICING_INPUT", "2"),
+            ("MMM_PRICING_OUTPUT", "8"),
+            ("MMM_PRICING_CACHE_READ", "0.5"),
+        ]);
+        let price = Pricing::from_settings(&s.unwrap()).unwrap().price.unwrap();
+        assert!((cost(price, &usage) - 2.5).abs() < 1e-9, "{}", cost(price, &usage));
+
+        let s = settings(&[
+            ("MMM_MODEL", "my-claude"),
+            ("MMM_PRICING_INPUT", "4"),
+            ("MMM_PRICING_OUTPUT", "20"),
+            ("MMM_PRICING_CACHE_WRITE", "6"),
+        ]);
+        let price = Pricing::from_settings(&s.unwrap()).unwrap().price.unwrap();
+        assert_eq!(price, Price { input: 4.0, output: 20.0, cache_read: 0.4, cache_write: 6.0 });
+
+        // The Claude table is Anthropic's price list: not a guess for another provider.
+        let s = settings(&[("MMM_PROVIDER", "openai"), ("MMM_MODEL", "claude-sonnet-5")]).unwrap();
+        assert_eq!(Pricing::from_settings(&s).unwrap().price, None);
+        let s = settings(&[("MMM_MODEL", "x"), ("MMM_PRICING_CACHE_READ", "1")]).unwrap();
+        let err = Pricing::from_settings(&s).unwrap_err();
+        assert_eq!(err.to_string(), "pricing.cache_read or pricing.cache_write is set without pricing.input");
     }
 
     #[test]

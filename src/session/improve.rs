@@ -219,7 +219,7 @@ impl Report for Plan {
                 lines.push("  the first iteration would address:".into());
                 lines.extend(self.would_address.iter().map(|i| format!("    - {i}")));
             }
-            None => lines.push("  review   skipped: no ANTHROPIC_API_KEY set".into()),
+            None => lines.push("  review   skipped: no API key set".into()),
         }
         lines.join("\n")
     }

@@ -54,36 +54,49 @@ impl Problem {
 /// file when they exist, then the environment and the flags.
 pub fn check(inputs: &Inputs) -> Vec<Layer> {
     let mut entries = defaults();
-    let mut layers = Vec::new();
+    let mut applied = Vec::new();
     if let Some(path) = inputs.global_file.as_ref().filter(|p| p.is_file()) {
         let mut set = Vec::new();
         let problems = apply_file(&mut entries, path, |path| Source::GlobalFile { path }, &mut set);
-        layers.push(layer(Checked::GlobalFile { path: path.clone() }, problems, &set));
+        applied.push((Checked::GlobalFile { path: path.clone() }, problems, set));
     }
     if let Some(path) = find_project_file(&inputs.cwd, find_repo_root(&inputs.cwd).as_deref()) {
         let mut set = Vec::new();
         let problems = apply_file(&mut entries, &path, |path| Source::ProjectFile { path }, &mut set);
-        layers.push(layer(Checked::ProjectFile { path }, problems, &set));
+        applied.push((Checked::ProjectFile { path }, problems, set));
     }
     let mut set = Vec::new();
     let problems = apply_env(&mut entries, inputs, &mut set);
-    let mut env = layer(Checked::Environment, problems, &set);
-    env.problems.extend(super::unknown_env_warnings(inputs).into_iter().map(|message| Problem {
-        level: Level::Note,
-        message,
-        hint: Some("`mmm config show` lists every key; its variable is MMM_ and the key in capitals".into()),
-    }));
-    layers.push(env);
+    applied.push((Checked::Environment, problems, set));
     let mut set = Vec::new();
     let problems = apply_flags(&mut entries, inputs, &mut set);
-    layers.push(layer(Checked::Flags, problems, &set));
-    layers
+    applied.push((Checked::Flags, problems, set));
+    // Model names are compared with Anthropic's list only when Anthropic is the provider.
+    let anthropic = super::entry_value(&entries, "provider") != Value::Str("openai".into());
+    applied
+        .into_iter()
+        .map(|(checked, problems, set)| {
+            let environment = checked == Checked::Environment;
+            let mut layer = layer(checked, problems, &set, anthropic);
+            if environment {
+                layer.problems.extend(super::unknown_env_warnings(inputs).into_iter().map(|message| Problem {
+                    level: Level::Note,
+                    message,
+                    hint: Some(
+                        "`mmm config show` lists every key; its variable is MMM_ and the key in capitals".into(),
+                    ),
+                }));
+            }
+            layer
+        })
+        .collect()
 }
 
-/// A layer's problems: those found applying it, then those of each model name it set.
-fn layer(checked: Checked, problems: Vec<CliError>, set: &[(String, String, Value)]) -> Layer {
+/// A layer's problems: those found applying it, then those of each model name it set
+/// (when `anthropic` is the provider).
+fn layer(checked: Checked, problems: Vec<CliError>, set: &[(String, String, Value)], anthropic: bool) -> Layer {
     let mut problems: Vec<Problem> = problems.into_iter().map(Problem::error).collect();
-    for (_, at, value) in set.iter().filter(|(key, _, _)| key == "model") {
+    for (_, at, value) in set.iter().filter(|(key, _, _)| key == "model" && anthropic) {
         if let Value::Str(model) = value {
             problems.extend(model_problem(at, model));
         }

@@ -169,6 +169,7 @@ impl Settings {
         first(apply_env(&mut entries, inputs, &mut set))?;
         let warnings = unknown_env_warnings(inputs);
         first(apply_flags(&mut entries, inputs, &mut set))?;
+        resolve_named_key(&mut entries, inputs);
 
         Ok(Self { entries, repo_root, project_file, warnings })
     }
@@ -404,8 +405,39 @@ fn apply_value(
     Ok(())
 }
 
-/// What a value's type cannot say: a check command must say something to run.
+/// `openai_api_key` comes from the variable `api_key_env` names: when that is not
+/// OPENAI_API_KEY, the key is that variable's value (or unset), never OPENAI_API_KEY's.
+fn resolve_named_key(entries: &mut [Entry], inputs: &Inputs) {
+    let var = match entry_value(entries, "api_key_env") {
+        Value::Str(var) if var != "OPENAI_API_KEY" => var,
+        _ => return,
+    };
+    let Some(entry) = entries.iter_mut().find(|e| e.def.name == "openai_api_key") else { return };
+    match inputs.var(&var).filter(|v| !v.is_empty()) {
+        Some(key) => {
+            entry.value = Value::Str(key.to_string());
+            entry.source = Source::Env { var };
+        }
+        None => {
+            entry.value = Value::Unset;
+            entry.source = Source::Default;
+        }
+    }
+}
+
+/// Values a key may take, when its type says too little.
+const CHOICES: &[(&str, &[&str])] = &[("provider", &["anthropic", "openai"]), ("editor_tool", &["builtin", "custom"])];
+
+/// What a value's type cannot say: a check command must say something to run; a provider
+/// or editor tool is one of the known ones.
 fn check_value(at: &str, name: &str, value: &Value) -> Result<(), CliError> {
+    if let (Value::Str(text), Some((_, choices))) = (value, CHOICES.iter().find(|(key, _)| *key == name))
+        && !choices.contains(&text.as_str())
+    {
+        let listed = choices.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" or ");
+        return Err(CliError::usage(format!("{at}: `{name}` must be {listed}, found `{text}`"))
+            .with_hint(format!("set `{name}` to {listed}")));
+    }
     if let (Value::List(items), "validate.commands") = (value, name)
         && let Some(blank) = items.iter().position(|c| c.trim().is_empty())
     {

@@ -643,6 +643,7 @@ pub fn client_config(server: &FakeApi) -> ClientConfig {
         max_retries: 8,
         retry_budget: Duration::from_secs(60),
         stream: true,
+        builtin_tools: true,
     }
 }
 
