@@ -11,7 +11,6 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Serialize;
@@ -22,7 +21,7 @@ use super::http::{Limits, Transport, secret_header};
 use super::retry::Sleeper;
 use super::sse::MessageAssembler;
 use super::types::{MessagesRequest, MessagesResponse};
-use super::{CheckFuture, Model, SendFuture, StreamUpdate};
+use super::{CheckFuture, Model, SendFuture, StreamUpdate, checked};
 use crate::error::CliError;
 use crate::settings::Settings;
 
@@ -54,17 +53,8 @@ pub struct ClientConfig {
     pub anthropic_version: String,
     /// The configured model (what [`Model::name`] reports).
     pub model: String,
-    /// Longest a whole request, response included, may take.
-    pub request_timeout: Duration,
-    /// Longest a TCP/TLS connection may take to open.
-    pub connect_timeout: Duration,
-    /// Longest from sending a request to the response's headers (connecting included).
-    pub first_byte_timeout: Duration,
-    /// Longest a streamed response may go without sending a byte.
-    pub idle_timeout: Duration,
-    pub max_retries: u32,
-    /// Longest one request may take over all its attempts and waits (see [`RetryPolicy`]).
-    pub retry_budget: Duration,
+    /// Timeouts and retries.
+    pub limits: Limits,
     /// Ask for a streamed response (the default); `false` asks for one JSON body.
     pub stream: bool,
     /// Whether the endpoint takes Anthropic's built-in tool types: `editor_tool =
@@ -91,18 +81,12 @@ impl ClientConfig {
             }
         };
         let text = |name: &str| settings.str(name).unwrap_or_default().to_string();
-        let limits = Limits::from_settings(settings);
         Ok(Self {
             base_url: text("base_url"),
             credential,
             anthropic_version: text("anthropic_version"),
             model: text("model"),
-            request_timeout: limits.request_timeout,
-            connect_timeout: limits.connect_timeout,
-            first_byte_timeout: limits.first_byte_timeout,
-            idle_timeout: limits.idle_timeout,
-            max_retries: limits.max_retries,
-            retry_budget: limits.retry_budget,
+            limits: Limits::from_settings(settings),
             stream: true,
             builtin_tools: settings.str("editor_tool") != Some("custom"),
         })
@@ -151,16 +135,13 @@ impl AnthropicClient {
             CliError::usage(format!("anthropic_version `{}` is not a header value", config.anthropic_version))
         })?;
         headers.insert("anthropic-version", version);
-        let limits = Limits {
-            request_timeout: config.request_timeout,
-            connect_timeout: config.connect_timeout,
-            first_byte_timeout: config.first_byte_timeout,
-            idle_timeout: config.idle_timeout,
-            max_retries: config.max_retries,
-            retry_budget: config.retry_budget,
-        };
-        let transport =
-            Transport::new(Provider::Anthropic, &config.base_url, "https://api.anthropic.com", headers, &limits)?;
+        let transport = Transport::new(
+            Provider::Anthropic,
+            &config.base_url,
+            "https://api.anthropic.com",
+            headers,
+            &config.limits,
+        )?;
         Ok(Self { transport, model: config.model, stream: config.stream, builtin_tools: config.builtin_tools })
     }
 
@@ -247,16 +228,7 @@ impl Model for AnthropicClient {
     /// that does not serve it (a 404 or 405 that is not the API's `not_found_error`) has
     /// nothing to say, so that passes.
     fn check<'a>(&'a self, model: &'a str) -> CheckFuture<'a> {
-        Box::pin(async move {
-            match self.model_info(model).await {
-                Err(e) if matches!(e.api(), Some(api) if matches!(api.status, Some(404 | 405)) && api.kind != "not_found_error") =>
-                {
-                    tracing::debug!("the endpoint does not describe models ({e}); not checked");
-                    Ok(())
-                }
-                checked => checked.map(|_| ()),
-            }
-        })
+        Box::pin(async move { checked(self.model_info(model).await, "not_found_error") })
     }
 }
 
@@ -264,6 +236,7 @@ impl Model for AnthropicClient {
 mod tests {
     use super::*;
     use crate::settings::Inputs;
+    use std::time::Duration;
 
     fn config(env: &[(&str, &str)]) -> anyhow::Result<ClientConfig> {
         let dir = tempfile::tempdir().unwrap();
@@ -291,11 +264,11 @@ mod tests {
             ("http://127.0.0.1:9/", "2023-06-01", "claude-sonnet-5")
         );
         assert_eq!(
-            (c.idle_timeout, c.request_timeout, c.max_retries, c.stream),
+            (c.limits.idle_timeout, c.limits.request_timeout, c.limits.max_retries, c.stream),
             (Duration::from_secs(30), Duration::from_secs(600), 3, true)
         );
         assert_eq!(
-            (c.connect_timeout, c.first_byte_timeout, c.retry_budget),
+            (c.limits.connect_timeout, c.limits.first_byte_timeout, c.limits.retry_budget),
             (Duration::from_secs(10), Duration::from_secs(60), Duration::from_secs(120))
         );
         assert_eq!(AnthropicClient::new(c).unwrap().transport.base_url, "http://127.0.0.1:9");

@@ -84,3 +84,16 @@ pub trait Model: Send + Sync {
         Box::pin(async { Ok(()) })
     }
 }
+
+/// What a model check's answer means: a model described is fine; a 404 or 405 whose error
+/// kind is not `not_found` (the API's "no such model") is an endpoint that does not
+/// describe models, which has nothing to say, so that passes too; anything else fails.
+pub(crate) fn checked<T>(answer: Result<T, LlmError>, not_found: &str) -> Result<(), LlmError> {
+    match answer {
+        Err(e) if matches!(e.api(), Some(api) if matches!(api.status, Some(404 | 405)) && api.kind != not_found) => {
+            tracing::debug!("the endpoint does not describe models ({e}); not checked");
+            Ok(())
+        }
+        answer => answer.map(|_| ()),
+    }
+}

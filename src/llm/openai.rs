@@ -217,16 +217,7 @@ impl Model for OpenAiClient {
     /// server that does not describe single models (vLLM, llama.cpp: a 404 or 405 of
     /// another kind) has nothing to say, so that passes.
     fn check<'a>(&'a self, model: &'a str) -> CheckFuture<'a> {
-        Box::pin(async move {
-            match self.model_info(model).await {
-                Err(e) if matches!(e.api(), Some(api) if matches!(api.status, Some(404 | 405)) && api.kind != "model_not_found") =>
-                {
-                    tracing::debug!("the endpoint does not describe models ({e}); not checked");
-                    Ok(())
-                }
-                checked => checked.map(|_| ()),
-            }
-        })
+        Box::pin(async move { super::checked(self.model_info(model).await, "model_not_found") })
     }
 }
 

@@ -157,7 +157,7 @@ pub static KEYS: &[KeyDef] = &[
         name: "model",
         kind: Kind::Str,
         default: Default::Str("claude-sonnet-5"),
-        doc: "Model used for reviews and edits (`mmm models` lists those your key can use); required with provider = \"openai\".",
+        doc: "Model used for reviews and edits (`mmm models` lists those your key can use); required with the `openai` provider.",
         extra_env: &["ANTHROPIC_MODEL"],
         secret: false,
     },
@@ -306,7 +306,7 @@ pub static KEYS: &[KeyDef] = &[
         default: Default::Str("builtin"),
         doc: "How the file editor is offered to the model: `builtin` (Anthropic's text editor tool type) or `custom` \
               (an ordinary JSON-schema tool, for Messages API servers without Anthropic's built-in tools; always so \
-              with provider = \"openai\").",
+              with the `openai` provider).",
         extra_env: &[],
         secret: false,
     },
@@ -314,7 +314,7 @@ pub static KEYS: &[KeyDef] = &[
         name: "base_url",
         kind: Kind::Str,
         default: Default::Str("https://api.anthropic.com"),
-        doc: "Base URL of the API: the Anthropic API or a compatible endpoint; with provider = \"openai\", up to the \
+        doc: "Base URL of the API: the Anthropic API or a compatible endpoint; with the `openai` provider, up to the \
               version path (`https://api.openai.com/v1` unless set in a file, MMM_BASE_URL or a flag).",
         extra_env: &["ANTHROPIC_BASE_URL"],
         secret: false,
@@ -395,7 +395,7 @@ pub static KEYS: &[KeyDef] = &[
         name: "api_key_env",
         kind: Kind::Str,
         default: Default::Str("OPENAI_API_KEY"),
-        doc: "With provider = \"openai\": the environment variable that holds the API key.",
+        doc: "With the `openai` provider: the environment variable that holds the API key.",
         extra_env: &[],
         secret: false,
     },
@@ -403,7 +403,7 @@ pub static KEYS: &[KeyDef] = &[
         name: "openai_api_key",
         kind: Kind::Str,
         default: Default::Unset,
-        doc: "API key for provider = \"openai\", sent as `Authorization: Bearer`. Environment only: the variable \
+        doc: "API key for the `openai` provider, sent as `Authorization: Bearer`. Environment only: the variable \
               `api_key_env` names (OPENAI_API_KEY by default).",
         extra_env: &["OPENAI_API_KEY"],
         secret: true,
@@ -429,7 +429,7 @@ pub static KEYS: &[KeyDef] = &[
         kind: Kind::Float { min: 0.0, max: f64::MAX },
         default: Default::Unset,
         doc: "Price of input read from the prompt cache, USD per million tokens (unset: 0.1× pricing.input with \
-              provider = \"anthropic\", the full input price with provider = \"openai\").",
+              the `anthropic` provider, the full input price with the `openai` provider).",
         extra_env: &[],
         secret: false,
     },
