@@ -1,12 +1,14 @@
-//! Talking to Claude: the Anthropic Messages API behind a small [`Model`] trait.
+//! Talking to a model: Anthropic's Messages API or an OpenAI-compatible Chat Completions
+//! endpoint, behind a small [`Model`] trait.
 //!
 //! One call per conversation turn: build a [`MessagesRequest`] (system prompt, messages,
 //! tools), optionally let [`cache::place_breakpoints`] mark what the API should cache,
-//! and [`Model::send`] it. The client streams the response, forwards text as it arrives,
-//! retries what is worth retrying (rate limits, overload, dropped or silent streams) and
-//! returns the whole assistant turn with its [`Usage`]; [`pricing`] turns usage into
-//! dollars. Append [`MessagesResponse::to_message`] and the tool results to the
-//! conversation and send again.
+//! and [`Model::send`] it. The client ([`AnthropicClient`], or [`OpenAiClient`], which
+//! translates the same request and response types to and from its wire format) streams the
+//! response, forwards text as it arrives, retries what is worth retrying (rate limits,
+//! overload, dropped or silent streams: one [`http::Transport`] for both) and returns the
+//! whole assistant turn with its [`Usage`]; [`pricing`] turns usage into dollars. Append
+//! [`MessagesResponse::to_message`] and the tool results to the conversation and send again.
 //!
 //! This module knows nothing of git, tools or sessions, and never logs, stores or shows
 //! the API key: it lives in a request header only.

@@ -68,8 +68,8 @@ impl std::fmt::Debug for OpenAiConfig {
 impl OpenAiConfig {
     /// Reads `base_url` (OpenAI's unless set in a file, `MMM_BASE_URL` or a flag: the
     /// Anthropic SDK's `ANTHROPIC_BASE_URL` is not for this API), the key from the variable
-    /// `api_key_env` names, `model` (which must be set: the default is a Claude model) and
-    /// the limits. No key, or no model, is a usage error with a hint.
+    /// `api_key_env` names, `model` (which must be set, and not by `ANTHROPIC_MODEL`: the
+    /// default is a Claude model) and the limits. No key, or no model, is a usage error with a hint.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let var = settings.str("api_key_env").unwrap_or("OPENAI_API_KEY");
         let Some(api_key) = settings.str("openai_api_key") else {
@@ -80,17 +80,19 @@ impl OpenAiConfig {
                 ))
                 .into());
         };
+        // The Anthropic SDK's variables name Claude's model and address, not this API's.
+        let anthropic_env = |source: &Source, name: &str| matches!(source, Source::Env { var } if var == name);
         let model = settings.entry("model");
-        if model.source == Source::Default {
+        if model.source == Source::Default || anthropic_env(&model.source, "ANTHROPIC_MODEL") {
             return Err(CliError::usage("provider = \"openai\" needs a model: `model` is not set")
                 .with_hint("set `model` in .mmm/config.toml to the id the server serves (`mmm models` lists them)")
                 .into());
         }
         let base_url = settings.entry("base_url");
-        let base_url = match &base_url.source {
-            Source::Default => DEFAULT_BASE_URL.to_string(),
-            Source::Env { var } if var == "ANTHROPIC_BASE_URL" => DEFAULT_BASE_URL.to_string(),
-            _ => settings.str("base_url").unwrap_or(DEFAULT_BASE_URL).to_string(),
+        let base_url = if base_url.source == Source::Default || anthropic_env(&base_url.source, "ANTHROPIC_BASE_URL") {
+            DEFAULT_BASE_URL.to_string()
+        } else {
+            settings.str("base_url").unwrap_or(DEFAULT_BASE_URL).to_string()
         };
         Ok(Self {
             base_url,
@@ -947,6 +949,71 @@ mod tests {
         request.tools.push(Tool::text_editor());
         let err = chat_request(&request, "max_tokens").unwrap_err();
         assert!(err.to_string().contains("Anthropic's built-in type `text_editor_20250728`"), "{err}");
+    }
+
+    fn config(env: &[(&str, &str)]) -> anyhow::Result<OpenAiConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        env.push(("MMM_PROVIDER".into(), "openai".into()));
+        let inputs = crate::settings::Inputs { cwd: dir.path().to_path_buf(), env, ..Default::default() };
+        OpenAiConfig::from_settings(&Settings::load(&inputs)?)
+    }
+
+    fn usage_error(result: anyhow::Result<OpenAiConfig>) -> (String, Option<String>) {
+        let err = result.unwrap_err();
+        let cli = err.downcast_ref::<CliError>().expect("a usage error");
+        assert_eq!(cli.exit(), crate::error::Exit::Usage);
+        (cli.to_string(), cli.hint().map(str::to_string))
+    }
+
+    #[test]
+    fn settings_give_openais_address_unless_one_is_set_and_the_key_from_the_named_variable() {
+        let c = config(&[("OPENAI_API_KEY", "sk-1"), ("MMM_MODEL", "gpt-x"), ("ANTHROPIC_BASE_URL", "http://a:1")]);
+        let c = c.unwrap();
+        assert_eq!((c.base_url.as_str(), c.api_key.as_str(), c.model.as_str()), (DEFAULT_BASE_URL, "sk-1", "gpt-x"));
+        assert!(!format!("{c:?}").contains("sk-1"), "the key is hidden: {c:?}");
+        let c = config(&[
+            ("OPENAI_API_KEY", "sk-1"),
+            ("MY_KEY", "sk-2"),
+            ("MMM_API_KEY_ENV", "MY_KEY"),
+            ("MMM_MODEL", "gpt-x"),
+            ("MMM_BASE_URL", "http://localhost:11434/v1/"),
+        ]);
+        let c = c.unwrap();
+        assert_eq!((c.base_url.as_str(), c.api_key.as_str()), ("http://localhost:11434/v1/", "sk-2"));
+        let (message, _) =
+            usage_error(config(&[("OPENAI_API_KEY", "sk-1"), ("MMM_API_KEY_ENV", "MY_KEY"), ("MMM_MODEL", "m")]));
+        assert_eq!(
+            message, "no API key for provider = \"openai\": MY_KEY is not set",
+            "OPENAI_API_KEY is not read then"
+        );
+        for env in
+            [&[("OPENAI_API_KEY", "sk-1")][..], &[("OPENAI_API_KEY", "sk-1"), ("ANTHROPIC_MODEL", "claude-opus-5")]]
+        {
+            assert_eq!(
+                usage_error(config(env)),
+                (
+                    "provider = \"openai\" needs a model: `model` is not set".to_string(),
+                    Some(
+                        "set `model` in .mmm/config.toml to the id the server serves (`mmm models` lists them)".into()
+                    )
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn openais_own_api_gets_max_completion_tokens_every_other_server_max_tokens() {
+        let client = |url: &str| {
+            let c = config(&[("OPENAI_API_KEY", "k"), ("MMM_MODEL", "m")]).unwrap();
+            OpenAiClient::new(OpenAiConfig { base_url: url.into(), ..c })
+        };
+        assert_eq!(client("https://api.openai.com/v1").unwrap().max_tokens_field, "max_completion_tokens");
+        assert_eq!(client("http://localhost:8000/v1").unwrap().max_tokens_field, "max_tokens");
+        assert_eq!(
+            client("localhost:8000").unwrap_err().to_string(),
+            "base_url `localhost:8000` is not an http(s) URL"
+        );
     }
 
     #[test]
