@@ -86,53 +86,74 @@ pub fn cost(price: Price, usage: &Usage) -> f64 {
     dollars / 1_000_000.0
 }
 
-/// The price of the configured model.
+/// The price of the configured model, and what the settings say of other models'.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pricing {
     pub model: String,
     /// `None` when neither the table nor the settings know the model.
     pub price: Option<Price>,
+    /// Prices the settings give per model (`[prices."<model id>"]`).
+    pub overrides: Vec<(String, Price)>,
+    /// Whether the provider is Anthropic's: only then does the table apply, and do unset
+    /// cache prices follow its multipliers.
+    pub anthropic: bool,
+}
+
+/// A price from settings: cache prices that are not given follow the provider's rule (see
+/// the module comment).
+fn configured(input: f64, output: f64, read: Option<f64>, write: Option<f64>, anthropic: bool) -> Price {
+    let (read_default, write_default) =
+        if anthropic { (input * CACHE_READ, input * CACHE_WRITE_5M) } else { (input, input) };
+    Price { input, output, cache_read: read.unwrap_or(read_default), cache_write: write.unwrap_or(write_default) }
 }
 
 impl Pricing {
     /// The configured model's price: `pricing.input` and `pricing.output` when set (both
     /// or neither: one alone is a usage error) with `pricing.cache_read` and
-    /// `pricing.cache_write` when set (see the module comment for their defaults), else the
+    /// `pricing.cache_write` when set, else its `[prices."<model id>"]` entry, else the
     /// table's (Anthropic only).
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let model = settings.str("model").unwrap_or_default().to_string();
         let anthropic = settings.str("provider") != Some("openai");
+        let overrides: Vec<(String, Price)> = settings
+            .prices
+            .iter()
+            .map(|p| (p.model.clone(), configured(p.input, p.output, p.cache_read, p.cache_write, anthropic)))
+            .collect();
         let (read, write) = (settings.float("pricing.cache_read"), settings.float("pricing.cache_write"));
-        let price = match (settings.float("pricing.input"), settings.float("pricing.output")) {
-            (Some(input), Some(output)) => {
-                let (read_default, write_default) =
-                    if anthropic { (input * CACHE_READ, input * CACHE_WRITE_5M) } else { (input, input) };
-                Some(Price {
-                    input,
-                    output,
-                    cache_read: read.unwrap_or(read_default),
-                    cache_write: write.unwrap_or(write_default),
-                })
-            }
+        let mut pricing = Self { model: model.clone(), price: None, overrides, anthropic };
+        pricing.price = match (settings.float("pricing.input"), settings.float("pricing.output")) {
+            (Some(input), Some(output)) => Some(configured(input, output, read, write, anthropic)),
             (None, None) if read.is_some() || write.is_some() => {
                 return Err(CliError::usage("pricing.cache_read or pricing.cache_write is set without pricing.input")
                     .with_hint("set pricing.input and pricing.output too, in USD per million tokens")
                     .into());
             }
-            (None, None) if anthropic => table_price(&model),
-            (None, None) => None,
+            (None, None) => pricing.known(&model),
             _ => {
                 return Err(CliError::usage("only one of pricing.input and pricing.output is set")
                     .with_hint("set both, in USD per million tokens, for the configured model")
                     .into());
             }
         };
-        Ok(Self { model, price })
+        Ok(pricing)
     }
 
-    /// The table's price for `model` (no settings override).
+    /// The price of `model` the settings' `[prices]` give, else the table's (Anthropic only).
+    fn known(&self, model: &str) -> Option<Price> {
+        let set = self.overrides.iter().find(|(m, _)| m == model).map(|(_, p)| *p);
+        set.or_else(|| if self.anthropic { table_price(model) } else { None })
+    }
+
+    /// The pricing of another model (a resumed session's): its `[prices]` entry or the
+    /// table's price; `pricing.*` are the configured model's only.
+    pub fn for_other(&self, model: &str) -> Self {
+        Self { model: model.to_string(), price: self.known(model), ..self.clone() }
+    }
+
+    /// The table's price for `model` (no settings), with Anthropic's rules.
     pub fn for_model(model: &str) -> Self {
-        Self { model: model.to_string(), price: table_price(model) }
+        Self { model: model.to_string(), price: table_price(model), overrides: Vec::new(), anthropic: true }
     }
 
     /// The cost of `usage`, or `None` (with one warning per process and model) when the
@@ -213,7 +234,7 @@ mod tests {
     fn settings_override_the_table_for_the_configured_model() {
         let s = settings(&[("MMM_MODEL", "my-finetune"), ("MMM_PRICING_INPUT", "4"), ("MMM_PRICING_OUTPUT", "20")]);
         let pricing = Pricing::from_settings(&s.unwrap()).unwrap();
-        assert_eq!(pricing, Pricing { model: "my-finetune".into(), price: Some(price(4.0, 20.0)) });
+        assert_eq!((pricing.model.as_str(), pricing.price), ("my-finetune", Some(price(4.0, 20.0))));
         let s = settings(&[("MMM_MODEL", "claude-opus-5")]).unwrap();
         assert_eq!(Pricing::from_settings(&s).unwrap().price, Some(price(5.0, 25.0)));
         let s = settings(&[("MMM_MODEL", "my-finetune")]).unwrap();
@@ -264,6 +285,38 @@ mod tests {
         let s = settings(&[("MMM_MODEL", "x"), ("MMM_PRICING_CACHE_READ", "1")]).unwrap();
         let err = Pricing::from_settings(&s).unwrap_err();
         assert_eq!(err.to_string(), "pricing.cache_read or pricing.cache_write is set without pricing.input");
+    }
+
+    #[test]
+    fn prices_per_model_come_from_the_files_and_the_flat_keys_win_for_the_configured_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(".mmm/config.toml");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let load = |text: &str, env: &[(&str, &str)]| {
+            std::fs::write(&file, text).unwrap();
+            let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let inputs = crate::settings::Inputs { cwd: dir.path().to_path_buf(), env, ..Default::default() };
+            Pricing::from_settings(&Settings::load(&inputs).unwrap()).unwrap()
+        };
+        let text = "model = \"local\"\n[prices.local]\ninput_per_mtok = 0.0\noutput_per_mtok = 0.0\n\
+                    [prices.\"claude-sonnet-5\"]\ninput_per_mtok = 1.5\noutput_per_mtok = 7.5\ncache_read_per_mtok = 0.3\n";
+        let pricing = load(text, &[]);
+        assert_eq!(pricing.price, Some(Price { input: 0.0, output: 0.0, cache_read: 0.0, cache_write: 0.0 }));
+        assert_eq!(
+            pricing.for_other("claude-sonnet-5").price,
+            Some(Price { input: 1.5, output: 7.5, cache_read: 0.3, cache_write: 1.875 }),
+            "a file's price wins over the table"
+        );
+        assert_eq!(pricing.for_other("claude-opus-5").price, Some(price(5.0, 25.0)));
+        assert_eq!(pricing.for_other("other").price, None);
+        let flat = load(text, &[("MMM_PRICING_INPUT", "2"), ("MMM_PRICING_OUTPUT", "4")]);
+        assert_eq!(flat.price, Some(price(2.0, 4.0)));
+        let openai = load(text, &[("MMM_PROVIDER", "openai")]);
+        assert_eq!(openai.for_other("claude-opus-5").price, None, "the table is Anthropic's");
+        assert_eq!(
+            openai.for_other("claude-sonnet-5").price,
+            Some(Price { input: 1.5, output: 7.5, cache_read: 0.3, cache_write: 1.5 })
+        );
     }
 
     #[test]

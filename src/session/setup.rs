@@ -87,7 +87,7 @@ pub fn price_fn(configured: &Pricing, session: &SessionSettings) -> anyhow::Resu
 /// The price of `model`: the configured one's, else the table's (a resumed session keeps
 /// its model, which the settings may no longer name).
 fn pricing_for(configured: &Pricing, model: &str) -> Pricing {
-    if configured.model == model { configured.clone() } else { Pricing::for_model(model) }
+    if configured.model == model { configured.clone() } else { configured.for_other(model) }
 }
 
 /// Refuses a budget for a model whose price mmm does not know: it could not keep to it.
@@ -98,7 +98,11 @@ pub fn refuse_unpriced_budget(pricing: &Pricing, budget_usd: Option<f64>) -> any
             "budget_usd is set, but mmm does not know the price of `{}`, so it cannot keep to the budget",
             pricing.model
         ))
-        .with_hint("set `[pricing] input = ...` and `output = ...` (USD per million tokens) in .mmm/config.toml")
+        .with_hint(format!(
+            "give its price in .mmm/config.toml, in USD per million tokens: `[prices.\"{}\"]` with \
+             `input_per_mtok = ...` and `output_per_mtok = ...`",
+            pricing.model
+        ))
         .into());
     }
     Ok(())

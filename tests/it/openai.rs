@@ -60,7 +60,8 @@ fn a_session_runs_to_a_commit_against_an_openai_compatible_server() {
         Chat::new().text("Shorten the greeting").stream(),
         review_call(9.0, json!([])).stream(),
     ]);
-    let p = openai_project(&server, "[pricing]\ninput = 1.0\noutput = 2.0\ncache_read = 0.5");
+    let prices = "[prices.\"gpt-test\"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\ncache_read_per_mtok = 0.5";
+    let p = openai_project(&server, prices);
     let out = improve(&p).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
@@ -156,7 +157,8 @@ fn a_budget_without_a_known_price_is_refused_before_any_request() {
     assert_eq!(
         stderr(&out),
         "error: budget_usd is set, but mmm does not know the price of `gpt-test`, so it cannot keep to the budget\n\
-         hint: set `[pricing] input = ...` and `output = ...` (USD per million tokens) in .mmm/config.toml\n"
+         hint: give its price in .mmm/config.toml, in USD per million tokens: `[prices.\"gpt-test\"]` with \
+         `input_per_mtok = ...` and `output_per_mtok = ...`\n"
     );
     assert_eq!((server.requests().len(), server.model_checks().len()), (0, 0));
     assert!(!p.root.join(".mmm/sessions").exists(), "no session was started");
@@ -329,4 +331,32 @@ fn config_check_knows_the_provider_settings() {
     p.write(".mmm/config.toml", "provider = \"openai\"\nmodel = \"gpt-test\"\n");
     let out = p.mmm().args(["config", "check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // A model's price is shown with where it came from; a broken one is an error with a hint.
+    let file = p.root.join(".mmm/config.toml");
+    p.write(".mmm/config.toml", "[prices.\"qwen3:8b\"]\ninput_per_mtok = 0.0\noutput_per_mtok = 0.5\n");
+    let out = p.mmm().args(["--output", "json", "config", "show"]).output().unwrap();
+    let settings = json_lines(&out)[0]["settings"].as_array().unwrap().clone();
+    let source = json!({"kind": "project_file", "path": file});
+    assert_eq!(
+        settings.iter().filter(|s| s["key"].as_str().unwrap().starts_with("prices.")).cloned().collect::<Vec<_>>(),
+        [
+            json!({"key": "prices.\"qwen3:8b\".input_per_mtok", "value": 0.0, "source": source}),
+            json!({"key": "prices.\"qwen3:8b\".output_per_mtok", "value": 0.5, "source": source}),
+        ]
+    );
+    p.write(".mmm/config.toml", "[prices.\"qwen3:8b\"]\ninput = 0.0\n");
+    let out = p.mmm().args(["--output", "json", "config", "check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let hint = "a model's price takes input_per_mtok, output_per_mtok, cache_read_per_mtok, cache_write_per_mtok";
+    let example = "write it like `[prices.\"my-model\"]` with `input_per_mtok = 3.0` and `output_per_mtok = 15.0` \
+                   (USD per million tokens)";
+    assert_eq!(
+        json_lines(&out)[0]["checked"][0]["problems"],
+        json!([
+            {"level": "error", "message": format!("{}:1: `prices.qwen3:8b` needs input_per_mtok and output_per_mtok", file.display()),
+             "hint": example},
+            {"level": "error", "message": format!("{}:2: unknown key `prices.qwen3:8b.input`", file.display()), "hint": hint}
+        ])
+    );
 }
