@@ -360,3 +360,60 @@ fn config_check_knows_the_provider_settings() {
         ])
     );
 }
+
+#[test]
+fn a_dry_run_reviews_through_the_openai_provider_and_changes_nothing() {
+    let server = fake_openai::server([review_call(6.0, issue()).stream()]);
+    let p = openai_project(&server, "");
+    let head = p.run_git(&["rev-parse", "HEAD"]);
+    let out = improve(&p).args(["--dry-run", "--output", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan = &json_lines(&out)[0];
+    assert_eq!((plan["type"].as_str(), plan["baseline_passed"].as_bool()), (Some("plan"), Some(true)));
+    assert_eq!(plan["would_address"], issue());
+    assert_eq!(server.request(0).json()["tools"][0]["function"]["name"], "submit_review");
+    assert_eq!(p.run_git(&["rev-parse", "HEAD"]), head);
+    // Without the key the dry run says the review is skipped, as for Anthropic.
+    let out = p.mmm().args(["improve", "--dry-run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).lines().any(|l| l == "  review   skipped: no API key set"), "{}", stdout(&out));
+}
+
+#[test]
+fn the_preflight_refuses_a_bad_key_or_an_unknown_model_and_passes_a_server_that_cannot_say() {
+    let refused = |reply: Reply| {
+        let server = fake_openai::server([]);
+        server.answer_model_checks(reply);
+        let p = openai_project(&server, "");
+        let out = improve(&p).output().unwrap();
+        assert_eq!(server.requests().len(), 0, "nothing was asked of the model");
+        assert!(!p.root.join(".mmm/sessions").exists(), "no session was started");
+        (out.status.code(), stderr(&out))
+    };
+    assert_eq!(
+        refused(fake_openai::error(401, "invalid_api_key", "Incorrect API key provided")),
+        (
+            Some(2),
+            "error: OpenAI-compatible API error 401 invalid_api_key: Incorrect API key provided\n\
+             hint: check the key in OPENAI_API_KEY (or the variable the `api_key_env` setting names): the API did \
+             not accept it\n"
+                .to_string()
+        )
+    );
+    assert_eq!(
+        refused(fake_openai::error(404, "model_not_found", "The model `gpt-test` does not exist")),
+        (
+            Some(2),
+            "error: OpenAI-compatible API error 404 model_not_found: The model `gpt-test` does not exist\n\
+             hint: check the `model` setting (`mmm models` lists the models your key can use); a stopped session \
+             continues with another model through `--resume -c model=<name>`\n"
+                .to_string()
+        )
+    );
+    // vLLM serves no /models/{id}: its 404 says nothing about the model, so the session runs.
+    let server = fake_openai::server([review_call(9.0, json!([])).stream()]);
+    server.answer_model_checks(Reply::json(404, &json!({"detail": "Not Found"})));
+    let p = openai_project(&server, "");
+    let out = improve(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
