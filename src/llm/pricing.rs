@@ -180,8 +180,8 @@ fn warn_once(model: &str) {
     });
     if first {
         tracing::warn!(
-            "no price known for model `{model}`: costs are reported as unknown; set pricing.input and \
-             pricing.output (USD per million tokens) to count them"
+            "no price known for model `{model}`: costs are reported as unknown; give its price in a \
+             `[prices.\"{model}\"]` table (input_per_mtok, output_per_mtok: USD per million tokens) to count them"
         );
     }
 }

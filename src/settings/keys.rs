@@ -269,8 +269,8 @@ pub static KEYS: &[KeyDef] = &[
         name: "validate.pass_env",
         kind: Kind::List,
         default: Default::List(&[]),
-        doc: "Credentials passed through to the checks by name (`ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`); \
-              by default nothing mmm starts sees them.",
+        doc: "Credentials passed through to the checks by name (`ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`, \
+              `OPENAI_API_KEY`, the variable `api_key_env` names); by default nothing mmm starts sees them.",
         extra_env: &[],
         secret: false,
     },

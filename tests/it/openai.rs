@@ -417,3 +417,27 @@ fn the_preflight_refuses_a_bad_key_or_an_unknown_model_and_passes_a_server_that_
     let out = improve(&p).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[tokio::test]
+async fn a_stream_cut_or_ended_early_is_sent_again() {
+    let whole = Chat::new().tool_call("call_1", "search", json!({"pattern": "needle"})).stream();
+    // No [DONE] and no finish reason: the turn is incomplete.
+    let unfinished = Reply::raw(
+        200,
+        "text/event-stream",
+        "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"}}]}\n\n",
+    );
+    let server = fake_openai::server([whole.clone().drop_after(120), unfinished, whole]);
+    let (client, sleeper) = client(&server);
+    let retries = std::sync::Mutex::new(Vec::new());
+    let on_event = |u: StreamUpdate<'_>| {
+        if let StreamUpdate::Retry { error, .. } = u {
+            retries.lock().unwrap().push(error.brief());
+        }
+    };
+    let response = client.chat(&ask(), &on_event).await.unwrap();
+    let calls: Vec<Value> = response.tool_uses().map(|c| c.input.clone()).collect();
+    assert_eq!(calls, [json!({"pattern": "needle"})]);
+    assert_eq!(*retries.lock().unwrap(), ["the connection broke", "the response stream ended early"]);
+    assert_eq!(sleeper.delays().len(), 2);
+}
