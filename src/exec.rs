@@ -13,8 +13,8 @@
 //! group: a tiny `sh` outside the group, started before the command, that waits for EOF on
 //! a pipe only mmm holds open.
 //!
-//! Commands never see mmm's own credentials: `ANTHROPIC_API_KEY` and `ANTHROPIC_AUTH_TOKEN`
-//! are removed from the environment of everything mmm starts (checks, git and its hooks)
+//! Commands never see mmm's own credentials: `ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`,
+//! `OPENAI_API_KEY` and the variable the `api_key_env` setting names ([`hide_credential`]) are removed from the environment of everything mmm starts (checks, git and its hooks)
 //! unless the user passes one through by name (`validate.pass_env`). Code the model wrote
 //! runs as a check; it must have no key to print.
 //! Its stdout and stderr are read together as they arrive, so a chatty command never
@@ -44,15 +44,29 @@ const MAX_LINE_BYTES: usize = 2000;
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// mmm's own credentials: never in the environment of a process mmm starts.
-pub const CREDENTIAL_VARS: &[&str] = &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"];
+pub const CREDENTIAL_VARS: &[&str] = &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY"];
 
-/// Removes mmm's credentials ([`CREDENTIAL_VARS`]) from `command`'s environment, except
-/// those named in `pass` (the user's `validate.pass_env`).
+/// Variables the settings name as holding a credential (`api_key_env`), hidden like
+/// [`CREDENTIAL_VARS`] for the rest of the process.
+static HIDDEN: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Hides the variable `name` from every process mmm starts from now on, as a credential.
+pub fn hide_credential(name: &str) {
+    let mut hidden = HIDDEN.write().unwrap_or_else(PoisonError::into_inner);
+    if !CREDENTIAL_VARS.contains(&name) && !hidden.iter().any(|h| h == name) {
+        hidden.push(name.to_string());
+    }
+}
+
+/// Removes mmm's credentials ([`CREDENTIAL_VARS`] and those given to [`hide_credential`])
+/// from `command`'s environment, except those named in `pass` (the user's `validate.pass_env`).
 pub fn without_credentials<'c>(
     command: &'c mut std::process::Command,
     pass: &[String],
 ) -> &'c mut std::process::Command {
-    for name in CREDENTIAL_VARS.iter().filter(|name| !pass.iter().any(|p| p == *name)) {
+    let hidden = HIDDEN.read().unwrap_or_else(PoisonError::into_inner);
+    let names = CREDENTIAL_VARS.iter().copied().chain(hidden.iter().map(String::as_str));
+    for name in names.filter(|name| !pass.iter().any(|p| p == name)) {
         command.env_remove(name);
     }
     command
@@ -381,9 +395,14 @@ mod tests {
     #[test]
     fn credentials_are_removed_unless_passed_by_name() {
         let mut command = std::process::Command::new("true");
+        hide_credential("MY_LLM_KEY");
         without_credentials(&mut command, &["ANTHROPIC_AUTH_TOKEN".to_string(), "OTHER".to_string()]);
-        let envs: Vec<_> = command.get_envs().map(|(k, v)| (k.to_owned(), v.map(ToOwned::to_owned))).collect();
-        assert_eq!(envs, [("ANTHROPIC_API_KEY".into(), None)]);
+        let mut envs: Vec<_> = command.get_envs().map(|(k, v)| (k.to_owned(), v.map(ToOwned::to_owned))).collect();
+        envs.sort();
+        assert_eq!(
+            envs,
+            [("ANTHROPIC_API_KEY".into(), None), ("MY_LLM_KEY".into(), None), ("OPENAI_API_KEY".into(), None)]
+        );
     }
 
     #[tokio::test]

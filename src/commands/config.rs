@@ -1,4 +1,5 @@
-//! `mmm config show`: every setting, its value, and the layer it came from.
+//! `mmm config show`: every setting, its value, and the layer it came from (model prices
+//! from `[prices."<model id>"]` tables too).
 //! `mmm config check`: every problem in the settings files, the environment and the flags.
 
 use serde::Serialize;
@@ -17,7 +18,7 @@ struct ConfigReport {
 
 #[derive(Serialize)]
 struct ShownSetting {
-    key: &'static str,
+    key: String,
     value: Value,
     source: Source,
 }
@@ -40,12 +41,20 @@ impl Report for ConfigReport {
 }
 
 pub fn show(ctx: &Ctx<'_>) -> anyhow::Result<()> {
-    let settings = ctx
+    let mut settings: Vec<ShownSetting> = ctx
         .settings
         .entries()
         .iter()
-        .map(|e| ShownSetting { key: e.def.name, value: e.display_value(), source: e.source.clone() })
+        .map(|e| ShownSetting { key: e.def.name.to_string(), value: e.display_value(), source: e.source.clone() })
         .collect();
+    // Each model's price from a `[prices."<model id>"]` table, one row per field.
+    for price in &ctx.settings.prices {
+        settings.extend(price.fields().into_iter().map(|(field, value)| ShownSetting {
+            key: format!("prices.{:?}.{field}", price.model),
+            value: Value::Float(value),
+            source: price.source.clone(),
+        }));
+    }
     ctx.printer.report(&ConfigReport { r#type: "config", settings })
 }
 

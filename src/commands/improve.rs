@@ -11,7 +11,7 @@ use super::Ctx;
 use super::watch::Terminal;
 use crate::cli::ImproveArgs;
 use crate::git::Git;
-use crate::llm::{AnthropicClient, Model, Pricing};
+use crate::llm::{AnthropicClient, Model, OpenAiClient, Pricing};
 use crate::session::engine::Env;
 use crate::session::exit_result;
 use crate::session::improve::{self, ImproveOptions};
@@ -53,9 +53,12 @@ pub fn exec(ctx: &Ctx<'_>, args: &ImproveArgs) -> anyhow::Result<()> {
     exit_result(finished, "improve", args.fail_under)
 }
 
-/// The model client the settings describe (a clear error without a key).
+/// The model client the settings describe: the `provider`'s (a clear error without a key).
 pub fn model(ctx: &Ctx<'_>) -> anyhow::Result<Arc<dyn Model>> {
-    Ok(Arc::new(AnthropicClient::from_settings(&ctx.settings)?))
+    Ok(match ctx.settings.str("provider") {
+        Some("openai") => Arc::new(OpenAiClient::from_settings(&ctx.settings)?),
+        _ => Arc::new(AnthropicClient::from_settings(&ctx.settings)?),
+    })
 }
 
 /// First Ctrl+C: cancel the sessions (each rolls back and stops). Second: exit at once

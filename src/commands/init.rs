@@ -118,7 +118,8 @@ pub fn config_template() -> String {
         out.push_str(&format!("\n# {}\n{line}\n", key.doc));
     }
     out.push_str(
-        "\n# The API key is read from ANTHROPIC_API_KEY (or a token from ANTHROPIC_AUTH_TOKEN)\n\
+        "\n# The API key is read from ANTHROPIC_API_KEY (or a token from ANTHROPIC_AUTH_TOKEN),\n\
+         # with the `openai` provider from OPENAI_API_KEY (or the variable api_key_env names),\n\
          # and is never accepted from a file: this file is meant to be committed.\n",
     );
     out

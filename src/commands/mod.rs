@@ -69,8 +69,12 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     let settings = Settings::load(&inputs).context("resolving settings")?;
     // Whatever the key is, it never reaches the model or a log, even if it appears in a
     // file the model reads or in a command's output.
-    for secret in ["api_key", "auth_token"].into_iter().filter_map(|k| settings.str(k)) {
+    for secret in ["api_key", "auth_token", "openai_api_key"].into_iter().filter_map(|k| settings.str(k)) {
         crate::redact::add_secret(secret);
+    }
+    // Nor does any process mmm starts see the variable that holds it.
+    if let Some(var) = settings.str("api_key_env") {
+        crate::exec::hide_credential(var);
     }
     crate::redact::add_env_secrets(&inputs.env);
     for warning in &settings.warnings {

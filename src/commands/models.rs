@@ -1,11 +1,12 @@
-//! `mmm models`: the models the configured credential can use (`GET /v1/models`, every
-//! page), as a table or one JSON object per model.
+//! `mmm models`: the models the configured credential can use (Anthropic: `GET /v1/models`,
+//! every page; `provider = "openai"`: `GET {base_url}/models`), as a table or one JSON
+//! object per model.
 
 use serde::Serialize;
 
 use super::Ctx;
 use crate::error::CliError;
-use crate::llm::{AnthropicClient, ModelInfo};
+use crate::llm::{AnthropicClient, ModelInfo, OpenAiClient};
 use crate::printer::{Report, Styles};
 
 /// One model, as printed in JSON mode.
@@ -71,9 +72,18 @@ impl Report for ModelTable<'_> {
 }
 
 pub fn exec(ctx: &Ctx<'_>) -> anyhow::Result<()> {
-    let client = AnthropicClient::from_settings(&ctx.settings)?;
     let spinner = ctx.printer.spinner("Asking the API which models your key can use");
-    let models = super::block_on(client.list_models())?.map_err(CliError::from)?;
+    let (models, configured) = match ctx.settings.str("provider") {
+        Some("openai") => {
+            let client = OpenAiClient::from_settings(&ctx.settings)?;
+            (super::block_on(client.list_models())?, client.model().to_string())
+        }
+        _ => {
+            let client = AnthropicClient::from_settings(&ctx.settings)?;
+            (super::block_on(client.list_models())?, client.model().to_string())
+        }
+    };
+    let models = models.map_err(CliError::from)?;
     spinner.finish();
     if ctx.printer.is_json() {
         for model in &models {
@@ -81,5 +91,5 @@ pub fn exec(ctx: &Ctx<'_>) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    ctx.printer.report(&ModelTable { models: &models, configured: client.model() })
+    ctx.printer.report(&ModelTable { models: &models, configured: &configured })
 }

@@ -44,7 +44,7 @@ impl Report for StatusReport {
             String::new(),
             format!("{} (all sessions)", s.bold("Totals")),
             format!("  sessions {}, iterations {}, commits {}", t.sessions, t.iterations, t.commits),
-            format!("  {} tokens, {}", tokens(t.usage.total()), cost(Some(t.cost_usd))),
+            format!("  {} tokens, {}", tokens(t.usage.total()), cost(t.cost_usd)),
         ]);
         if matches!(
             last.status,

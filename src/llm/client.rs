@@ -5,25 +5,23 @@
 //! `request-id` is logged at debug level; the credential is a sensitive header that is
 //! never logged, printed or written anywhere.
 //!
-//! Nothing hangs: a connection must be made within `connect_timeout`, the response must
-//! begin (its headers) within `first_byte_timeout`, a stream silent for longer than
-//! `stream_idle_timeout` is abandoned, no request takes longer than `request_timeout`, and
-//! every attempt goes through the [`RetryPolicy`] and its `retry_budget`.
+//! Timeouts and retries are the shared [`super::http::Transport`]'s. With `editor_tool =
+//! "custom"` the client tells the session that the endpoint takes no built-in tool types
+//! ([`Model::builtin_tools`]).
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures_util::StreamExt;
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::error::{ApiError, ErrorEnvelope, LlmError};
-use super::retry::{RetryPolicy, Sleeper, TokioSleeper, parse_retry_after};
-use super::sse::{MessageAssembler, SseParser, snippet};
+use super::error::{LlmError, Provider};
+use super::http::{Limits, Transport, secret_header};
+use super::retry::Sleeper;
+use super::sse::MessageAssembler;
 use super::types::{MessagesRequest, MessagesResponse};
-use super::{CheckFuture, Model, SendFuture, StreamUpdate};
+use super::{CheckFuture, Model, SendFuture, StreamUpdate, checked};
 use crate::error::CliError;
 use crate::settings::Settings;
 
@@ -55,19 +53,13 @@ pub struct ClientConfig {
     pub anthropic_version: String,
     /// The configured model (what [`Model::name`] reports).
     pub model: String,
-    /// Longest a whole request, response included, may take.
-    pub request_timeout: Duration,
-    /// Longest a TCP/TLS connection may take to open.
-    pub connect_timeout: Duration,
-    /// Longest from sending a request to the response's headers (connecting included).
-    pub first_byte_timeout: Duration,
-    /// Longest a streamed response may go without sending a byte.
-    pub idle_timeout: Duration,
-    pub max_retries: u32,
-    /// Longest one request may take over all its attempts and waits (see [`RetryPolicy`]).
-    pub retry_budget: Duration,
+    /// Timeouts and retries.
+    pub limits: Limits,
     /// Ask for a streamed response (the default); `false` asks for one JSON body.
     pub stream: bool,
+    /// Whether the endpoint takes Anthropic's built-in tool types: `editor_tool =
+    /// "custom"` says it does not, and the editor goes as an ordinary JSON-schema tool.
+    pub builtin_tools: bool,
 }
 
 /// The hint shown when no credential is set.
@@ -89,43 +81,32 @@ impl ClientConfig {
             }
         };
         let text = |name: &str| settings.str(name).unwrap_or_default().to_string();
-        let duration = |name: &str| settings.duration(name).unwrap_or(Duration::from_secs(600));
         Ok(Self {
             base_url: text("base_url"),
             credential,
             anthropic_version: text("anthropic_version"),
             model: text("model"),
-            request_timeout: duration("request_timeout"),
-            connect_timeout: duration("connect_timeout"),
-            first_byte_timeout: duration("first_byte_timeout"),
-            idle_timeout: duration("stream_idle_timeout"),
-            max_retries: settings.int("max_retries").unwrap_or(8).try_into().unwrap_or(u32::MAX),
-            retry_budget: duration("retry_budget"),
+            limits: Limits::from_settings(settings),
             stream: true,
+            builtin_tools: settings.str("editor_tool") != Some("custom"),
         })
     }
 }
 
 /// The Anthropic API client. Cheap to share by reference; one per process is enough.
 pub struct AnthropicClient {
-    http: reqwest::Client,
-    /// Without a trailing slash.
-    base_url: String,
+    transport: Transport,
     model: String,
-    request_timeout: Duration,
-    first_byte_timeout: Duration,
-    idle_timeout: Duration,
-    retry: RetryPolicy,
-    sleeper: Arc<dyn Sleeper>,
     stream: bool,
+    /// Whether the endpoint takes Anthropic's built-in tool types (`editor_tool`).
+    builtin_tools: bool,
 }
 
 impl fmt::Debug for AnthropicClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AnthropicClient")
-            .field("base_url", &self.base_url)
+            .field("transport", &self.transport)
             .field("model", &self.model)
-            .field("retry", &self.retry)
             .field("stream", &self.stream)
             .finish_non_exhaustive()
     }
@@ -144,48 +125,24 @@ impl AnthropicClient {
     /// A client for `config`. A base URL that is not an http(s) URL, or a credential that
     /// cannot be sent in a header, is a usage error.
     pub fn new(config: ClientConfig) -> anyhow::Result<Self> {
-        let base_url = config.base_url.trim_end_matches('/').to_string();
-        let scheme_ok = reqwest::Url::parse(&base_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-        if !scheme_ok {
-            return Err(CliError::usage(format!("base_url `{base_url}` is not an http(s) URL"))
-                .with_hint("set it to https://api.anthropic.com or the address of a compatible endpoint")
-                .into());
-        }
         let mut headers = HeaderMap::new();
         let (name, value) = match &config.credential {
             Credential::ApiKey(key) => ("x-api-key", key.clone()),
             Credential::Bearer(token) => ("authorization", format!("Bearer {token}")),
         };
-        let mut secret = HeaderValue::from_str(&value).map_err(|_| {
-            CliError::usage("the Anthropic credential contains characters that cannot be sent in a header")
-                .with_hint("check ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN for stray quotes or line breaks")
-        })?;
-        secret.set_sensitive(true);
-        headers.insert(name, secret);
+        headers.insert(name, secret_header(&value, "ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN")?);
         let version = HeaderValue::from_str(&config.anthropic_version).map_err(|_| {
             CliError::usage(format!("anthropic_version `{}` is not a header value", config.anthropic_version))
         })?;
         headers.insert("anthropic-version", version);
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .default_headers(headers)
-            .user_agent(concat!("mmm/", env!("CARGO_PKG_VERSION")))
-            .timeout(config.request_timeout)
-            .connect_timeout(config.connect_timeout)
-            .tcp_keepalive(Duration::from_secs(60))
-            .build()
-            .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?;
-        Ok(Self {
-            http,
-            base_url,
-            model: config.model,
-            request_timeout: config.request_timeout,
-            first_byte_timeout: config.first_byte_timeout,
-            idle_timeout: config.idle_timeout,
-            retry: RetryPolicy { max_retries: config.max_retries, budget: config.retry_budget },
-            sleeper: Arc::new(TokioSleeper),
-            stream: config.stream,
-        })
+        let transport = Transport::new(
+            Provider::Anthropic,
+            &config.base_url,
+            "https://api.anthropic.com",
+            headers,
+            &config.limits,
+        )?;
+        Ok(Self { transport, model: config.model, stream: config.stream, builtin_tools: config.builtin_tools })
     }
 
     /// A client configured from settings (see [`ClientConfig::from_settings`]).
@@ -195,7 +152,7 @@ impl AnthropicClient {
 
     /// Replaces how the client waits between retries (tests record instead of sleeping).
     pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
-        self.sleeper = sleeper;
+        self.transport.set_sleeper(sleeper);
         self
     }
 
@@ -212,82 +169,32 @@ impl AnthropicClient {
     ) -> Result<MessagesResponse, LlmError> {
         let body = serde_json::to_vec(&WireRequest { request, stream: self.stream })
             .map_err(|e| LlmError::Request(format!("encoding the request: {e}")))?;
-        let url = format!("{}/v1/messages", self.base_url);
-        let max = self.retry.max_retries;
-        self.retry
-            .run(
-                &*self.sleeper,
-                || self.attempt_messages(&url, &body, on_event),
-                |attempt, delay, error| {
-                    log_retry(attempt, delay, error);
-                    on_event(StreamUpdate::Retry { attempt, max, delay, error });
-                },
-            )
+        self.transport
+            .post("/v1/messages", &body, on_event, |response, request_id| {
+                self.read_response(response, request_id, on_event)
+            })
             .await
     }
 
-    async fn attempt_messages(
+    async fn read_response(
         &self,
-        url: &str,
-        body: &[u8],
+        response: reqwest::Response,
+        request_id: Option<String>,
         on_event: &(dyn Fn(StreamUpdate<'_>) + Send + Sync),
     ) -> Result<MessagesResponse, LlmError> {
-        let response =
-            self.send(self.http.post(url).header(header::CONTENT_TYPE, "application/json").body(body.to_vec())).await?;
-        let response = check_status("POST /v1/messages", response).await?;
-        let request_id = request_id_of(&response);
-        let streamed = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
-        if streamed {
-            self.read_stream(response, request_id, on_event).await
-        } else {
-            let mut message: MessagesResponse = self.read_json(response, request_id.clone()).await?;
+        if !Transport::is_stream(&response) {
+            let mut message: MessagesResponse = self.transport.read_json(response, request_id.clone()).await?;
             message.request_id = request_id;
-            Ok(message)
+            return Ok(message);
         }
-    }
-
-    async fn read_stream(
-        &self,
-        response: reqwest::Response,
-        request_id: Option<String>,
-        on_event: &(dyn Fn(StreamUpdate<'_>) + Send + Sync),
-    ) -> Result<MessagesResponse, LlmError> {
-        let mut body = response.bytes_stream();
-        let mut parser = SseParser::default();
         let mut assembler = MessageAssembler::new(request_id.clone());
-        while !assembler.is_done() {
-            let next = tokio::time::timeout(self.idle_timeout, body.next())
-                .await
-                .map_err(|_| LlmError::Idle { after: self.idle_timeout, request_id: request_id.clone() })?;
-            let chunk = match next {
-                None => break,
-                Some(chunk) => chunk.map_err(|e| self.transport_error(&e, Some(request_id.clone())))?,
-            };
-            let events = parser.push(&chunk).map_err(|e| LlmError::Malformed {
-                detail: format!("the event stream is not UTF-8: {e}"),
-                request_id: request_id.clone(),
-            })?;
-            for event in &events {
+        self.transport
+            .read_events(response, &request_id, |event| {
                 assembler.apply(event, on_event)?;
-            }
-        }
+                Ok(assembler.is_done())
+            })
+            .await?;
         assembler.finish()
-    }
-
-    async fn read_json<T: DeserializeOwned>(
-        &self,
-        response: reqwest::Response,
-        request_id: Option<String>,
-    ) -> Result<T, LlmError> {
-        let bytes = response.bytes().await.map_err(|e| self.transport_error(&e, Some(request_id.clone())))?;
-        serde_json::from_slice(&bytes).map_err(|e| LlmError::Malformed {
-            detail: format!("{e}: {}", snippet(&String::from_utf8_lossy(&bytes))),
-            request_id,
-        })
     }
 
     /// `GET {base_url}{path}` with a query, retried like any call, parsed as JSON.
@@ -296,42 +203,7 @@ impl AnthropicClient {
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<T, LlmError> {
-        let url = format!("{}{path}", self.base_url);
-        let what = format!("GET {path}");
-        self.retry
-            .run(
-                &*self.sleeper,
-                || async {
-                    let response = self.send(self.http.get(&url).query(query)).await?;
-                    let response = check_status(&what, response).await?;
-                    let request_id = request_id_of(&response);
-                    self.read_json(response, request_id).await
-                },
-                log_retry,
-            )
-            .await
-    }
-
-    /// Sends a request and waits for its response headers, at most `first_byte_timeout`.
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, LlmError> {
-        match tokio::time::timeout(self.first_byte_timeout, request.send()).await {
-            Err(_) => Err(LlmError::NoResponse(self.first_byte_timeout)),
-            Ok(sent) => sent.map_err(|e| self.transport_error(&e, None)),
-        }
-    }
-
-    /// Maps a reqwest failure: before a response (`during` is `None`) it is a connection
-    /// error (a failed connect, even a timed-out one, says so); during one
-    /// (`Some(request_id)`), a broken stream; past `request_timeout`, a timeout.
-    fn transport_error(&self, err: &reqwest::Error, during: Option<Option<String>>) -> LlmError {
-        let detail = error_chain(err);
-        match during {
-            None if err.is_connect() => LlmError::Connect { url: self.base_url.clone(), detail },
-            _ if err.is_timeout() => LlmError::Timeout(self.request_timeout),
-            Some(request_id) => LlmError::Broken { detail, request_id },
-            None if err.is_builder() => LlmError::Request(detail),
-            None => LlmError::Connect { url: self.base_url.clone(), detail },
-        }
+        self.transport.get_json(path, query).await
     }
 }
 
@@ -348,90 +220,23 @@ impl Model for AnthropicClient {
         Box::pin(self.messages(request, on_event))
     }
 
+    fn builtin_tools(&self) -> bool {
+        self.builtin_tools
+    }
+
     /// `GET /v1/models/{model}` ([`AnthropicClient::model_info`]). A compatible endpoint
     /// that does not serve it (a 404 or 405 that is not the API's `not_found_error`) has
     /// nothing to say, so that passes.
     fn check<'a>(&'a self, model: &'a str) -> CheckFuture<'a> {
-        Box::pin(async move {
-            match self.model_info(model).await {
-                Err(e) if matches!(e.api(), Some(api) if matches!(api.status, Some(404 | 405)) && api.kind != "not_found_error") =>
-                {
-                    tracing::debug!("the endpoint does not describe models ({e}); not checked");
-                    Ok(())
-                }
-                checked => checked.map(|_| ()),
-            }
-        })
+        Box::pin(async move { checked(self.model_info(model).await, "not_found_error") })
     }
-}
-
-/// Logs the response and turns an error status into an [`ApiError`].
-async fn check_status(what: &str, response: reqwest::Response) -> Result<reqwest::Response, LlmError> {
-    let status = response.status();
-    let request_id = request_id_of(&response);
-    tracing::debug!(status = status.as_u16(), request_id = request_id.as_deref().unwrap_or("-"), "{what}");
-    if status.is_success() {
-        return Ok(response);
-    }
-    let headers = response.headers();
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let retry_after = parse_retry_after(text("retry-after-ms"), text("retry-after"), jiff::Timestamp::now());
-    let should_retry = match text("x-should-retry").map(str::trim) {
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        _ => None,
-    };
-    // The body explains the error; if it cannot be read, the status still does.
-    let body = response.bytes().await.unwrap_or_default();
-    let (kind, message, body_request_id) = match serde_json::from_slice::<ErrorEnvelope>(&body) {
-        Ok(envelope) => (envelope.error.kind, envelope.error.message, envelope.request_id),
-        Err(_) => {
-            let text = String::from_utf8_lossy(&body);
-            let message = if text.trim().is_empty() {
-                status.canonical_reason().unwrap_or_default().to_string()
-            } else {
-                snippet(text.trim())
-            };
-            ("http_error".to_string(), message, None)
-        }
-    };
-    Err(LlmError::Api(ApiError {
-        status: Some(status.as_u16()),
-        kind,
-        message,
-        request_id: request_id.or(body_request_id),
-        retry_after,
-        should_retry,
-    }))
-}
-
-fn request_id_of(response: &reqwest::Response) -> Option<String> {
-    response.headers().get("request-id").and_then(|v| v.to_str().ok()).map(str::to_string)
-}
-
-fn log_retry(attempt: u32, delay: Duration, error: &LlmError) {
-    tracing::info!("retry {attempt} in {:.1}s after: {error}", delay.as_secs_f64());
-}
-
-/// An error and its causes on one line: reqwest's own message rarely says what happened.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::settings::Inputs;
+    use std::time::Duration;
 
     fn config(env: &[(&str, &str)]) -> anyhow::Result<ClientConfig> {
         let dir = tempfile::tempdir().unwrap();
@@ -459,14 +264,14 @@ mod tests {
             ("http://127.0.0.1:9/", "2023-06-01", "claude-sonnet-5")
         );
         assert_eq!(
-            (c.idle_timeout, c.request_timeout, c.max_retries, c.stream),
+            (c.limits.idle_timeout, c.limits.request_timeout, c.limits.max_retries, c.stream),
             (Duration::from_secs(30), Duration::from_secs(600), 3, true)
         );
         assert_eq!(
-            (c.connect_timeout, c.first_byte_timeout, c.retry_budget),
+            (c.limits.connect_timeout, c.limits.first_byte_timeout, c.limits.retry_budget),
             (Duration::from_secs(10), Duration::from_secs(60), Duration::from_secs(120))
         );
-        assert_eq!(AnthropicClient::new(c).unwrap().base_url, "http://127.0.0.1:9");
+        assert_eq!(AnthropicClient::new(c).unwrap().transport.base_url, "http://127.0.0.1:9");
         assert_eq!(config(&[("ANTHROPIC_AUTH_TOKEN", "tok")]).unwrap().credential, Credential::Bearer("tok".into()));
         assert_eq!(format!("{:?}", Credential::ApiKey("sk-ant-secret".into())), "ApiKey(<hidden>)");
     }
@@ -488,6 +293,6 @@ mod tests {
         c.base_url = "https://api.anthropic.com".into();
         c.credential = Credential::ApiKey("sk-ant\nline".into());
         let err = AnthropicClient::new(c).unwrap_err();
-        assert_eq!(err.to_string(), "the Anthropic credential contains characters that cannot be sent in a header");
+        assert_eq!(err.to_string(), "the API credential contains characters that cannot be sent in a header");
     }
 }

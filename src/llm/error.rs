@@ -29,6 +29,71 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
     /// The `x-should-retry` header, which overrides the status-based decision.
     pub should_retry: Option<bool>,
+    /// Which API answered (for the message and the hint).
+    pub provider: Provider,
+}
+
+/// The wire format a client speaks: it decides how errors are read and worded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Provider {
+    /// Anthropic's Messages API (or an endpoint that speaks it).
+    #[default]
+    Anthropic,
+    /// An OpenAI-compatible Chat Completions endpoint (OpenAI, vLLM, LM Studio, llama.cpp, Ollama).
+    OpenAi,
+}
+
+impl Provider {
+    /// How the API is named in messages: `Anthropic API`, `OpenAI-compatible API`.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Provider::Anthropic => "Anthropic API",
+            Provider::OpenAi => "OpenAI-compatible API",
+        }
+    }
+
+    /// The response header carrying the request's id.
+    pub fn request_id_header(self) -> &'static str {
+        match self {
+            Provider::Anthropic => "request-id",
+            Provider::OpenAi => "x-request-id",
+        }
+    }
+
+    /// The `type`, message and request id of an error body, if it is this API's error
+    /// shape: `{"type":"error","error":{"type","message"},"request_id"}` for Anthropic;
+    /// `{"error":{"message","type","code"}}` or `{"error":"text"}` for OpenAI-compatible
+    /// servers (the kind is `code`, else `type`, else `error`).
+    pub(crate) fn read_error(self, body: &[u8]) -> Option<(String, String, Option<String>)> {
+        match self {
+            Provider::Anthropic => serde_json::from_slice::<ErrorEnvelope>(body)
+                .ok()
+                .map(|envelope| (envelope.error.kind, envelope.error.message, envelope.request_id)),
+            Provider::OpenAi => {
+                let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+                openai_error(value.get("error")?)
+            }
+        }
+    }
+}
+
+/// The `error` member of an OpenAI-compatible error body or stream chunk.
+pub(crate) fn openai_error(error: &serde_json::Value) -> Option<(String, String, Option<String>)> {
+    use serde_json::Value;
+    match error {
+        Value::String(message) => Some(("error".into(), message.clone(), None)),
+        Value::Object(fields) => {
+            let text = |key: &str| match fields.get(key) {
+                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            };
+            // `code` is the more precise (`model_not_found`, `invalid_api_key`); `type` else.
+            let kind = text("code").or_else(|| text("type")).unwrap_or_else(|| "error".into());
+            Some((kind, text("message").unwrap_or_default(), None))
+        }
+        _ => None,
+    }
 }
 
 impl fmt::Display for ApiError {
@@ -65,7 +130,7 @@ pub(crate) struct ErrorDetail {
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
     /// The API answered with an error.
-    #[error("Anthropic API error {0}{req}", req = request_suffix(.0.request_id.as_deref()))]
+    #[error("{api} error {0}{req}", api = .0.provider.api_name(), req = request_suffix(.0.request_id.as_deref()))]
     Api(ApiError),
     /// No connection could be made, or it failed before a response arrived.
     #[error("could not reach {url}: {detail}")]
@@ -221,7 +286,10 @@ impl LlmError {
             }
             LlmError::Broken { .. } | LlmError::Incomplete { .. } => return Some("check your network, then run again"),
             LlmError::Malformed { .. } => {
-                return Some("check that `base_url` points at the Anthropic API or a compatible endpoint");
+                return Some(
+                    "check that `base_url` points at an endpoint that speaks the API the `provider` setting names \
+                     (Anthropic's Messages API, or OpenAI-compatible Chat Completions)",
+                );
             }
             LlmError::Request(_) => return Some("check the `base_url` setting (`mmm config show`)"),
             LlmError::GaveUp { .. } | LlmError::RetryLater { .. } => {
@@ -229,8 +297,14 @@ impl LlmError {
             }
         };
         Some(match (api.status, api.kind.as_str()) {
+            (Some(401), _) | (_, "authentication_error") if api.provider == Provider::OpenAi => {
+                "check the key in OPENAI_API_KEY (or the variable the `api_key_env` setting names): the API did not accept it"
+            }
             (Some(401), _) | (_, "authentication_error") => {
                 "check ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN): the API did not accept it"
+            }
+            (Some(402), _) | (_, "billing_error") if api.provider == Provider::OpenAi => {
+                "check the billing settings of the account behind your key"
             }
             (Some(402), _) | (_, "billing_error") => "check the billing settings of your Anthropic account",
             (Some(403), _) | (_, "permission_error") => {
@@ -273,6 +347,7 @@ mod tests {
             request_id: Some("req_1".into()),
             retry_after: None,
             should_retry: None,
+            provider: Provider::Anthropic,
         }
     }
 

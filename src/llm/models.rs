@@ -74,7 +74,7 @@ impl AnthropicClient {
 }
 
 /// `text` as one URL path segment: everything but unreserved characters percent-encoded.
-fn path_segment(text: &str) -> String {
+pub(crate) fn path_segment(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),

@@ -164,6 +164,7 @@ mod tests {
             request_id: None,
             retry_after,
             should_retry: None,
+            provider: crate::llm::error::Provider::Anthropic,
         })
     }
 

@@ -255,6 +255,7 @@ impl MessageAssembler {
                     request_id: envelope.request_id.or_else(|| self.request_id.clone()),
                     retry_after: None,
                     should_retry: None,
+                    provider: super::error::Provider::Anthropic,
                 }));
             }
         }

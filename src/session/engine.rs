@@ -50,7 +50,7 @@ use crate::state::lock::WorkTreeLock;
 use crate::state::session::{IterationRecord, Outcome, SessionKind, SessionRecord, SessionStatus, SpecRecord};
 use crate::state::summary::ProjectState;
 use crate::state::{self, Layout};
-use crate::tools::{Originals, Tools, Workspace};
+use crate::tools::{EditorForm, Originals, Tools, Workspace};
 
 /// The analysis the prompts are built from.
 #[derive(Debug, Clone)]
@@ -697,13 +697,15 @@ impl Session {
         self.observer.warn(&self.record.id, message);
     }
 
-    /// The confined tools for an editing conversation.
+    /// The confined tools for an editing conversation, the editor in the form the model's
+    /// endpoint takes.
     pub fn tools(&self) -> anyhow::Result<Tools> {
         let root = self.git.root();
         let workspace = Workspace::new(root, SecretFiles::new(root, &self.secret_files)?)?
             .with_submodules(self.submodules.clone())
             .with_protected(&self.protect)?;
-        Ok(Tools::keeping(workspace, self.originals.clone()))
+        let editor = if self.model.builtin_tools() { EditorForm::Builtin } else { EditorForm::Schema };
+        Ok(Tools::keeping(workspace, self.originals.clone()).with_editor(editor))
     }
 
     /// The cost of `usage` at the session's model's price, when known.

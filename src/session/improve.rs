@@ -62,6 +62,7 @@ pub async fn run(
     }
     let dirty = setup::user_changes(&git)?;
     setup::preflight(&git, &dirty, opts.allow_dirty, config.in_place)?;
+    setup::refuse_unpriced_budget_of(pricing, &config.model, config.budget_usd)?;
     setup::check_api(env.model.as_ref(), &config.model).await?;
     let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
     let settings = setup::session_settings(config, opts.focus.clone(), &project)?;
@@ -223,7 +224,7 @@ impl Report for Plan {
                 lines.push("  the first iteration would address:".into());
                 lines.extend(self.would_address.iter().map(|i| format!("    - {i}")));
             }
-            None => lines.push("  review   skipped: no ANTHROPIC_API_KEY set".into()),
+            None => lines.push("  review   skipped: no API key set".into()),
         }
         lines.join("\n")
     }

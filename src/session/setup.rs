@@ -79,18 +79,38 @@ pub fn session_settings(
 /// The pricing of the session's model (`configured` is the settings'). A budget needs a
 /// known price.
 pub fn price_fn(configured: &Pricing, session: &SessionSettings) -> anyhow::Result<PriceFn> {
-    // A resumed session keeps its model, which the settings may no longer name.
-    let pricing =
-        if configured.model == session.model { configured.clone() } else { Pricing::for_model(&session.model) };
-    if pricing.price.is_none() && session.limits.budget_usd.is_some() {
+    let pricing = pricing_for(configured, &session.model);
+    refuse_unpriced_budget(&pricing, session.limits.budget_usd)?;
+    Ok(Arc::new(move |usage: &Usage| pricing.cost(usage)))
+}
+
+/// The price of `model`: the configured one's, else the table's (a resumed session keeps
+/// its model, which the settings may no longer name).
+fn pricing_for(configured: &Pricing, model: &str) -> Pricing {
+    if configured.model == model { configured.clone() } else { configured.for_other(model) }
+}
+
+/// Refuses a budget for a model whose price mmm does not know: it could not keep to it.
+/// Called before anything is asked of the API, and again by [`price_fn`].
+pub fn refuse_unpriced_budget(pricing: &Pricing, budget_usd: Option<f64>) -> anyhow::Result<()> {
+    if pricing.price.is_none() && budget_usd.is_some() {
         return Err(CliError::usage(format!(
             "budget_usd is set, but mmm does not know the price of `{}`, so it cannot keep to the budget",
-            session.model
+            pricing.model
         ))
-        .with_hint("set `[pricing] input = ...` and `output = ...` (USD per million tokens) in .mmm/config.toml")
+        .with_hint(format!(
+            "give its price in .mmm/config.toml, in USD per million tokens: `[prices.\"{}\"]` with \
+             `input_per_mtok = ...` and `output_per_mtok = ...`",
+            pricing.model
+        ))
         .into());
     }
-    Ok(Arc::new(move |usage: &Usage| pricing.cost(usage)))
+    Ok(())
+}
+
+/// [`refuse_unpriced_budget`] for the model and budget a run is configured with.
+pub fn refuse_unpriced_budget_of(configured: &Pricing, model: &str, budget_usd: Option<f64>) -> anyhow::Result<()> {
+    refuse_unpriced_budget(&pricing_for(configured, model), budget_usd)
 }
 
 /// Uncommitted changes of the user's, leaving out mmm's own `.mmm/` directory.

@@ -128,6 +128,7 @@ pub async fn run(
         let dirty = dirty_besides(git, &rt.cwd, &specs)?;
         setup::preflight(git, &dirty, opts.allow_dirty, config.in_place)?;
         if !api_checked {
+            setup::refuse_unpriced_budget_of(pricing, &config.model, config.budget_usd)?;
             setup::check_api(model.as_ref(), &config.model).await?;
             api_checked = true;
         }

@@ -54,37 +54,61 @@ impl Problem {
 /// file when they exist, then the environment and the flags.
 pub fn check(inputs: &Inputs) -> Vec<Layer> {
     let mut entries = defaults();
-    let mut layers = Vec::new();
+    let mut applied = Vec::new();
+    let mut prices = Vec::new();
     if let Some(path) = inputs.global_file.as_ref().filter(|p| p.is_file()) {
         let mut set = Vec::new();
-        let problems = apply_file(&mut entries, path, |path| Source::GlobalFile { path }, &mut set);
-        layers.push(layer(Checked::GlobalFile { path: path.clone() }, problems, &set));
+        let problems = apply_file(&mut entries, path, |path| Source::GlobalFile { path }, &mut set, &mut prices);
+        applied.push((Checked::GlobalFile { path: path.clone() }, problems, set));
     }
     if let Some(path) = find_project_file(&inputs.cwd, find_repo_root(&inputs.cwd).as_deref()) {
         let mut set = Vec::new();
-        let problems = apply_file(&mut entries, &path, |path| Source::ProjectFile { path }, &mut set);
-        layers.push(layer(Checked::ProjectFile { path }, problems, &set));
+        let problems = apply_file(&mut entries, &path, |path| Source::ProjectFile { path }, &mut set, &mut prices);
+        applied.push((Checked::ProjectFile { path }, problems, set));
     }
     let mut set = Vec::new();
     let problems = apply_env(&mut entries, inputs, &mut set);
-    let mut env = layer(Checked::Environment, problems, &set);
-    env.problems.extend(super::unknown_env_warnings(inputs).into_iter().map(|message| Problem {
-        level: Level::Note,
-        message,
-        hint: Some("`mmm config show` lists every key; its variable is MMM_ and the key in capitals".into()),
-    }));
-    layers.push(env);
+    applied.push((Checked::Environment, problems, set));
     let mut set = Vec::new();
     let problems = apply_flags(&mut entries, inputs, &mut set);
-    layers.push(layer(Checked::Flags, problems, &set));
-    layers
+    applied.push((Checked::Flags, problems, set));
+    // Model names are compared with Anthropic's list only when Anthropic is the provider,
+    // and a model the settings give a price is known enough.
+    let anthropic = super::entry_value(&entries, "provider") != Value::Str("openai".into());
+    let priced: Vec<String> = prices.into_iter().map(|p| p.model).collect();
+    applied
+        .into_iter()
+        .map(|(checked, problems, set)| {
+            let environment = checked == Checked::Environment;
+            let mut layer = layer(checked, problems, &set, anthropic, &priced);
+            if environment {
+                layer.problems.extend(super::unknown_env_warnings(inputs).into_iter().map(|message| Problem {
+                    level: Level::Note,
+                    message,
+                    hint: Some(
+                        "`mmm config show` lists every key; its variable is MMM_ and the key in capitals".into(),
+                    ),
+                }));
+            }
+            layer
+        })
+        .collect()
 }
 
-/// A layer's problems: those found applying it, then those of each model name it set.
-fn layer(checked: Checked, problems: Vec<CliError>, set: &[(String, String, Value)]) -> Layer {
+/// A layer's problems: those found applying it, then those of each model name it set
+/// (when `anthropic` is the provider and the model is not one of the `priced`).
+fn layer(
+    checked: Checked,
+    problems: Vec<CliError>,
+    set: &[(String, String, Value)],
+    anthropic: bool,
+    priced: &[String],
+) -> Layer {
     let mut problems: Vec<Problem> = problems.into_iter().map(Problem::error).collect();
-    for (_, at, value) in set.iter().filter(|(key, _, _)| key == "model") {
-        if let Value::Str(model) = value {
+    for (_, at, value) in set.iter().filter(|(key, _, _)| key == "model" && anthropic) {
+        if let Value::Str(model) = value
+            && !priced.contains(model)
+        {
             problems.extend(model_problem(at, model));
         }
     }
@@ -115,7 +139,7 @@ fn model_problem(at: &str, model: &str) -> Option<Problem> {
             level: Level::Note,
             message: format!("{at}: `{model}` is not a model mmm knows, so its cost is not counted"),
             hint: Some(
-                "`mmm models` lists the models your key can use; `pricing.input` and `pricing.output` give its price"
+                "`mmm models` lists the models your key can use; `[prices.\"<model>\"]` (or `pricing.input` and `pricing.output`) gives its price"
                     .into(),
             ),
         },

@@ -157,7 +157,7 @@ pub static KEYS: &[KeyDef] = &[
         name: "model",
         kind: Kind::Str,
         default: Default::Str("claude-sonnet-5"),
-        doc: "Claude model used for reviews and edits (`mmm models` lists those your key can use).",
+        doc: "Model used for reviews and edits (`mmm models` lists those your key can use); required with the `openai` provider.",
         extra_env: &["ANTHROPIC_MODEL"],
         secret: false,
     },
@@ -285,8 +285,8 @@ pub static KEYS: &[KeyDef] = &[
         name: "validate.pass_env",
         kind: Kind::List,
         default: Default::List(&[]),
-        doc: "Credentials passed through to the checks by name (`ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`); \
-              by default nothing mmm starts sees them.",
+        doc: "Credentials passed through to the checks by name (`ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`, \
+              `OPENAI_API_KEY`, the variable `api_key_env` names); by default nothing mmm starts sees them.",
         extra_env: &[],
         secret: false,
     },
@@ -308,10 +308,30 @@ pub static KEYS: &[KeyDef] = &[
         secret: false,
     },
     KeyDef {
+        name: "provider",
+        kind: Kind::Str,
+        default: Default::Str("anthropic"),
+        doc: "Which API the model is reached through: `anthropic` (the Messages API) or `openai` (an OpenAI-compatible \
+              Chat Completions endpoint: OpenAI, vLLM, LM Studio, llama.cpp's server, Ollama).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "editor_tool",
+        kind: Kind::Str,
+        default: Default::Str("builtin"),
+        doc: "How the file editor is offered to the model: `builtin` (Anthropic's text editor tool type) or `custom` \
+              (an ordinary JSON-schema tool, for Messages API servers without Anthropic's built-in tools; always so \
+              with the `openai` provider).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
         name: "base_url",
         kind: Kind::Str,
         default: Default::Str("https://api.anthropic.com"),
-        doc: "Base URL of the Anthropic API (or a compatible endpoint).",
+        doc: "Base URL of the API: the Anthropic API or a compatible endpoint; with the `openai` provider, up to the \
+              version path (`https://api.openai.com/v1` unless set in a file, MMM_BASE_URL or a flag).",
         extra_env: &["ANTHROPIC_BASE_URL"],
         secret: false,
     },
@@ -388,6 +408,23 @@ pub static KEYS: &[KeyDef] = &[
         secret: true,
     },
     KeyDef {
+        name: "api_key_env",
+        kind: Kind::Str,
+        default: Default::Str("OPENAI_API_KEY"),
+        doc: "With the `openai` provider: the environment variable that holds the API key.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "openai_api_key",
+        kind: Kind::Str,
+        default: Default::Unset,
+        doc: "API key for the `openai` provider, sent as `Authorization: Bearer`. Environment only: the variable \
+              `api_key_env` names (OPENAI_API_KEY by default).",
+        extra_env: &["OPENAI_API_KEY"],
+        secret: true,
+    },
+    KeyDef {
         name: "pricing.input",
         kind: Kind::Float { min: 0.0, max: f64::MAX },
         default: Default::Unset,
@@ -400,6 +437,24 @@ pub static KEYS: &[KeyDef] = &[
         kind: Kind::Float { min: 0.0, max: f64::MAX },
         default: Default::Unset,
         doc: "Output price of the configured model in USD per million tokens (set with pricing.input).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "pricing.cache_read",
+        kind: Kind::Float { min: 0.0, max: f64::MAX },
+        default: Default::Unset,
+        doc: "Price of input read from the prompt cache, USD per million tokens (unset: 0.1× pricing.input with \
+              the `anthropic` provider, the full input price with the `openai` provider).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "pricing.cache_write",
+        kind: Kind::Float { min: 0.0, max: f64::MAX },
+        default: Default::Unset,
+        doc: "Price of input written to the prompt cache (5-minute TTL), USD per million tokens (unset: 1.25× \
+              pricing.input).",
         extra_env: &[],
         secret: false,
     },

@@ -138,10 +138,37 @@ pub fn global_config_dir(env: &[(String, String)]) -> Option<PathBuf> {
         .or_else(dirs::config_dir)
 }
 
+/// A model's price from a `[prices."<model id>"]` table of a settings file, in USD per
+/// million tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelPrice {
+    pub model: String,
+    pub input: f64,
+    pub output: f64,
+    pub cache_read: Option<f64>,
+    pub cache_write: Option<f64>,
+    pub source: Source,
+}
+
+/// The fields of a `[prices."<model id>"]` table, in [`ModelPrice`] order.
+pub const PRICE_FIELDS: [&str; 4] =
+    ["input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok"];
+
+impl ModelPrice {
+    /// Each field that is set, with its name, in [`PRICE_FIELDS`] order.
+    pub fn fields(&self) -> Vec<(&'static str, f64)> {
+        let values = [Some(self.input), Some(self.output), self.cache_read, self.cache_write];
+        PRICE_FIELDS.iter().zip(values).filter_map(|(name, v)| v.map(|v| (*name, v))).collect()
+    }
+}
+
 /// Every key resolved, with where it came from.
 #[derive(Debug, Clone)]
 pub struct Settings {
     entries: Vec<Entry>,
+    /// Prices per model from `[prices."<model id>"]` tables (files only; the project file's
+    /// entry for a model replaces the global file's).
+    pub prices: Vec<ModelPrice>,
     /// The repository root, when the working directory is inside one.
     pub repo_root: Option<PathBuf>,
     /// The project settings file that was read, if any.
@@ -159,18 +186,20 @@ impl Settings {
 
         let first = |problems: Vec<CliError>| problems.into_iter().next().map_or(Ok(()), Err);
         let mut set = Vec::new();
+        let mut prices = Vec::new();
         if let Some(path) = inputs.global_file.as_ref().filter(|p| p.is_file()) {
-            first(apply_file(&mut entries, path, |path| Source::GlobalFile { path }, &mut set))?;
+            first(apply_file(&mut entries, path, |path| Source::GlobalFile { path }, &mut set, &mut prices))?;
         }
         let project_file = find_project_file(&inputs.cwd, repo_root.as_deref());
         if let Some(path) = &project_file {
-            first(apply_file(&mut entries, path, |path| Source::ProjectFile { path }, &mut set))?;
+            first(apply_file(&mut entries, path, |path| Source::ProjectFile { path }, &mut set, &mut prices))?;
         }
         first(apply_env(&mut entries, inputs, &mut set))?;
         let warnings = unknown_env_warnings(inputs);
         first(apply_flags(&mut entries, inputs, &mut set))?;
+        resolve_named_key(&mut entries, inputs);
 
-        Ok(Self { entries, repo_root, project_file, warnings })
+        Ok(Self { entries, prices, repo_root, project_file, warnings })
     }
 
     /// Every key, in registry order.
@@ -276,12 +305,13 @@ fn defaults() -> Vec<Entry> {
 
 /// Applies a settings file, going on past a bad key: every problem is returned, in file
 /// order (a file that cannot be read or parsed is one problem). Each key it sets is added
-/// to `set` with where (`path:line`) and its value.
+/// to `set` with where (`path:line`) and its value; each model price to `prices`.
 fn apply_file(
     entries: &mut [Entry],
     path: &Path,
     source: impl Fn(PathBuf) -> Source,
     set: &mut Vec<(String, String, Value)>,
+    prices: &mut Vec<ModelPrice>,
 ) -> Vec<CliError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -309,9 +339,23 @@ fn apply_file(
             Ok(()) => set.push((name.to_string(), at, entry_value(entries, name))),
             Err(e) => problems.push(e),
         };
+    let mut price_problems = Vec::new();
     for (key, value) in table.get_ref() {
         let name = key.get_ref().as_ref();
         match value.get_ref() {
+            _ if name == "prices" => {
+                let at_key = at(key.span().start);
+                let read = read_prices(value.get_ref(), &at_key, &at, &source(path.to_path_buf()));
+                match read {
+                    Ok(read) => {
+                        for price in read {
+                            prices.retain(|p| p.model != price.model);
+                            prices.push(price);
+                        }
+                    }
+                    Err(mut errors) => price_problems.append(&mut errors),
+                }
+            }
             DeValue::Table(inner) if keys::is_table(name) => {
                 for (sub, sub_value) in inner {
                     apply(&format!("{name}.{}", sub.get_ref()), sub_value.get_ref(), at(sub.span().start));
@@ -320,7 +364,62 @@ fn apply_file(
             other => apply(name, other, at(key.span().start)),
         }
     }
+    problems.append(&mut price_problems);
     problems
+}
+
+/// The `[prices."<model id>"]` tables: each a table of [`PRICE_FIELDS`], the input and
+/// output prices required, every value a number of at least 0. `at` gives `path:line` of
+/// an offset in the file.
+fn read_prices(
+    value: &DeValue<'_>,
+    at_key: &str,
+    at: &dyn Fn(usize) -> String,
+    source: &Source,
+) -> Result<Vec<ModelPrice>, Vec<CliError>> {
+    let example = "write it like `[prices.\"my-model\"]` with `input_per_mtok = 3.0` and `output_per_mtok = 15.0` \
+                   (USD per million tokens)";
+    let DeValue::Table(models) = value else {
+        return Err(vec![CliError::usage(format!("{at_key}: `prices` must be a table of models")).with_hint(example)]);
+    };
+    let mut prices = Vec::new();
+    let mut problems = Vec::new();
+    for (model_key, fields) in models {
+        let model = model_key.get_ref().to_string();
+        let at_model = at(model_key.span().start);
+        let DeValue::Table(fields) = fields.get_ref() else {
+            problems.push(CliError::usage(format!("{at_model}: `prices.{model}` must be a table")).with_hint(example));
+            continue;
+        };
+        let mut values = [None; 4];
+        for (field_key, field_value) in fields {
+            let field = field_key.get_ref().as_ref();
+            let name = format!("prices.{model}.{field}");
+            let at_field = at(field_key.span().start);
+            let Some(slot) = PRICE_FIELDS.iter().position(|f| *f == field) else {
+                problems.push(
+                    CliError::usage(format!("{at_field}: unknown key `{name}`"))
+                        .with_hint(format!("a model's price takes {}", PRICE_FIELDS.join(", "))),
+                );
+                continue;
+            };
+            match value::from_toml(Kind::Float { min: 0.0, max: f64::MAX }, field_value.get_ref()) {
+                Ok(Value::Float(x)) => values[slot] = Some(x),
+                Ok(_) => {}
+                Err(m) => problems.push(type_error(&at_field, &name, &m)),
+            }
+        }
+        match values {
+            [Some(input), Some(output), cache_read, cache_write] => {
+                prices.push(ModelPrice { model, input, output, cache_read, cache_write, source: source.clone() })
+            }
+            _ => problems.push(
+                CliError::usage(format!("{at_model}: `prices.{model}` needs input_per_mtok and output_per_mtok"))
+                    .with_hint(example),
+            ),
+        }
+    }
+    if problems.is_empty() { Ok(prices) } else { Err(problems) }
 }
 
 /// Applies the environment's variables (`ANTHROPIC_*`, then `MMM_*`), returning every
@@ -404,8 +503,39 @@ fn apply_value(
     Ok(())
 }
 
-/// What a value's type cannot say: a check command must say something to run.
+/// `openai_api_key` comes from the variable `api_key_env` names: when that is not
+/// OPENAI_API_KEY, the key is that variable's value (or unset), never OPENAI_API_KEY's.
+fn resolve_named_key(entries: &mut [Entry], inputs: &Inputs) {
+    let var = match entry_value(entries, "api_key_env") {
+        Value::Str(var) if var != "OPENAI_API_KEY" => var,
+        _ => return,
+    };
+    let Some(entry) = entries.iter_mut().find(|e| e.def.name == "openai_api_key") else { return };
+    match inputs.var(&var).filter(|v| !v.is_empty()) {
+        Some(key) => {
+            entry.value = Value::Str(key.to_string());
+            entry.source = Source::Env { var };
+        }
+        None => {
+            entry.value = Value::Unset;
+            entry.source = Source::Default;
+        }
+    }
+}
+
+/// Values a key may take, when its type says too little.
+const CHOICES: &[(&str, &[&str])] = &[("provider", &["anthropic", "openai"]), ("editor_tool", &["builtin", "custom"])];
+
+/// What a value's type cannot say: a check command must say something to run; a provider
+/// or editor tool is one of the known ones.
 fn check_value(at: &str, name: &str, value: &Value) -> Result<(), CliError> {
+    if let (Value::Str(text), Some((_, choices))) = (value, CHOICES.iter().find(|(key, _)| *key == name))
+        && !choices.contains(&text.as_str())
+    {
+        let listed = choices.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" or ");
+        return Err(CliError::usage(format!("{at}: `{name}` must be {listed}, found `{text}`"))
+            .with_hint(format!("set `{name}` to {listed}")));
+    }
     if let (Value::List(items), "validate.commands") = (value, name)
         && let Some(blank) = items.iter().position(|c| c.trim().is_empty())
     {
@@ -584,5 +714,44 @@ mod tests {
         assert_eq!(mask_secret("sk-ant-api03-abcdefghijklmnop"), "sk-ant-…mnop");
         assert_eq!(mask_secret("ghp_0123456789abcdefgh"), "ghp…efgh");
         assert_eq!(mask_secret("short"), "…");
+    }
+
+    #[test]
+    fn model_prices_are_read_from_files_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(PROJECT_FILE);
+        write(&file, "[prices.\"a/b:7b\"]\ninput_per_mtok = 1\noutput_per_mtok = 2.5\ncache_write_per_mtok = 3\n");
+        let s = Settings::load(&inputs(dir.path())).unwrap();
+        let source = Source::ProjectFile { path: file.clone() };
+        assert_eq!(
+            s.prices,
+            [ModelPrice {
+                model: "a/b:7b".into(),
+                input: 1.0,
+                output: 2.5,
+                cache_read: None,
+                cache_write: Some(3.0),
+                source
+            }]
+        );
+        let cases = [
+            (
+                "[prices.m]\ninput_per_mtok = 1\n",
+                format!("{}:1: `prices.m` needs input_per_mtok and output_per_mtok", file.display()),
+            ),
+            (
+                "[prices.m]\ninput_per_mtok = 1\noutput_per_mtok = 1\ninput = 2\n",
+                format!("{}:4: unknown key `prices.m.input`", file.display()),
+            ),
+            (
+                "[prices.m]\ninput_per_mtok = \"cheap\"\noutput_per_mtok = 1\n",
+                format!("{}:2: `prices.m.input_per_mtok` must be a number, found string `\"cheap\"`", file.display()),
+            ),
+            ("prices = 3\n", format!("{}:1: `prices` must be a table of models", file.display())),
+        ];
+        for (text, expected) in cases {
+            write(&file, text);
+            assert_eq!(err_text(Settings::load(&inputs(dir.path()))).0, expected, "{text}");
+        }
     }
 }

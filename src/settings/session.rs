@@ -61,7 +61,10 @@ impl SessionConfig {
             in_place: settings.bool("in_place"),
             secret_files: settings.list("secret_files").to_vec(),
             protect: settings.list("protect").to_vec(),
-            has_credentials: settings.str("api_key").is_some() || settings.str("auth_token").is_some(),
+            has_credentials: match settings.str("provider") {
+                Some("openai") => settings.str("openai_api_key").is_some(),
+                _ => settings.str("api_key").is_some() || settings.str("auth_token").is_some(),
+            },
             // A zero TTL caches nothing: there is nothing to refresh.
             cache_refresh: settings
                 .bool("cache_refresh")

@@ -32,19 +32,21 @@ pub struct Totals {
     pub iterations: u32,
     pub commits: u32,
     pub usage: Usage,
-    pub cost_usd: f64,
+    /// `None` when a session's cost is unknown (its model had no price): then so is the sum.
+    pub cost_usd: Option<f64>,
 }
 
 impl Totals {
-    /// The totals of these sessions (sessions whose price is unknown add no cost).
+    /// The totals of these sessions. One session of unknown cost makes the total cost
+    /// unknown: it is never counted as $0.
     pub fn of<'a>(records: impl IntoIterator<Item = &'a SessionRecord>) -> Self {
-        let mut t = Totals::default();
+        let mut t = Totals { cost_usd: Some(0.0), ..Totals::default() };
         for r in records {
             t.sessions += 1;
             t.iterations += r.iterations.len() as u32;
             t.commits += r.commits().count() as u32;
             t.usage += r.usage;
-            t.cost_usd += r.cost_usd.unwrap_or(0.0);
+            t.cost_usd = t.cost_usd.zip(r.cost_usd).map(|(sum, cost)| sum + cost);
         }
         t
     }

@@ -4,7 +4,8 @@
 //! Commands: `view` (a file as numbered lines `N: text`, optionally a `view_range`; a
 //! directory as a listing two levels deep), `create`, `str_replace` (the old text must
 //! occur exactly once) and `insert` (after a line; the text in `insert_text` or the older
-//! `new_str`). Edits keep the file's line endings (LF or CRLF), its trailing newline or
+//! `new_str`). With no built-in tool types at the endpoint, the same tool goes as an
+//! ordinary JSON-schema tool ([`definition`]). Edits keep the file's line endings (LF or CRLF), its trailing newline or
 //! lack of one, and its permissions, and are written atomically. Every failure is an
 //! `Error: …` result worded as Anthropic's documentation suggests, so the model can
 //! correct itself; malformed input is one of them, never a crash. What the model sees of a
@@ -41,6 +42,36 @@ const MAX_LISTING_ENTRIES: usize = 1000;
 /// Lines of context shown around an edit, and the most lines such an excerpt has.
 const EXCERPT_CONTEXT: usize = 4;
 const MAX_EXCERPT_LINES: usize = 60;
+
+/// The editor as an ordinary JSON-schema tool, for endpoints without Anthropic's built-in
+/// tool types (OpenAI-compatible servers, `editor_tool = "custom"`): the same name and the
+/// same commands and fields as the built-in type, so [`execute`] runs either.
+pub fn definition() -> Value {
+    serde_json::json!({
+        "name": EDITOR_TOOL_NAME,
+        "description": "View, create and edit files of the repository (paths relative to its root). Commands: \
+            `view` shows a file as numbered lines `N: text` (optionally only `view_range` [first, last]; last -1 is \
+            the end) or a directory two levels deep; `create` writes `file_text` to a new or existing file; \
+            `str_replace` replaces `old_str`, which must occur exactly once in the file, by `new_str`; `insert` \
+            puts `insert_text` after line `insert_line` (0: at the start).",
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "command": {"type": "string", "enum": ["view", "create", "str_replace", "insert"],
+                            "description": "What to do."},
+                "path": {"type": "string", "description": "The file or directory, relative to the repository root."},
+                "view_range": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2,
+                               "description": "For `view` of a file: the first and last line to show (1-based; -1: to the end)."},
+                "file_text": {"type": "string", "description": "For `create`: the whole content of the file."},
+                "old_str": {"type": "string", "description": "For `str_replace`: the exact text to replace, once in the file."},
+                "new_str": {"type": "string", "description": "For `str_replace`: the text to put instead."},
+                "insert_line": {"type": "integer", "description": "For `insert`: the line after which to insert (0: the start)."},
+                "insert_text": {"type": "string", "description": "For `insert`: the text to insert."}
+            },
+            "required": ["command", "path"]
+        }
+    })
+}
 
 /// The tool's input, tagged by `command`.
 #[derive(Debug, Deserialize)]

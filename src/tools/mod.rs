@@ -304,6 +304,18 @@ pub struct Tools {
     /// With `submit_change`: how many issues the conversation numbers, and the last valid
     /// declaration.
     declare: Option<(usize, Mutex<Option<submit::Declaration>>)>,
+    /// How the editor is defined for the model.
+    editor: EditorForm,
+}
+
+/// How the text editor is offered to the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditorForm {
+    /// Anthropic's built-in type (`text_editor_20250728`): the model knows it already.
+    Builtin,
+    /// An ordinary tool with a JSON schema ([`editor::definition`]), for endpoints without
+    /// Anthropic's built-in tool types.
+    Schema,
 }
 
 impl Tools {
@@ -313,7 +325,13 @@ impl Tools {
 
     /// Tools that keep the originals of the files they write in `originals`.
     pub fn keeping(workspace: Workspace, originals: Originals) -> Self {
-        Self { workspace, changed: Mutex::new(BTreeSet::new()), originals, declare: None }
+        Self { workspace, changed: Mutex::new(BTreeSet::new()), originals, declare: None, editor: EditorForm::Builtin }
+    }
+
+    /// Offers the editor in `form` (the built-in type by default).
+    pub fn with_editor(mut self, form: EditorForm) -> Self {
+        self.editor = form;
+        self
     }
 
     /// Also offers `submit_change`, for a conversation that numbers `issues` issues (1 to
@@ -333,12 +351,15 @@ impl Tools {
         &self.workspace
     }
 
-    /// The tool definitions for the request's `tools` array: the text editor (schema-less,
-    /// Anthropic-defined), the search tool (a custom tool with its input schema) and, when
-    /// [`Tools::declaring`], `submit_change`.
+    /// The tool definitions for the request's `tools` array: the text editor (Anthropic's
+    /// built-in type, or a JSON-schema tool: see [`EditorForm`]), the search tool (a custom
+    /// tool with its input schema) and, when [`Tools::declaring`], `submit_change`.
     pub fn definitions(&self) -> Vec<Value> {
-        let mut definitions =
-            vec![serde_json::json!({"type": EDITOR_TOOL_TYPE, "name": EDITOR_TOOL_NAME}), search::definition()];
+        let editor = match self.editor {
+            EditorForm::Builtin => serde_json::json!({"type": EDITOR_TOOL_TYPE, "name": EDITOR_TOOL_NAME}),
+            EditorForm::Schema => editor::definition(),
+        };
+        let mut definitions = vec![editor, search::definition()];
         if self.declare.is_some() {
             definitions.push(submit::definition());
         }
@@ -430,6 +451,16 @@ mod tests {
         assert_eq!(defs[1]["name"], "search");
         assert_eq!(defs[1]["input_schema"]["required"], json!(["pattern"]));
         assert_eq!(defs.len(), 2);
+
+        let defs = Tools::new(tools.workspace.clone()).with_editor(EditorForm::Schema).definitions();
+        assert_eq!(defs[0], editor::definition());
+        assert_eq!(defs[0]["name"], EDITOR_TOOL_NAME);
+        assert_eq!(defs[0]["input_schema"]["required"], json!(["command", "path"]));
+        assert_eq!(
+            defs[0]["input_schema"]["properties"]["command"]["enum"],
+            json!(["view", "create", "str_replace", "insert"])
+        );
+        assert!(defs[0].get("type").is_none(), "no built-in type");
     }
 
     #[test]

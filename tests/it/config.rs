@@ -347,7 +347,7 @@ fn config_check_suggests_a_known_model_for_a_typo_and_exits_two() {
                 {"kind": "flags", "problems": [{
                     "level": "note",
                     "message": "-c model=my-local-model: `my-local-model` is not a model mmm knows, so its cost is not counted",
-                    "hint": "`mmm models` lists the models your key can use; `pricing.input` and `pricing.output` give its price"}]}
+                    "hint": "`mmm models` lists the models your key can use; `[prices.\"<model>\"]` (or `pricing.input` and `pricing.output`) gives its price"}]}
             ], "errors": 1}),
             json!({"type": "error", "message": "the settings have 1 error", "causes": [],
                 "hint": "fix each one above; `mmm config check` again says when they are all gone", "exit_code": 2}),

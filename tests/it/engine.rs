@@ -88,7 +88,7 @@ fn server(script: Vec<Reply>, meet: Arc<Rendezvous>) -> FakeApi {
 
 fn env(p: &Project, server: &FakeApi, observer: Arc<dyn Observer>, cancel: CancellationToken) -> Env {
     let mut client = client_config(server);
-    client.max_retries = 0;
+    client.limits.max_retries = 0;
     Env {
         git: Git::open(&p.root).unwrap(),
         model: Arc::new(AnthropicClient::new(client).unwrap()),

@@ -458,7 +458,7 @@ fn dry_run_changes_nothing() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.starts_with("Dry run: nothing will be edited, committed or recorded\n"), "{text}");
-    assert!(text.contains("  review   skipped: no ANTHROPIC_API_KEY set"), "{text}");
+    assert!(text.contains("  review   skipped: no API key set"), "{text}");
     assert!(text.contains("  baseline 1/1 passed"), "{text}");
 
     let server = FakeApi::with([review(6.0, issue())]);

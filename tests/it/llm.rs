@@ -192,7 +192,11 @@ async fn an_overloaded_api_is_retried_with_growing_backoff() {
 async fn when_retries_run_out_the_error_names_status_type_request_and_hint() {
     let overloaded = || Reply::error(529, "overloaded_error", "Overloaded");
     let server = FakeApi::with([overloaded(), overloaded(), overloaded()]);
-    let (client, sleeper) = test_client(mmm::llm::ClientConfig { max_retries: 2, ..client_config(&server) });
+    let (client, sleeper) = test_client({
+        let mut c = client_config(&server);
+        c.limits.max_retries = 2;
+        c
+    });
     let err = client.messages(&ask("hi"), &ignore).await.unwrap_err();
     assert!(matches!(err, LlmError::GaveUp { attempts: 3, .. }), "{err:?}");
     assert_eq!((err.status(), err.request_id()), (Some(529), Some("req_fake_3")));
@@ -302,7 +306,11 @@ async fn a_silent_stream_times_out_and_is_retried() {
     let msg = Msg::new().text("slow");
     let server = FakeApi::with([Reply::stream(&msg).stall_after(150), Reply::stream(&msg)]);
     let idle = Duration::from_millis(300);
-    let (client, sleeper) = test_client(mmm::llm::ClientConfig { idle_timeout: idle, ..client_config(&server) });
+    let (client, sleeper) = test_client({
+        let mut c = client_config(&server);
+        c.limits.idle_timeout = idle;
+        c
+    });
     let log = Mutex::new(Vec::new());
     let started = Instant::now();
     assert_eq!(client.messages(&ask("hi"), &recorder(&log)).await.unwrap().text(), "slow");
@@ -316,7 +324,11 @@ async fn a_silent_stream_times_out_and_is_retried() {
 #[tokio::test]
 async fn an_unreachable_api_is_retried_then_reported() {
     let server = FakeApi::start();
-    let config = mmm::llm::ClientConfig { max_retries: 2, ..client_config(&server) };
+    let config = {
+        let mut c = client_config(&server);
+        c.limits.max_retries = 2;
+        c
+    };
     let url = config.base_url.clone();
     drop(server); // nothing listens on the port any more
     let (client, sleeper) = test_client(config);

@@ -18,6 +18,7 @@ mod init;
 mod llm;
 mod man;
 mod models;
+mod openai;
 mod output;
 mod recovery;
 mod rules;

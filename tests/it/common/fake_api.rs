@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use mmm::llm::http::Limits;
 use mmm::llm::{ClientConfig, Credential, Sleeper};
 
 /// The key the tests send; it appears nowhere but the request headers.
@@ -320,6 +321,9 @@ impl Recorded {
 /// Answers a request from what it asks (a responder server has no queue).
 pub type Responder = dyn Fn(&Recorded) -> Reply + Send + Sync;
 
+/// Checks a request against the API's rules; `Err` says what is wrong.
+pub type Validator = dyn Fn(&Recorded) -> Result<(), String> + Send + Sync;
+
 #[derive(Default)]
 struct State {
     replies: Mutex<VecDeque<Reply>>,
@@ -330,6 +334,10 @@ struct State {
     model_check_reply: Mutex<Option<Reply>>,
     /// Requests that found no scripted reply.
     unanswered: Mutex<Vec<String>>,
+    /// Checks every request before it is answered (see [`FakeApi::validating`]).
+    validator: Mutex<Option<Arc<Validator>>>,
+    /// Requests the validator refused, with why.
+    invalid: Mutex<Vec<String>>,
     shutdown: Mutex<bool>,
     wake: Condvar,
 }
@@ -415,6 +423,14 @@ impl FakeApi {
         self.state.model_checks.lock().unwrap().clone()
     }
 
+    /// Checks every request with `validator` before answering it: a request it refuses is
+    /// answered 400 (`x-should-retry: false`), uses no scripted reply, and fails the test
+    /// when the server is dropped.
+    pub fn validating(self, validator: impl Fn(&Recorded) -> Result<(), String> + Send + Sync + 'static) -> Self {
+        *self.state.validator.lock().unwrap() = Some(Arc::new(validator));
+        self
+    }
+
     /// Scripted replies not used yet.
     pub fn pending(&self) -> usize {
         self.state.replies.lock().unwrap().len()
@@ -432,6 +448,8 @@ impl Drop for FakeApi {
         if std::thread::panicking() {
             return;
         }
+        let invalid = self.state.invalid.lock().unwrap().clone();
+        assert!(invalid.is_empty(), "fake API: invalid requests: {invalid:#?}");
         let unanswered = self.state.unanswered.lock().unwrap().clone();
         assert!(unanswered.is_empty(), "fake API: requests found no scripted reply: {unanswered:?}");
         let pending = self.pending();
@@ -469,6 +487,15 @@ fn serve(mut stream: TcpStream, state: &State) {
         requests.push(request.clone());
         requests.len()
     };
+    let validator = state.validator.lock().unwrap().clone();
+    if let Some(Err(why)) = validator.map(|validate| validate(&request)) {
+        let what = format!("request #{number}: {} {}: {why}", request.method, request.target);
+        state.invalid.lock().unwrap().push(what.clone());
+        let reply =
+            Reply::error(400, "invalid_request_error", &format!("fake API: {what}")).header("x-should-retry", "false");
+        write_reply(&mut stream, state, &reply, &format!("req_fake_{number}"));
+        return;
+    }
     let scripted = match &state.responder {
         Some(responder) => Some(responder(&request)),
         None => state.replies.lock().unwrap().pop_front(),
@@ -636,13 +663,22 @@ pub fn client_config(server: &FakeApi) -> ClientConfig {
         credential: Credential::ApiKey(TEST_KEY.into()),
         anthropic_version: "2023-06-01".into(),
         model: "claude-sonnet-5".into(),
+        limits: test_limits(),
+        stream: true,
+        builtin_tools: true,
+    }
+}
+
+/// The limits of the test clients: 8 retries within a 60 s budget, a 10 s request, 5 s
+/// connect and first-byte and 2 s idle timeout.
+pub fn test_limits() -> Limits {
+    Limits {
         request_timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
         first_byte_timeout: Duration::from_secs(5),
         idle_timeout: Duration::from_secs(2),
         max_retries: 8,
         retry_budget: Duration::from_secs(60),
-        stream: true,
     }
 }
 

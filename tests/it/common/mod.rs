@@ -3,6 +3,7 @@
 //! from the developer's machine.
 
 pub mod fake_api;
+pub mod fake_openai;
 pub mod schema;
 pub mod script;
 
@@ -100,6 +101,7 @@ pub fn mmm_std(dir: &Path, home: &Path) -> StdCommand {
         let key = key.to_string_lossy();
         if key.starts_with("MMM_")
             || key.starts_with("ANTHROPIC_")
+            || key.starts_with("OPENAI_")
             || key.starts_with("GITHUB_")
             || ["NO_COLOR", "RUST_LOG", "CI", "CLICOLOR_FORCE", "XDG_CONFIG_HOME"].contains(&key.as_ref())
             // A proxy would stand between mmm and the fake APIs on loopback.
