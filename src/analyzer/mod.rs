@@ -91,6 +91,10 @@ pub struct FileTotals {
     /// Bytes of the files read.
     pub bytes: u64,
     pub skipped: Skipped,
+    /// Paths mmm does not count where a line counter such as tokei would: pruned directories
+    /// (ending in `/`) and files over the size limit, sorted, at most 100 of each; a comparison
+    /// excludes them from the other counter.
+    pub excluded: Vec<String>,
 }
 
 /// Everything the analyzer learnt about a project. See `docs/analysis-schema.md`.
@@ -143,6 +147,7 @@ pub fn analyze(root: &Path, opts: &Options) -> anyhow::Result<Analysis> {
         scanned: counted().count() as u64,
         bytes: counted().map(|f| f.bytes).sum(),
         skipped: walked.skipped,
+        excluded: excluded(&walked),
     };
     Ok(Analysis {
         version: SCHEMA_VERSION,
@@ -172,6 +177,13 @@ fn canonical_dir(root: &Path) -> anyhow::Result<PathBuf> {
             .into());
     }
     Ok(canonical)
+}
+
+fn excluded(walked: &walk::Walked) -> Vec<String> {
+    let too_large = walked.files.iter().filter(|f| f.status == walk::Status::TooLarge).map(|f| f.path.to_string());
+    let mut out: Vec<String> = walked.pruned.iter().cloned().chain(too_large.take(walk::MAX_PRUNED_LISTED)).collect();
+    out.sort_unstable();
+    out
 }
 
 /// The programming language with the most code lines outside generated files (ring's

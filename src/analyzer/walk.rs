@@ -233,7 +233,12 @@ pub struct Walked {
     /// Identifier hash → number of files mentioning it.
     pub idents: IdentMap,
     pub skipped: Skipped,
+    /// The pruned directories (relative, at most [`MAX_PRUNED_LISTED`]), sorted.
+    pub pruned: Vec<String>,
 }
+
+/// Most pruned directories listed by path (all are counted).
+pub const MAX_PRUNED_LISTED: usize = 100;
 
 /// How the walk runs.
 #[derive(Debug, Clone)]
@@ -246,6 +251,7 @@ pub struct WalkOptions {
 /// Walks `root` (an existing directory, absolute) and scans every file once.
 pub fn walk(root: &Path, secrets: SecretFiles, opts: &WalkOptions) -> Walked {
     let pruned = Arc::new(AtomicU64::new(0));
+    let pruned_paths = Arc::new(Mutex::new(Vec::new()));
     let secret = Arc::new(AtomicU64::new(0));
     let secrets = Arc::new(secrets);
     let mut builder = WalkBuilder::new(root);
@@ -260,7 +266,8 @@ pub fn walk(root: &Path, secrets: SecretFiles, opts: &WalkOptions) -> Walked {
         .follow_links(false)
         .threads(opts.threads);
     {
-        let (pruned, secret) = (pruned.clone(), secret.clone());
+        let (pruned, pruned_paths, secret) = (pruned.clone(), pruned_paths.clone(), secret.clone());
+        let root = root.to_path_buf();
         builder.filter_entry(move |entry| {
             if entry.depth() == 0 {
                 return true;
@@ -269,6 +276,12 @@ pub fn walk(root: &Path, secrets: SecretFiles, opts: &WalkOptions) -> Walked {
             if is_dir && is_pruned_dir(entry) {
                 if !UNCOUNTED_DIRS.contains(&entry.file_name().to_str().unwrap_or("")) {
                     pruned.fetch_add(1, Ordering::Relaxed);
+                    let mut paths = pruned_paths.lock().unwrap_or_else(|e| e.into_inner());
+                    if paths.len() < MAX_PRUNED_LISTED
+                        && let Ok(relative) = entry.path().strip_prefix(&root)
+                    {
+                        paths.push(format!("{}/", relative.to_string_lossy().replace('\\', "/")));
+                    }
                 }
                 return false;
             }
@@ -303,6 +316,8 @@ pub fn walk(root: &Path, secrets: SecretFiles, opts: &WalkOptions) -> Walked {
         s.symlinks += skipped.symlinks;
     }
     out.skipped.vendored_dirs = pruned.load(Ordering::Relaxed);
+    out.pruned = std::mem::take(&mut *pruned_paths.lock().unwrap_or_else(|e| e.into_inner()));
+    out.pruned.sort_unstable();
     out.skipped.secret = secret.load(Ordering::Relaxed);
     out.files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     out.manifests.sort_unstable_by(|a, b| a.path.cmp(&b.path));

@@ -551,8 +551,11 @@ fn a_huge_file_is_counted_as_skipped_not_read() {
     let p = Project::new();
     p.write("big.rs", &"fn x() {}\n".repeat(200_000));
     p.write("small.rs", "fn y() {}\n");
+    p.write("web/node_modules/left-pad/index.js", "module.exports = 1;\n");
     let a = analyze(&p, &[]);
     assert_eq!(a["files"]["skipped"]["too_large"], 1);
+    // What tokei would count and mmm does not, by path, for a comparison to exclude.
+    assert_eq!(a["files"]["excluded"], json!(["big.rs", "web/node_modules/"]));
     assert_eq!(
         a["languages"],
         json!([{"name": "Rust", "files": 1, "code": 1, "comment": 0, "blank": 0, "generated_files": 0, "generated_code": 0}])
