@@ -23,11 +23,6 @@ if [[ -z "${MMM:-}" ]]; then
     cargo build --release --quiet
     MMM="$PWD/target/release/mmm"
 fi
-if ! command -v tokei >/dev/null 2>&1; then
-    echo "installing tokei..." >&2
-    cargo install tokei --locked --quiet
-fi
-
 CRATES=(regex@1.11.1 serde@1.0.219 tokio@1.45.0 rusqlite@0.36.0 ring@0.17.14)
 PYPI=(requests==2.32.3 attrs==25.3.0 more-itertools==10.7.0)
 NPM=(express@5.1.0)
@@ -81,6 +76,10 @@ for r in ${PANEL_REPOS:-}; do
     if [[ -d "$r" ]]; then trees+=("$r"); else echo "skipped repository $r: not a directory" >&2; fi
 done
 [[ -n "${PANEL_REPOS:-}" ]] || echo "no PANEL_REPOS given: whole repositories skipped" >&2
+if ! command -v tokei >/dev/null 2>&1; then
+    echo "installing tokei..." >&2
+    cargo install tokei --locked --quiet
+fi
 
 python3 - "$MMM" "$(command -v tokei)" "${trees[@]}" <<'EOF'
 import json, subprocess, sys
@@ -90,7 +89,8 @@ NAMES = {
     "C": ["C", "C Header"], "C++": ["C++", "C++ Header"], "Shell": ["Shell", "BASH", "Zsh"],
     "Text": ["Plain Text"], "JavaScript": ["JavaScript", "JSX"], "TypeScript": ["TypeScript", "TSX"],
     "Terraform": ["HCL"], "Starlark": ["Bazel"], "SCSS": ["Sass", "LESS"], "XML": ["XML", "SVG"],
-    "reStructuredText": ["ReStructuredText"], "Assembly": ["Assembly", "GNU Style Assembly"],
+    "reStructuredText": ["ReStructuredText"], "GNU Assembly": ["GNU Style Assembly"],
+    "INI": ["INI", "Forge Config"],
 }
 mmm, tokei, trees = sys.argv[1], sys.argv[2], sys.argv[3:]
 print(f"{'tree':28} {'mmm code':>9} {'tokei code':>10} {'equal':>6} {'score':>5}  primary     focus")

@@ -18,7 +18,7 @@ MAP = {
     "Haskell": "Haskell", "OCaml": "OCaml", "Clojure": "Clojure", "Julia": "Julia", "Zig": "Zig",
     "Nim": "Nim", "Elm": "Elm", "Solidity": "Solidity", "Shell": "Sh", "Fish": "Fish",
     "PowerShell": "PowerShell", "Batch": "Batch", "SQL": "Sql", "Vue": "Vue", "Svelte": "Svelte",
-    "Assembly": "Assembly", "Terraform": "Hcl", "Nix": "Nix", "Starlark": "Bazel",
+    "Assembly": "Assembly", "GNU Assembly": "AssemblyGAS", "Terraform": "Hcl", "Nix": "Nix", "Starlark": "Bazel",
     "Makefile": "Makefile", "CMake": "CMake", "Dockerfile": "Dockerfile", "Just": "Just",
     "Protocol Buffers": "Protobuf", "GraphQL": "Graphql", "HTML": "Html", "CSS": "Css",
     "SCSS": "Sass", "XML": "Xml", "Markdown": "Markdown", "reStructuredText": "ReStructuredText",

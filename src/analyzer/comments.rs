@@ -394,6 +394,8 @@ pub const ASSEMBLY: LineSyntax = LineSyntax {
     literate: false,
     doc_blocks: &[],
 };
+/// GNU Assembly (tokei: GNU Style Assembly).
+pub const GNU_ASSEMBLY: LineSyntax = GO;
 /// Terraform (tokei: HCL).
 pub const TERRAFORM: LineSyntax = LineSyntax {
     line: &["#", "//"],

@@ -342,6 +342,7 @@ mod tests {
             "Vue" => T::Vue,
             "Svelte" => T::Svelte,
             "Assembly" => T::Assembly,
+            "GNU Assembly" => T::AssemblyGAS,
             "Terraform" => T::Hcl,
             "Nix" => T::Nix,
             "Starlark" => T::Bazel,
