@@ -421,7 +421,8 @@ impl ParallelVisitor for Visitor<'_> {
         let generated = GENERATED_FILES.contains(&name) || name.contains(".min.") || in_generated_dir(&file.path);
         if lang.is_some() || manifest || !name.contains('.') {
             file.status = read_and_scan(entry.path(), self.max, &mut self.buf, &mut file, part, generated);
-            if manifest && matches!(file.status, Status::Scanned | Status::Unknown) {
+            // A manifest stays a manifest when a tool wrote it (crates.io's normalized Cargo.toml).
+            if manifest && matches!(file.status, Status::Scanned | Status::Unknown | Status::Generated) {
                 part.manifests
                     .push(Manifest { path: file.path.clone(), text: String::from_utf8_lossy(&self.buf).into_owned() });
             }
