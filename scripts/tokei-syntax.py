@@ -40,6 +40,15 @@ def pairs(items):
     return "&[" + ", ".join(f"({json.dumps(unescape(a))}, {json.dumps(unescape(b))})" for a, b in items) + "]"
 
 
+def first_bytes(d):
+    # The distinct first bytes of the markers that send a line to the full analysis (tokei's
+    # "important syntax"), so a line is searched once for all of them.
+    starts = [p[0] for k in ("quotes", "doc_quotes", "multi_line_comments") for p in d.get(k, [])]
+    starts += d.get("important_syntax", [])
+    firsts = sorted({unescape(m).encode()[0] for m in starts})
+    return "b\"" + "".join(chr(b) if chr(b) not in '"\\' else "\\" + chr(b) for b in firsts) + "\""
+
+
 def tokei_order(pairs):
     # tokei's build.rs sorts quotes and verbatim quotes by their longest marker as written in
     # languages.json (escaped), longest first, and its parser takes the first that matches.
@@ -75,6 +84,7 @@ def main():
             # tokei's one embedded context that changes a file's own counts in a language mmm
             # follows exactly: Rust's `///` and `//!` blocks, which tokei counts as Markdown.
             f"    doc_blocks: {strs(['///', '//!'] if key == 'Rust' else [])},",
+            f"    first_bytes: {first_bytes(d)},",
         ])
         print(f"/// {mmm} (tokei: {d.get('name', key)}).")
         if body in first:

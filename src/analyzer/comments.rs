@@ -15,6 +15,7 @@ pub const RUST: LineSyntax = LineSyntax {
     important: &["///", "//!"],
     literate: false,
     doc_blocks: &["///", "//!"],
+    first_bytes: b"\"#/",
 };
 /// Python (tokei: Python).
 pub const PYTHON: LineSyntax = LineSyntax {
@@ -27,6 +28,7 @@ pub const PYTHON: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"'",
 };
 /// JavaScript (tokei: JavaScript).
 pub const JAVASCRIPT: LineSyntax = LineSyntax {
@@ -39,6 +41,7 @@ pub const JAVASCRIPT: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"'/`",
 };
 /// TypeScript (tokei: TypeScript).
 pub const TYPESCRIPT: LineSyntax = JAVASCRIPT;
@@ -53,6 +56,7 @@ pub const GO: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"/",
 };
 /// Java (tokei: Java).
 pub const JAVA: LineSyntax = GO;
@@ -67,6 +71,7 @@ pub const KOTLIN: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"/",
 };
 /// Scala (tokei: Scala).
 pub const SCALA: LineSyntax = GO;
@@ -85,6 +90,7 @@ pub const CPP: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"/",
 };
 /// C# (tokei: C#).
 pub const CSHARP: LineSyntax = LineSyntax {
@@ -97,6 +103,7 @@ pub const CSHARP: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"/",
 };
 /// F# (tokei: F#).
 pub const FSHARP: LineSyntax = LineSyntax {
@@ -109,6 +116,7 @@ pub const FSHARP: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"(",
 };
 /// Visual Basic (tokei: Visual Basic).
 pub const VISUAL_BASIC: LineSyntax = LineSyntax {
@@ -121,6 +129,7 @@ pub const VISUAL_BASIC: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"",
 };
 /// Objective-C (tokei: Objective-C).
 pub const OBJECTIVE_C: LineSyntax = GO;
@@ -135,6 +144,7 @@ pub const SWIFT: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"/",
 };
 /// Dart (tokei: Dart).
 pub const DART: LineSyntax = LineSyntax {
@@ -147,6 +157,7 @@ pub const DART: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"'/",
 };
 /// Ruby (tokei: Ruby).
 pub const RUBY: LineSyntax = LineSyntax {
@@ -159,6 +170,7 @@ pub const RUBY: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"'=",
 };
 /// PHP (tokei: PHP).
 pub const PHP: LineSyntax = LineSyntax {
@@ -171,6 +183,7 @@ pub const PHP: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"'/",
 };
 /// Perl (tokei: Perl).
 pub const PERL: LineSyntax = LineSyntax {
@@ -183,6 +196,7 @@ pub const PERL: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"'=",
 };
 /// Lua (tokei: Lua).
 pub const LUA: LineSyntax = LineSyntax {
@@ -195,6 +209,7 @@ pub const LUA: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"'-",
 };
 /// R (tokei: R).
 pub const R: LineSyntax = LineSyntax {
@@ -207,6 +222,7 @@ pub const R: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"",
 };
 /// Elixir (tokei: Elixir).
 pub const ELIXIR: LineSyntax = LineSyntax {
@@ -219,6 +235,7 @@ pub const ELIXIR: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"'",
 };
 /// Erlang (tokei: Erlang).
 pub const ERLANG: LineSyntax = LineSyntax {
@@ -231,6 +248,7 @@ pub const ERLANG: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"",
 };
 /// Haskell (tokei: Haskell).
 pub const HASKELL: LineSyntax = LineSyntax {
@@ -243,6 +261,7 @@ pub const HASKELL: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"{",
 };
 /// OCaml (tokei: OCaml).
 pub const OCAML: LineSyntax = LineSyntax {
@@ -255,6 +274,7 @@ pub const OCAML: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"(",
 };
 /// Clojure (tokei: Clojure).
 pub const CLOJURE: LineSyntax = LineSyntax {
@@ -267,6 +287,7 @@ pub const CLOJURE: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"",
 };
 /// Julia (tokei: Julia).
 pub const JULIA: LineSyntax = LineSyntax {
@@ -279,6 +300,7 @@ pub const JULIA: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"#",
 };
 /// Zig (tokei: Zig).
 pub const ZIG: LineSyntax = LineSyntax {
@@ -291,6 +313,7 @@ pub const ZIG: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"",
 };
 /// Nim (tokei: Nim).
 pub const NIM: LineSyntax = LineSyntax {
@@ -303,6 +326,7 @@ pub const NIM: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"",
 };
 /// Elm (tokei: Elm).
 pub const ELM: LineSyntax = HASKELL;
@@ -319,6 +343,7 @@ pub const SHELL: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"'",
 };
 /// Fish (tokei: Fish).
 pub const FISH: LineSyntax = SHELL;
@@ -333,6 +358,7 @@ pub const POWERSHELL: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"'<@",
 };
 /// Batch (tokei: Batch).
 pub const BATCH: LineSyntax = LineSyntax {
@@ -345,6 +371,7 @@ pub const BATCH: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"",
 };
 /// SQL (tokei: SQL).
 pub const SQL: LineSyntax = LineSyntax {
@@ -357,6 +384,7 @@ pub const SQL: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"'/",
 };
 /// Vue (tokei: Vue).
 pub const VUE: LineSyntax = LineSyntax {
@@ -369,6 +397,7 @@ pub const VUE: LineSyntax = LineSyntax {
     important: &["<script", "<style", "<template"],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"'/<`",
 };
 /// Svelte (tokei: Svelte).
 pub const SVELTE: LineSyntax = LineSyntax {
@@ -381,6 +410,7 @@ pub const SVELTE: LineSyntax = LineSyntax {
     important: &["<script", "<style"],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"'<",
 };
 /// Assembly (tokei: Assembly).
 pub const ASSEMBLY: LineSyntax = LineSyntax {
@@ -393,6 +423,7 @@ pub const ASSEMBLY: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"'",
 };
 /// GNU Assembly (tokei: GNU Style Assembly).
 pub const GNU_ASSEMBLY: LineSyntax = GO;
@@ -407,6 +438,7 @@ pub const TERRAFORM: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"/",
 };
 /// Nix (tokei: Nix).
 pub const NIX: LineSyntax = LineSyntax {
@@ -419,6 +451,7 @@ pub const NIX: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"/",
 };
 /// Starlark (tokei: Bazel).
 pub const STARLARK: LineSyntax = PYTHON;
@@ -435,6 +468,7 @@ pub const CMAKE: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"",
 };
 /// Dockerfile (tokei: Dockerfile).
 pub const DOCKERFILE: LineSyntax = SHELL;
@@ -451,6 +485,7 @@ pub const PROTOCOL_BUFFERS: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"",
 };
 /// GraphQL (tokei: GraphQL).
 pub const GRAPHQL: LineSyntax = NIM;
@@ -467,6 +502,7 @@ pub const CSS: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"'/",
 };
 /// SCSS (tokei: Sass).
 pub const SCSS: LineSyntax = CSS;
@@ -481,6 +517,7 @@ pub const XML: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"\"'<",
 };
 /// Markdown (tokei: Markdown).
 pub const MARKDOWN: LineSyntax = LineSyntax {
@@ -493,6 +530,7 @@ pub const MARKDOWN: LineSyntax = LineSyntax {
     important: &["```"],
     literate: true,
     doc_blocks: &[],
+    first_bytes: b"`",
 };
 /// reStructuredText (tokei: ReStructuredText).
 pub const RESTRUCTUREDTEXT: LineSyntax = LineSyntax {
@@ -505,6 +543,7 @@ pub const RESTRUCTUREDTEXT: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"",
 };
 /// Text (tokei: Plain Text).
 pub const TEXT: LineSyntax = LineSyntax {
@@ -517,6 +556,7 @@ pub const TEXT: LineSyntax = LineSyntax {
     important: &[],
     literate: true,
     doc_blocks: &[],
+    first_bytes: b"",
 };
 /// JSON (tokei: JSON).
 pub const JSON: LineSyntax = RESTRUCTUREDTEXT;
@@ -535,4 +575,5 @@ pub const INI: LineSyntax = LineSyntax {
     important: &[],
     literate: false,
     doc_blocks: &[],
+    first_bytes: b"",
 };

@@ -36,22 +36,26 @@ pub struct LineSyntax {
     pub literate: bool,
     /// Line-comment markers of documentation blocks tokei counts as another language.
     pub doc_blocks: &'static [&'static str],
+    /// The distinct first bytes of `quotes`, `doc`, `block` and `important` openers.
+    pub first_bytes: &'static [u8],
 }
 
 impl LineSyntax {
-    /// True when the (trimmed) line holds a marker that needs the full analysis.
+    /// True when the (trimmed) line holds a marker that needs the full analysis: one pass over
+    /// the line for the markers' first bytes, then a look at each hit.
     fn has_important(&self, t: &[u8]) -> bool {
-        let starts = self.quotes.iter().chain(self.doc).chain(self.block).map(|p| p.0);
-        starts.chain(self.important.iter().copied()).any(|m| memchr::memmem::find(t, m.as_bytes()).is_some())
-    }
-
-    /// True when nothing in this syntax is ever more than a line comment.
-    fn is_simple(&self) -> bool {
-        self.quotes.is_empty()
-            && self.doc.is_empty()
-            && self.block.is_empty()
-            && self.important.is_empty()
-            && self.verbatim.is_empty()
+        let at = |i: usize| {
+            let w = &t[i..];
+            let starts = self.quotes.iter().chain(self.doc).chain(self.block).map(|p| p.0);
+            starts.chain(self.important.iter().copied()).any(|m| w.starts_with(m.as_bytes()))
+        };
+        match *self.first_bytes {
+            [] => false,
+            [a] => memchr::memchr_iter(a, t).any(at),
+            [a, b] => memchr::memchr2_iter(a, b, t).any(at),
+            [a, b, c] => memchr::memchr3_iter(a, b, c, t).any(at),
+            _ => t.iter().enumerate().any(|(i, b)| self.first_bytes.contains(b) && at(i)),
+        }
     }
 }
 
@@ -114,7 +118,7 @@ impl LineCounter {
             if t.is_empty() {
                 return (LineKind::Blank, false);
             }
-            if syn.is_simple() || !syn.has_important(t) {
+            if !syn.has_important(t) {
                 let comment = syn.literate || starts_with_any(t, syn.line);
                 return (if comment { LineKind::Comment } else { LineKind::Code }, false);
             }
@@ -290,6 +294,18 @@ mod tests {
         let text = "let s = \"a \\\" // not\";\nlet t = \"\\\\\"; // c\n// whole\n";
         assert_eq!(plain(&comments::RUST, text), vec![X, X, C]);
         assert_eq!(plain(&comments::C, "/* a */ /* b */\n/* a */ x;\n"), vec![C, X]);
+    }
+
+    #[test]
+    fn first_bytes_are_those_of_every_opener() {
+        for def in super::super::lang::LANGS {
+            let syn = &def.lines;
+            let openers = syn.quotes.iter().chain(syn.doc).chain(syn.block).map(|p| p.0);
+            let mut firsts: Vec<u8> = openers.chain(syn.important.iter().copied()).map(|m| m.as_bytes()[0]).collect();
+            firsts.sort_unstable();
+            firsts.dedup();
+            assert_eq!(syn.first_bytes, &firsts[..], "{}", def.name);
+        }
     }
 
     #[test]

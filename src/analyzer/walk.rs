@@ -18,9 +18,10 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
+use memchr::memmem::Finder;
 use serde::{Deserialize, Serialize};
 
 use super::lang::Lang;
@@ -298,7 +299,7 @@ pub fn walk(root: &Path, secrets: SecretFiles, opts: &WalkOptions) -> Walked {
 
     let mut out = Walked::default();
     for part in parts.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        let Part { files, manifests, scanner, skipped } = part;
+        let Part { files, manifests, scanner, skipped, .. } = part;
         out.files.extend(files);
         out.manifests.extend(manifests);
         if out.idents.is_empty() {
@@ -347,6 +348,8 @@ struct Part {
     manifests: Vec<Manifest>,
     scanner: Scanner,
     skipped: Skipped,
+    /// Scratch space for the generated-marker check.
+    head: Vec<u8>,
 }
 
 struct Visitors<'a> {
@@ -367,6 +370,7 @@ impl<'s> ParallelVisitorBuilder<'s> for Visitors<'s> {
                 manifests: Vec::new(),
                 scanner: Scanner::default(),
                 skipped: Skipped::default(),
+                head: Vec::new(),
             }),
         })
     }
@@ -451,10 +455,13 @@ const GENERATED_MARKERS: &[&str] = &[
     "this file was generated",
 ];
 
-/// True when the first KiB carries a generator's marker.
-fn has_generated_marker(buf: &[u8]) -> bool {
-    let head = buf[..buf.len().min(1024)].to_ascii_lowercase();
-    GENERATED_MARKERS.iter().any(|m| memchr::memmem::find(&head, m.as_bytes()).is_some())
+/// True when the first KiB carries a generator's marker (`head` is scratch space, reused).
+fn has_generated_marker(buf: &[u8], head: &mut Vec<u8>) -> bool {
+    static FINDERS: LazyLock<Vec<Finder<'static>>> =
+        LazyLock::new(|| GENERATED_MARKERS.iter().map(|m| Finder::new(m.as_bytes())).collect());
+    head.clear();
+    head.extend(buf[..buf.len().min(1024)].iter().map(u8::to_ascii_lowercase));
+    FINDERS.iter().any(|f| f.find(head).is_some())
 }
 
 /// Longest average line (bytes) of hand-written code; above it a file is minified.
@@ -508,7 +515,7 @@ fn read_and_scan(
     });
     let Some(lang) = lang else { return Status::Unknown };
     file.lang = Some(lang);
-    if generated || has_generated_marker(buf) {
+    if generated || has_generated_marker(buf, &mut part.head) {
         file.scan = FileScan { lines: part.scanner.count(buf, lang), ..FileScan::default() };
         part.skipped.generated += 1;
         return Status::Generated;
