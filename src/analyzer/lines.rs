@@ -46,8 +46,8 @@ impl LineSyntax {
     fn has_important(&self, t: &[u8]) -> bool {
         let at = |i: usize| {
             let w = &t[i..];
-            let starts = self.quotes.iter().chain(self.doc).chain(self.block).map(|p| p.0);
-            starts.chain(self.important.iter().copied()).any(|m| w.starts_with(m.as_bytes()))
+            let openers = self.quotes.iter().chain(self.doc).chain(self.block).map(|p| p.0);
+            openers.chain(self.important.iter().copied()).any(|m| starts(w, m))
         };
         match *self.first_bytes {
             [] => false,
@@ -75,8 +75,16 @@ fn trim_start(s: &[u8]) -> &[u8] {
     s.iter().position(|&b| !is_ws(b)).map_or(&[], |i| &s[i..])
 }
 
+/// `w.starts_with(m)`, deciding on the first byte before comparing the rest: this runs for
+/// every byte of the lines that need the full analysis, and most first bytes differ.
+#[inline]
+fn starts(w: &[u8], m: &str) -> bool {
+    let m = m.as_bytes();
+    w.first() == m.first() && w.starts_with(m)
+}
+
 fn starts_with_any(s: &[u8], markers: &[&str]) -> bool {
-    markers.iter().any(|m| s.starts_with(m.as_bytes()))
+    markers.iter().any(|m| starts(s, m))
 }
 
 /// The state carried from line to line within one file.
@@ -108,7 +116,7 @@ impl LineCounter {
     pub fn classify(&mut self, syn: &LineSyntax, buf: &[u8], start: usize, end: usize) -> (LineKind, bool) {
         let t = trim(&buf[start..end]);
         if let Some(marker) = self.doc_block {
-            if trim_start(&buf[start..]).starts_with(marker.as_bytes()) {
+            if starts(trim_start(&buf[start..]), marker) {
                 return (if t.is_empty() { LineKind::Blank } else { LineKind::Comment }, true);
             }
             self.doc_block = None;
@@ -140,7 +148,7 @@ impl LineCounter {
             if self.stack.is_empty()
                 && !syn.doc_blocks.is_empty()
                 && (is_ws(w[0]) || w[0] == b'/')
-                && let Some(&marker) = syn.doc_blocks.iter().find(|m| trim_start(w).starts_with(m.as_bytes()))
+                && let Some(&marker) = syn.doc_blocks.iter().find(|m| starts(trim_start(w), m))
             {
                 self.doc_block = Some(marker);
                 return (if t.is_empty() { LineKind::Blank } else { LineKind::Comment }, true);
@@ -160,7 +168,7 @@ impl LineCounter {
 
     fn end_of_quote(&mut self, syn: &LineSyntax, w: &[u8]) -> Option<usize> {
         if let Some(q) = self.quote
-            && w.starts_with(q.as_bytes())
+            && starts(w, q)
         {
             self.quote = None;
             return Some(q.len());
@@ -168,13 +176,13 @@ impl LineCounter {
         if self.quote_is_verbatim || w.first() != Some(&b'\\') {
             return None;
         }
-        let escapes_quote = syn.quotes.iter().any(|(s, _)| w[1..].starts_with(s.as_bytes()));
+        let escapes_quote = syn.quotes.iter().any(|(s, _)| starts(&w[1..], s));
         (w.get(1) == Some(&b'\\') || escapes_quote).then_some(2)
     }
 
     fn end_of_block(&mut self, w: &[u8]) -> Option<usize> {
         let end = *self.stack.last()?;
-        w.starts_with(end.as_bytes()).then(|| {
+        starts(w, end).then(|| {
             self.stack.pop();
             end.len()
         })
@@ -184,8 +192,7 @@ impl LineCounter {
         if !self.stack.is_empty() {
             return None;
         }
-        let find =
-            |pairs: &'static [(&'static str, &'static str)]| pairs.iter().find(|(s, _)| w.starts_with(s.as_bytes()));
+        let find = |pairs: &'static [(&'static str, &'static str)]| pairs.iter().find(|(s, _)| starts(w, s));
         let (found, verbatim) = match find(syn.doc) {
             Some(p) => (p, false),
             None => match find(syn.verbatim) {
@@ -199,7 +206,7 @@ impl LineCounter {
     }
 
     fn start_block(&mut self, syn: &LineSyntax, w: &[u8]) -> Option<usize> {
-        let &(start, end) = syn.block.iter().find(|(s, _)| w.starts_with(s.as_bytes()))?;
+        let &(start, end) = syn.block.iter().find(|(s, _)| starts(w, s))?;
         if self.stack.is_empty() || syn.nested {
             self.stack.push(end);
         }
