@@ -136,6 +136,11 @@ impl LineCounter {
         let stop = if end < buf.len() { end + 1 } else { end };
         let mut i = start;
         while i < stop {
+            // Inside a string or a comment only a few bytes can change anything: jump to the next.
+            match self.next_interesting(syn, &buf[i..stop]) {
+                Some(skip) => i += skip,
+                None => break,
+            }
             let w = &buf[i..];
             if let Some(n) = self.end_of_quote(syn, w).or_else(|| self.end_of_block(w)) {
                 i += n;
@@ -164,6 +169,28 @@ impl LineCounter {
         }
         let comment = syn.literate || self.line_is_comment(syn, t, started_in_comments);
         (if comment { LineKind::Comment } else { LineKind::Code }, false)
+    }
+
+    /// How far into `rest` the next byte is at which a check can fire, when inside a string
+    /// (the string's closer or a backslash) or a comment (its closer, a backslash, a nested
+    /// opener); `Some(0)` in plain text, where every byte is looked at; `None` when no such byte
+    /// is left on the line.
+    fn next_interesting(&self, syn: &LineSyntax, rest: &[u8]) -> Option<usize> {
+        let escape = if self.quote_is_verbatim { None } else { Some(b'\\') };
+        if let Some(q) = self.quote {
+            let q = q.as_bytes()[0];
+            return match escape {
+                Some(e) => memchr::memchr2(q, e, rest),
+                None => memchr::memchr(q, rest),
+            };
+        }
+        let Some(end) = self.stack.last() else { return Some(0) };
+        let end = end.as_bytes()[0];
+        match (syn.block, escape) {
+            ([(open, _)], Some(e)) => memchr::memchr3(end, e, open.as_bytes()[0], rest),
+            ([(open, _)], None) => memchr::memchr2(end, open.as_bytes()[0], rest),
+            _ => Some(0),
+        }
     }
 
     fn end_of_quote(&mut self, syn: &LineSyntax, w: &[u8]) -> Option<usize> {
