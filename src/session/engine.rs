@@ -870,7 +870,11 @@ impl Session {
     }
 
     /// Records a switch of model or focus: an event now, the record and the summary later.
+    /// One an earlier run recorded already (an attempt cut off and run again) is not repeated.
     pub fn switch(&self, switch: Switch) {
+        if self.record.switches.contains(&switch) {
+            return;
+        }
         self.emit(&Event::Switch(switch.clone()));
         self.switches.lock().unwrap_or_else(|p| p.into_inner()).push(switch);
     }
@@ -1402,6 +1406,38 @@ mod tests {
     use super::*;
     use crate::llm::cache::CachePlan;
     use crate::llm::{ContentBlock, Message, Role};
+
+    #[test]
+    fn an_interval_is_priced_per_model_and_an_idle_one_at_the_session_model() {
+        let usage = |input| Usage { input_tokens: input, ..Usage::default() };
+        let price = |model: &str, u: &Usage| match model {
+            "a" => Some(u.input_tokens as f64),
+            "b" => Some(10.0 * u.input_tokens as f64),
+            _ => None,
+        };
+        let before = Live { by_model: BTreeMap::from([("a".to_string(), usage(5))]), requests: 1 };
+        let now =
+            Live { by_model: BTreeMap::from([("a".to_string(), usage(7)), ("b".to_string(), usage(3))]), requests: 3 };
+        assert_eq!(now.since(&before, "a", price), Some(2.0 + 30.0));
+        assert_eq!(now.usage(), usage(10));
+        assert_eq!(before.since(&before, "a", price), Some(0.0));
+        assert_eq!(before.since(&before, "unpriced", price), None);
+        let unpriced = Live { by_model: BTreeMap::from([("c".to_string(), usage(1))]), requests: 1 };
+        assert_eq!(unpriced.since(&Live::default(), "a", price), None);
+    }
+
+    #[test]
+    fn a_saved_work_in_progress_holds_the_edits_only_while_the_files_are_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "edited\n").unwrap();
+        let paths = vec!["a.txt".to_string(), "gone.txt".to_string()];
+        let saved = SavedWip::read(dir.path(), "c0ffee".into(), &paths).unwrap();
+        assert!(saved.holds(dir.path(), &paths));
+        assert!(saved.holds(dir.path(), &paths[..1]));
+        assert!(!saved.holds(dir.path(), &["other.txt".to_string()]), "a file it did not save");
+        std::fs::write(dir.path().join("a.txt"), "changed by the checks\n").unwrap();
+        assert!(!saved.holds(dir.path(), &paths));
+    }
 
     #[test]
     fn a_refresh_is_the_last_request_cut_after_its_last_user_message_asking_for_one_token() {
