@@ -358,3 +358,85 @@ pub fn abort_point() {
         std::process::abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::stop::Limits;
+    use crate::state::session::{SessionKind, SessionSettings, SessionStatus};
+
+    fn record() -> SessionRecord {
+        let settings = SessionSettings {
+            model: "a".into(),
+            fallback_model: Some("b".into()),
+            escalate_model: None,
+            narrow_after: 2,
+            limits: Limits {
+                target: 8.0,
+                max_iterations: 5,
+                budget_usd: None,
+                max_tokens: None,
+                time_limit: None,
+                max_stalled: 3,
+                max_failures: 3,
+            },
+            fix_rounds: 1,
+            max_turns: 5,
+            max_output_tokens: 100,
+            checks: vec!["true".into()],
+            check_timeout_secs: 60,
+            pass_env: Vec::new(),
+            focus: None,
+            in_place: false,
+        };
+        SessionRecord {
+            version: crate::state::session::VERSION,
+            id: "s".into(),
+            kind: SessionKind::Improve,
+            status: SessionStatus::Running,
+            branch: "b".into(),
+            base_branch: None,
+            start_commit: "0".into(),
+            started_at: "t".into(),
+            ended_at: None,
+            elapsed_secs: 0,
+            stop_reason: None,
+            settings,
+            baseline: Vec::new(),
+            iterations: Vec::new(),
+            usage: Usage { input_tokens: 30, ..Usage::default() },
+            cost_usd: None,
+            requests: 3,
+            cache_refreshes: 0,
+            scores: Vec::new(),
+            spec: None,
+            undone: None,
+            switches: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_journal_that_switched_models_is_costed_by_what_each_response_cost() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("events.jsonl");
+        let usage = |iteration: u32, cost: f64| {
+            format!(
+                r#"{{"type":"usage","iteration":{iteration},"conversation":"c","usage":{{"input_tokens":10,"output_tokens":0,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}},"cost_usd":{cost}}}"#
+            )
+        };
+        let price: PriceFn =
+            std::sync::Arc::new(|model: &str, u: &Usage| (model == "a").then_some(u.input_tokens as f64));
+        let one_model = [usage(1, 10.0), usage(1, 10.0), usage(2, 10.0)].join("\n");
+        std::fs::write(&journal, &one_model).unwrap();
+        let facts = JournalFacts::read(&journal).unwrap();
+        assert_eq!(facts.cost(&record(), &price), Some(30.0));
+        assert_eq!(facts.cost_of(1, "a", &price), Some(20.0));
+        let switch = r#"{"type":"switch","kind":"model","iteration":2,"from":"a","to":"b","reason":"overloaded"}"#;
+        std::fs::write(&journal, [usage(1, 10.0), switch.to_string(), usage(2, 1.0), usage(2, 1.0)].join("\n"))
+            .unwrap();
+        let facts = JournalFacts::read(&journal).unwrap();
+        assert_eq!(facts.cost(&record(), &price), Some(12.0));
+        assert_eq!((facts.cost_of(1, "a", &price), facts.cost_of(2, "a", &price)), (Some(10.0), Some(2.0)));
+        assert_eq!(facts.cost_of(3, "a", &price), Some(0.0));
+    }
+}
