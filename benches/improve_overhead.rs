@@ -3,10 +3,11 @@
 //! A 10,000-file repository, a fake Anthropic server on loopback that answers at once, and
 //! a validation command that does nothing (`true`): what remains is mmm's own work (state,
 //! journal, tools, prompts) plus the git operations every iteration needs. The same git
-//! commands mmm runs in a committed iteration (the snapshot's HEAD, branch and untracked
-//! listings, the change check, the work-in-progress commit under a ref, the check itself, the
-//! file's start for the integrity check, staging the changed file, the commit, the numstat),
-//! run bare, are timed as the reference floor, and both are printed side by side.
+//! commands mmm runs in a committed iteration (the snapshot's HEAD and branch, its one
+//! untracked listing, the change check, the work-in-progress commit under a ref, the check
+//! itself, the file's start for the integrity check, staging the changed file, the commit,
+//! one `log` for the commit and its numstat: 12 git processes), run bare, are timed as the
+//! reference floor, and both are printed side by side.
 //!
 //! Run: `cargo bench --bench improve_overhead` (add `-- --iterations N` to change N).
 
@@ -84,17 +85,15 @@ fn time_git_floor(iterations: usize) -> Duration {
     make_repo(dir.path());
     let started = Instant::now();
     for i in 0..iterations {
-        // Git::snapshot
-        git(dir.path(), &["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]);
-        git(dir.path(), &["symbolic-ref", "--quiet", "--short", "HEAD"]);
-        git(dir.path(), &["ls-files", "--others", "--exclude-standard", "-z"]);
+        // Git::snapshot: HEAD and branch in one process, one listing of untracked entries
+        let head = git(dir.path(), &["rev-parse", "HEAD^{commit}", "--symbolic-full-name", "HEAD"]);
+        let head = head.lines().next().unwrap().to_string();
         git(dir.path(), &["ls-files", "--others", "--exclude-standard", "-z", "--directory"]);
         std::fs::write(dir.path().join("counter.txt"), format!("{}\n", i + 1)).unwrap();
         // Git::paths_changed
         git(dir.path(), &["status", "--porcelain=v1", "--untracked-files=all", "--", ":(literal)counter.txt"]);
-        // Git::save_wip: the work in progress kept under a ref before the checks run
-        let head = git(dir.path(), &["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]);
-        let head = head.trim();
+        // Git::save_wip: the work in progress kept under a ref before the checks run, on the
+        // iteration's start (already known)
         let index = tempfile::NamedTempFile::new().unwrap();
         let on_index = |args: &[&str]| {
             let out = Command::new("git")
@@ -107,21 +106,34 @@ fn time_git_floor(iterations: usize) -> Duration {
             assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
             String::from_utf8(out.stdout).unwrap().trim().to_string()
         };
-        on_index(&["read-tree", head]);
+        on_index(&["read-tree", &head]);
         on_index(&["add", "--all", "--", ":(literal)counter.txt"]);
         let tree = on_index(&["write-tree"]);
-        let wip = on_index(&["commit-tree", &tree, "-p", head, "-m", "wip"]);
+        let wip = on_index(&["commit-tree", &tree, "-p", &head, "-m", "wip"]);
         git(dir.path(), &["update-ref", "refs/mmm/wip/bench", &wip]);
         // The check itself (`true`, through the shell as mmm runs it): the project's cost
         assert!(Command::new("sh").args(["-c", "true"]).current_dir(dir.path()).status().unwrap().success());
         // Validation integrity: the file as it was at the iteration's start
         git(dir.path(), &["cat-file", "blob", &format!("{head}:counter.txt")]);
-        // Git::commit_paths, Git::diff_numstat
+        // Git::commit_paths_counted: stage, commit without automatic maintenance, then the
+        // commit and its line counts from one `git log`
         git(dir.path(), &["add", "--all", "--", ":(literal)counter.txt"]);
-        let _ = Command::new("git").arg("-C").arg(dir.path()).args(["diff", "--cached", "--quiet"]).output();
-        git(dir.path(), &["commit", "--quiet", "--message", "bump"]);
-        git(dir.path(), &["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]);
-        git(dir.path(), &["diff", "--numstat", "-z", "--no-renames", "HEAD~1", "HEAD", "--"]);
+        git(dir.path(), &["-c", "gc.auto=0", "-c", "maintenance.auto=false", "commit", "--quiet", "--message", "bump"]);
+        git(
+            dir.path(),
+            &[
+                "-c",
+                "log.showSignature=false",
+                "log",
+                "-1",
+                "-z",
+                "--no-renames",
+                "--numstat",
+                "--format=%H%x00%P",
+                "HEAD",
+                "--",
+            ],
+        );
     }
     started.elapsed()
 }

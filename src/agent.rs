@@ -36,6 +36,8 @@ pub trait Hooks: Sync {
     fn on_text(&self, _delta: &str) {}
     /// A request failed and will be sent again after `delay`: retry `attempt` of `max`.
     fn on_retry(&self, _attempt: u32, _max: u32, _delay: std::time::Duration, _error: &LlmError) {}
+    /// A request gave up with `error` on model `from` and is being sent again on `to`.
+    fn on_model_switch(&self, _from: &str, _to: &str, _error: &LlmError) {}
     /// Checked between turns: `true` ends the loop (a budget was spent).
     fn over_budget(&self, _conversation: &Conversation) -> bool {
         false
@@ -143,6 +145,7 @@ pub async fn run_turns(
             crate::llm::StreamUpdate::Retry { attempt, max, delay, error } => {
                 hooks.on_retry(attempt, max, delay, error)
             }
+            crate::llm::StreamUpdate::ModelSwitch { from, to, error } => hooks.on_model_switch(from, to, error),
             _ => {}
         };
         conversation.last_sent = Some(std::time::Instant::now());

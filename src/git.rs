@@ -140,6 +140,23 @@ impl Git {
         }
     }
 
+    /// The commit HEAD points at and the branch checked out (`None` when detached), read
+    /// by one git process. An error when HEAD points at no commit.
+    pub fn head_and_branch(&self) -> anyhow::Result<(String, Option<String>)> {
+        let out = self
+            .run(&["rev-parse", "HEAD^{commit}", "--symbolic-full-name", "HEAD"])
+            .context("the repository has no commit yet; commit something first")?;
+        let mut lines = out.lines();
+        let (Some(head), Some(name)) = (lines.next(), lines.next()) else {
+            bail!("unexpected output of git rev-parse HEAD: {out:?}");
+        };
+        let branch = match name {
+            "HEAD" => None,
+            full => Some(full.strip_prefix("refs/heads/").unwrap_or(full).to_string()),
+        };
+        Ok((head.to_string(), branch))
+    }
+
     /// Creates branch `name` at HEAD and checks it out. An existing branch is never reused
     /// or moved: that is an error.
     pub fn create_branch_and_switch(&self, name: &str) -> anyhow::Result<()> {
@@ -212,17 +229,26 @@ impl Git {
     }
 
     fn commit_staged_with(&self, message: &str, hooks: Option<&Path>) -> anyhow::Result<String> {
-        if self.output(&["diff", "--cached", "--quiet"])?.status.success() {
-            bail!("nothing to commit: the work tree has no changes");
-        }
+        self.commit_staged_only(message, hooks)?;
+        self.head()?.context("HEAD does not point at a commit after committing")
+    }
+
+    /// Commits what is staged (nothing staged is an error), with the hooks of `hooks` when
+    /// given, and without git's automatic maintenance (`gc --auto`, `maintenance run
+    /// --auto`): a session commits often, and housekeeping is the user's to schedule.
+    fn commit_staged_only(&self, message: &str, hooks: Option<&Path>) -> anyhow::Result<()> {
         let hooks_path = hooks.map(|dir| format!("core.hooksPath={}", dir.display()));
-        let mut args = Vec::new();
+        let mut args = vec!["-c", "gc.auto=0", "-c", "maintenance.auto=false"];
         if let Some(setting) = &hooks_path {
             args.extend(["-c", setting.as_str()]);
         }
         args.extend(["commit", "--quiet", "--message", message]);
         let out = self.output(&args)?;
         if !out.status.success() {
+            // Asked only when the commit failed: was there anything to commit at all?
+            if self.output(&["diff", "--cached", "--quiet"])?.status.success() {
+                bail!("nothing to commit: the work tree has no changes");
+            }
             let stderr = String::from_utf8_lossy(&out.stderr);
             let stderr = stderr.trim();
             let err = if stderr.contains("Please tell me who you are") || stderr.contains("identity unknown") {
@@ -234,7 +260,47 @@ impl Git {
             };
             return Err(err.into());
         }
-        self.head()?.context("HEAD does not point at a commit after committing")
+        Ok(())
+    }
+
+    /// [`Git::commit_paths_with_hooks`] on top of commit `parent` (HEAD at the iteration's
+    /// start), returning the new commit and its lines added and removed per file since
+    /// `parent`, read together with the commit by one git process. When git committed on
+    /// top of another commit (something moved HEAD meanwhile), the counts are taken from
+    /// `parent` all the same.
+    pub fn commit_paths_counted(
+        &self,
+        message: &str,
+        paths: &[String],
+        hooks: Option<&Path>,
+        parent: &str,
+    ) -> anyhow::Result<(String, Vec<FileChange>)> {
+        let literal: Vec<String> = paths.iter().map(|p| format!(":(literal){p}")).collect();
+        let mut args = vec!["add", "--all", "--"];
+        args.extend(literal.iter().map(String::as_str));
+        self.run(&args)?;
+        self.commit_staged_only(message, hooks)?;
+        let out = self.run(&[
+            "-c",
+            "log.showSignature=false",
+            "log",
+            "-1",
+            "-z",
+            "--no-renames",
+            "--numstat",
+            "--format=%H%x00%P",
+            "HEAD",
+            "--",
+        ])?;
+        let mut fields = out.splitn(3, '\0');
+        let (Some(sha), Some(parents)) = (fields.next(), fields.next()) else {
+            bail!("unexpected output of git log after committing: {out:?}");
+        };
+        if parents != parent {
+            return Ok((sha.to_string(), self.diff_numstat(parent, sha)?));
+        }
+        let numstat = fields.next().unwrap_or_default().trim_start_matches('\n');
+        Ok((sha.to_string(), parse_numstat(numstat)?))
     }
 
     /// Why git would refuse a commit now, if it would: no identity to commit with, or a
@@ -324,13 +390,9 @@ impl Git {
     /// Records what [`Git::roll_back_to`] restores. Taken at the start of an iteration, on a
     /// clean tree with at least one commit.
     pub fn snapshot(&self) -> anyhow::Result<Snapshot> {
-        let head = self.head()?.context("the repository has no commit yet; commit something first")?;
-        Ok(Snapshot {
-            head,
-            branch: self.current_branch()?,
-            untracked_files: self.untracked(false)?,
-            untracked_dirs: self.untracked_dirs()?,
-        })
+        let (head, branch) = self.head_and_branch()?;
+        let (untracked_files, untracked_dirs) = self.untracked_at_start()?;
+        Ok(Snapshot { head, branch, untracked_files, untracked_dirs })
     }
 
     /// Puts the work tree back exactly as it was at `start`: tracked files and the index
@@ -341,7 +403,7 @@ impl Git {
     /// history (dropping commits made after the snapshot); if the branch changed or HEAD no
     /// longer descends from `start.head`, nothing is touched and it is an error.
     pub fn roll_back_to(&self, start: &Snapshot) -> anyhow::Result<()> {
-        let branch = self.current_branch()?;
+        let (head, branch) = self.head_and_branch().context("HEAD does not point at a commit")?;
         if branch != start.branch {
             bail!(
                 "refusing to roll back: the checked-out branch changed from {} to {} during the iteration",
@@ -349,7 +411,6 @@ impl Git {
                 branch.as_deref().unwrap_or("(detached HEAD)")
             );
         }
-        let head = self.head()?.context("HEAD does not point at a commit")?;
         if head != start.head && !self.output(&["merge-base", "--is-ancestor", &start.head, &head])?.status.success() {
             bail!(
                 "refusing to roll back: HEAD ({head}) no longer descends from the iteration's start ({})",
@@ -381,24 +442,7 @@ impl Git {
     /// Lines added and removed per file between two commits (renames as delete + add).
     pub fn diff_numstat(&self, from: &str, to: &str) -> anyhow::Result<Vec<FileChange>> {
         let out = self.run(&["diff", "--numstat", "-z", "--no-renames", from, to, "--"])?;
-        out.split('\0')
-            .filter(|record| !record.is_empty())
-            .map(|record| {
-                let mut fields = record.splitn(3, '\t');
-                let (Some(added), Some(removed), Some(path)) = (fields.next(), fields.next(), fields.next()) else {
-                    bail!("unexpected line in git diff --numstat: {record:?}");
-                };
-                let count =
-                    |n: &str| n.parse::<u64>().with_context(|| format!("bad count in git diff --numstat: {record:?}"));
-                let binary = added == "-" && removed == "-";
-                Ok(FileChange {
-                    path: path.to_string(),
-                    added: if binary { 0 } else { count(added)? },
-                    removed: if binary { 0 } else { count(removed)? },
-                    binary,
-                })
-            })
-            .collect()
+        parse_numstat(&out)
     }
 
     /// Pushes `branch` to the branch of the same name on `remote`. Never forces: a remote
@@ -441,27 +485,47 @@ impl Git {
         Ok(self.run(&args)?.split('\0').filter(|p| !p.is_empty()).map(str::to_string).collect())
     }
 
-    /// The directories at and under each untracked directory git lists (`dir/`, empty ones
-    /// included). On the clean tree an iteration starts from these are only empty
-    /// directories, so the walk is small. A nested repository is recorded, not entered.
-    fn untracked_dirs(&self) -> anyhow::Result<BTreeSet<PathBuf>> {
+    /// What a roll back must keep, from one listing (`ls-files --others --directory`): the
+    /// untracked files, and every directory at and under each untracked directory git
+    /// lists (`dir/`, empty ones included), whose files are read from the disk. On the
+    /// clean tree an iteration starts from these are few, so the walk is small. A nested
+    /// repository is recorded as one `dir/` entry (as git lists it), not entered. Files
+    /// under an untracked directory that git ignores are recorded too: they existed, so a
+    /// roll back keeps them either way.
+    fn untracked_at_start(&self) -> anyhow::Result<(BTreeSet<String>, BTreeSet<PathBuf>)> {
+        let mut files = BTreeSet::new();
         let mut dirs = BTreeSet::new();
-        let mut stack: Vec<PathBuf> =
-            self.untracked(true)?.iter().filter_map(|p| p.strip_suffix('/')).map(PathBuf::from).collect();
+        let mut stack = Vec::new();
+        for entry in self.untracked(true)? {
+            match entry.strip_suffix('/') {
+                Some(dir) => stack.push(dir.to_string()),
+                None => {
+                    files.insert(entry);
+                }
+            }
+        }
         while let Some(rel) = stack.pop() {
             let path = self.root.join(&rel);
-            if !path.join(".git").exists() {
+            if path.join(".git").exists() {
+                files.insert(format!("{rel}/"));
+            } else {
                 let entries = std::fs::read_dir(&path).with_context(|| format!("listing {}", path.display()))?;
                 for entry in entries {
                     let entry = entry.with_context(|| format!("listing {}", path.display()))?;
+                    let name = entry.file_name();
+                    let name =
+                        name.to_str().with_context(|| format!("a file name in {} is not UTF-8", path.display()))?;
+                    let child = format!("{rel}/{name}");
                     if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                        stack.push(rel.join(entry.file_name()));
+                        stack.push(child);
+                    } else {
+                        files.insert(child);
                     }
                 }
             }
-            dirs.insert(rel);
+            dirs.insert(PathBuf::from(rel));
         }
-        Ok(dirs)
+        Ok((files, dirs))
     }
 
     /// Removes the directories above `relative` that are empty now and did not exist at
@@ -497,15 +561,15 @@ impl Git {
         .with_context(|| format!("running git {}", args.join(" ")))
     }
 
-    /// Keeps work in progress reachable: a commit of HEAD's tree with `paths` (relative to
-    /// the root) as they are now, under `refname` (`refs/mmm/wip/<session>`), so garbage
+    /// Keeps work in progress reachable: a commit on `head` (the iteration's start, which
+    /// the caller knows) of its tree with `paths` (relative to the root) as they are now,
+    /// under `refname` (`refs/mmm/wip/<session>`), so garbage
     /// collection never prunes it. The index, HEAD and the work tree are not touched (a
     /// temporary index is used). Returns the commit.
-    pub fn save_wip(&self, refname: &str, paths: &[String], message: &str) -> anyhow::Result<String> {
-        let head = self.head()?.context("HEAD does not point at a commit")?;
+    pub fn save_wip(&self, refname: &str, head: &str, paths: &[String], message: &str) -> anyhow::Result<String> {
         let index = tempfile::NamedTempFile::new().context("creating a temporary index")?;
-        let tree = self.tree_with(index.path(), &head, paths)?;
-        let commit = self.run_on_index(index.path(), &["commit-tree", &tree, "-p", &head, "-m", message])?;
+        let tree = self.tree_with(index.path(), head, paths)?;
+        let commit = self.run_on_index(index.path(), &["commit-tree", &tree, "-p", head, "-m", message])?;
         self.run(&["update-ref", refname, &commit])?;
         Ok(commit)
     }
@@ -691,6 +755,28 @@ impl Git {
     }
 }
 
+/// Records of `--numstat -z` output: `added<TAB>removed<TAB>path<NUL>` (`-` for binary files).
+fn parse_numstat(out: &str) -> anyhow::Result<Vec<FileChange>> {
+    out.split('\0')
+        .filter(|record| !record.is_empty())
+        .map(|record| {
+            let mut fields = record.splitn(3, '\t');
+            let (Some(added), Some(removed), Some(path)) = (fields.next(), fields.next(), fields.next()) else {
+                bail!("unexpected line in git diff --numstat: {record:?}");
+            };
+            let count =
+                |n: &str| n.parse::<u64>().with_context(|| format!("bad count in git diff --numstat: {record:?}"));
+            let binary = added == "-" && removed == "-";
+            Ok(FileChange {
+                path: path.to_string(),
+                added: if binary { 0 } else { count(added)? },
+                removed: if binary { 0 } else { count(removed)? },
+                binary,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -704,7 +790,7 @@ mod tests {
         std::fs::write(dir.path().join("new.txt"), "new\n").unwrap();
         let before = git.status().unwrap();
         let head = git.head().unwrap().unwrap();
-        let wip = git.save_wip("refs/mmm/wip/s1", &["a.txt".into(), "new.txt".into()], "wip").unwrap();
+        let wip = git.save_wip("refs/mmm/wip/s1", &head, &["a.txt".into(), "new.txt".into()], "wip").unwrap();
         assert_eq!(git.status().unwrap(), before, "the index and the tree are untouched");
         assert_eq!(git.head().unwrap().unwrap(), head);
         assert_eq!(git.parent(&wip).unwrap(), Some(head));
@@ -998,6 +1084,38 @@ mod tests {
         assert_eq!(g.current_branch().unwrap().as_deref(), Some("mmm/improve-20250101-000000"));
         g.run(&["checkout", "-q", "--detach", &sha]).unwrap();
         assert_eq!(g.current_branch().unwrap(), None);
+    }
+
+    #[test]
+    fn head_and_branch_are_read_together_and_a_detached_head_has_no_branch() {
+        let (_dir, g, sha) = committed_repo();
+        assert_eq!(g.head_and_branch().unwrap(), (sha.clone(), Some("main".to_string())));
+        g.create_branch_and_switch("mmm/improve-1").unwrap();
+        assert_eq!(g.head_and_branch().unwrap(), (sha.clone(), Some("mmm/improve-1".to_string())));
+        g.run(&["checkout", "-q", "--detach", &sha]).unwrap();
+        assert_eq!(g.head_and_branch().unwrap(), (sha, None));
+        let (_empty, fresh) = repo();
+        assert!(fresh.head_and_branch().is_err());
+    }
+
+    #[test]
+    fn a_counted_commit_says_what_it_changed_since_its_parent_or_since_the_start_given() {
+        let (dir, g, first) = committed_repo();
+        write(dir.path(), "a.txt", "one\nTWO\nthree\n");
+        write(dir.path(), "new file.txt", "n\n");
+        std::fs::write(dir.path().join("logo.png"), [0u8, 159, 146, 150, 0, 1]).unwrap();
+        write(dir.path(), "left out.txt", "x\n");
+        let paths = ["a.txt", "new file.txt", "logo.png"].map(String::from);
+        let (sha, files) = g.commit_paths_counted("change", &paths, None, &first).unwrap();
+        assert_eq!(g.head().unwrap().as_deref(), Some(sha.as_str()));
+        assert_eq!(files, g.diff_numstat(&first, &sha).unwrap());
+        assert_eq!(files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["a.txt", "logo.png", "new file.txt"]);
+        // Committed on top of something else: counted from the start given all the same.
+        write(dir.path(), "a.txt", "again\n");
+        let (third, files) = g.commit_paths_counted("again", &["a.txt".into()], None, &first).unwrap();
+        assert_eq!(files, g.diff_numstat(&first, &third).unwrap());
+        let err = g.commit_paths_counted("nothing", &["a.txt".into()], None, &third).unwrap_err();
+        assert_eq!(err.to_string(), "nothing to commit: the work tree has no changes");
     }
 
     #[test]

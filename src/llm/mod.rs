@@ -50,6 +50,9 @@ pub enum StreamUpdate<'a> {
     /// `attempt` of at most `max`. Text already forwarded for the failed attempt will be
     /// forwarded again from the start.
     Retry { attempt: u32, max: u32, delay: Duration, error: &'a LlmError },
+    /// The request gave up with `error` on model `from` and is sent again on model `to`
+    /// (the session's fallback after overload); text forwarded so far starts over.
+    ModelSwitch { from: &'a str, to: &'a str, error: &'a LlmError },
 }
 
 /// The future [`Model::send`] returns.

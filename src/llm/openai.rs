@@ -701,7 +701,7 @@ mod tests {
                 StreamUpdate::Text(t) => format!("text {t}"),
                 StreamUpdate::Thinking(t) => format!("thinking {t}"),
                 StreamUpdate::ToolUse { id, name } => format!("tool {id} {name}"),
-                StreamUpdate::Retry { .. } => "retry".into(),
+                StreamUpdate::Retry { .. } | StreamUpdate::ModelSwitch { .. } => "retry".into(),
             };
             seen.lock().unwrap().push(line);
         };

@@ -400,7 +400,7 @@ mod tests {
                 StreamUpdate::Text(t) => format!("text:{t}"),
                 StreamUpdate::Thinking(t) => format!("thinking:{t}"),
                 StreamUpdate::ToolUse { name, .. } => format!("tool:{name}"),
-                StreamUpdate::Retry { .. } => "retry".into(),
+                StreamUpdate::Retry { .. } | StreamUpdate::ModelSwitch { .. } => "retry".into(),
             };
             seen.lock().unwrap().push(text);
         };

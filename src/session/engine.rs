@@ -24,8 +24,10 @@
 //! iteration's start for what it did to the checks themselves ([`super::integrity`]): a
 //! flagged change is committed with its flags in the record and the commit message.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::events::{Envelope, Event, Observer, Summary};
 use super::recovery::{self, Checkpoint};
+use super::retries::{Fallback, ModelReason, Switch};
 use super::rules::{Rules, RulesSnapshot};
 use super::stop::{self, Progress, StopReason};
 use super::transcript::Transcript;
@@ -112,9 +115,18 @@ pub struct Session {
     journal: Journal,
     transcript: Transcript,
     price: PriceFn,
-    /// Usage and requests of this run so far, updated by every response (so a cancelled
-    /// step still counts what it spent).
-    live: Mutex<(Usage, u32)>,
+    /// Usage (by model) and requests of this run so far, updated by every response (so a
+    /// cancelled step still counts what it spent).
+    live: Mutex<Live>,
+    /// The model as the settings gave it, without the fallback: cache refreshes go here.
+    direct_model: Arc<dyn Model>,
+    /// Set once requests for the session's model go to `fallback_model` ([`Fallback`]).
+    switched: Option<Arc<AtomicBool>>,
+    /// Switches of model or focus of this run, until the record takes them.
+    switches: Mutex<Vec<Switch>>,
+    /// Earlier runs' cost, and whether they used more than the session's model.
+    cost_before: Option<f64>,
+    mixed_before: bool,
     /// The files the tools created or modified in the current attempt, relative to the root.
     edited: Mutex<std::collections::BTreeSet<String>>,
     usage_before: Usage,
@@ -133,8 +145,106 @@ pub struct Session {
     /// The score of the current attempt's review, once reported: an attempt cut off after
     /// it (Ctrl+C while editing) still records the score it measured.
     reviewed: Mutex<Option<f64>>,
+    /// The current attempt's start and its last saved work in progress.
+    wip: Mutex<Wip>,
     /// Journal events written by this process (for the crash sweep).
     _lock: WorkTreeLock,
+}
+
+/// The current attempt's work in progress: the commit it starts from, and the last one
+/// saved under `refs/mmm/wip/...`.
+#[derive(Debug, Default)]
+struct Wip {
+    base: Option<String>,
+    saved: Option<SavedWip>,
+}
+
+/// A saved work in progress and what its files held then (contents and, on Unix, modes),
+/// so a later reader can tell whether it still holds the work tree's edits.
+#[derive(Debug)]
+struct SavedWip {
+    commit: String,
+    files: Vec<(String, Option<FileState>)>,
+}
+
+/// A file's bytes (a symlink's target) and mode.
+type FileState = (Vec<u8>, u32);
+
+/// A work in progress larger than this is not kept in memory to be compared later.
+const WIP_KEPT_BYTES: usize = 8 << 20;
+
+impl SavedWip {
+    fn read(root: &std::path::Path, commit: String, paths: &[String]) -> Option<Self> {
+        let mut size = 0;
+        let mut files = Vec::new();
+        for path in paths {
+            let state = file_state(&root.join(path));
+            size += state.as_ref().map_or(0, |(bytes, _)| bytes.len());
+            if size > WIP_KEPT_BYTES {
+                return None;
+            }
+            files.push((path.clone(), state));
+        }
+        Some(SavedWip { commit, files })
+    }
+
+    /// Whether every one of `paths` was saved, and is on disk now as it was then.
+    fn holds(&self, root: &std::path::Path, paths: &[String]) -> bool {
+        paths
+            .iter()
+            .all(|path| self.files.iter().any(|(saved, state)| saved == path && *state == file_state(&root.join(path))))
+    }
+}
+
+/// A file's bytes and mode; `None` when it is not a readable file.
+fn file_state(path: &std::path::Path) -> Option<FileState> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    #[cfg(unix)]
+    let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions());
+    #[cfg(not(unix))]
+    let mode = 0;
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(path).ok()?;
+        return Some((target.to_string_lossy().into_owned().into_bytes(), mode));
+    }
+    Some((std::fs::read(path).ok()?, mode))
+}
+
+/// What this run has used so far: usage by the model that answered, and requests.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    pub by_model: BTreeMap<String, Usage>,
+    pub requests: u32,
+}
+
+impl Live {
+    /// The usage of every model together.
+    pub fn usage(&self) -> Usage {
+        let mut total = Usage::default();
+        for usage in self.by_model.values() {
+            total += *usage;
+        }
+        total
+    }
+
+    /// The cost of what was used since `before`, priced per model (`model` prices an
+    /// interval that used nothing); `None` when a price is unknown.
+    pub fn since(&self, before: &Live, model: &str, price: impl Fn(&str, &Usage) -> Option<f64>) -> Option<f64> {
+        let mut used = Vec::new();
+        for (name, usage) in &self.by_model {
+            let mut usage = *usage;
+            if let Some(earlier) = before.by_model.get(name) {
+                usage -= *earlier;
+            }
+            if usage != Usage::default() {
+                used.push((name.as_str(), usage));
+            }
+        }
+        if used.is_empty() {
+            return price(model, &Usage::default());
+        }
+        used.into_iter().map(|(name, usage)| price(name, &usage)).sum()
+    }
 }
 
 /// How a policy's attempt ended.
@@ -398,15 +508,16 @@ impl Session {
                 // write the prefix, which the next request can do as well.
                 break;
             }
-            match self.model.send(&warm.request, &|_| {}).await {
+            if self.switched.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
+                // Requests go to the fallback model now: the prefix cached for the
+                // session's model will not be read again.
+                break;
+            }
+            match self.direct_model.send(&warm.request, &|_| {}).await {
                 Ok(response) => {
-                    {
-                        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-                        live.0 += response.usage;
-                        live.1 += 1;
-                    }
+                    let cost_usd = self.count(&warm.request.model, &response.usage);
                     self.refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let (usage, cost_usd) = (response.usage, self.cost(&response.usage));
+                    let usage = response.usage;
                     let conversation = warm.label.clone();
                     self.emit(&Event::Usage { iteration: index, conversation: conversation.clone(), usage, cost_usd });
                     self.emit(&Event::CacheRefresh {
@@ -525,6 +636,7 @@ impl Session {
             scores: Vec::new(),
             spec: new.spec,
             undone: None,
+            switches: Vec::new(),
         };
         let session = Session::open(env, project, layout, record, new.price, lock, base_branch)?;
         session.save()?;
@@ -596,7 +708,18 @@ impl Session {
         let submodules = env.git.submodules()?;
         let hooks_at_start = rules.hooks_snapshot()?;
         let originals = Originals::on_disk(recovery::originals_dir(&layout, &record.id));
+        let direct_model = env.model.clone();
+        let (model, switched): (Arc<dyn Model>, _) = match &record.settings.fallback_model {
+            Some(fallback) if *fallback != record.settings.model => {
+                let wrapped = Fallback::new(env.model, record.settings.model.clone(), fallback.clone());
+                let switched = wrapped.switched();
+                (Arc::new(wrapped), Some(switched))
+            }
+            _ => (env.model, None),
+        };
         Ok(Session {
+            cost_before: record.cost_usd,
+            mixed_before: record.switches.iter().any(|s| matches!(s, Switch::Model { .. })),
             usage_before: record.usage,
             requests_before: record.requests,
             refreshes_before: record.cache_refreshes,
@@ -604,7 +727,10 @@ impl Session {
             record,
             git: env.git,
             layout,
-            model: env.model,
+            model,
+            direct_model,
+            switched,
+            switches: Mutex::default(),
             project,
             cancel: env.cancel,
             checks_now: Vec::new(),
@@ -618,13 +744,14 @@ impl Session {
             journal,
             transcript,
             price,
-            live: Mutex::new((Usage::default(), 0)),
+            live: Mutex::default(),
             edited: Mutex::default(),
             started: Instant::now(),
             rules,
             hooks_at_start,
             originals,
             reviewed: Mutex::new(None),
+            wip: Mutex::default(),
             submodules,
             _lock: lock,
         })
@@ -708,21 +835,76 @@ impl Session {
         Ok(Tools::keeping(workspace, self.originals.clone()).with_editor(editor))
     }
 
-    /// The cost of `usage` at the session's model's price, when known.
-    pub fn cost(&self, usage: &Usage) -> Option<f64> {
-        (self.price)(usage)
+    /// The cost of `usage` of `model`, when its price is known.
+    pub fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
+        (self.price)(model, usage)
+    }
+
+    /// Counts a response of `requested` (the model its request named) in the account, and
+    /// returns its cost.
+    fn count(&self, requested: &str, usage: &Usage) -> Option<f64> {
+        let model = self.sent_to(requested);
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        *live.by_model.entry(model.clone()).or_default() += *usage;
+        live.requests += 1;
+        self.cost(&model, usage)
+    }
+
+    /// The model a request naming `requested` goes to: the fallback once the session
+    /// switched to it, else itself.
+    fn sent_to(&self, requested: &str) -> String {
+        match (&self.switched, &self.record.settings.fallback_model) {
+            (Some(switched), Some(fallback))
+                if switched.load(Ordering::SeqCst) && requested == self.record.settings.model =>
+            {
+                fallback.clone()
+            }
+            _ => requested.to_string(),
+        }
+    }
+
+    /// The model new conversations of the session name: `model`, or `fallback_model`
+    /// once the session switched to it.
+    pub fn model_name(&self) -> String {
+        self.sent_to(&self.record.settings.model)
+    }
+
+    /// Records a switch of model or focus: an event now, the record and the summary later.
+    /// One an earlier run recorded already (an attempt cut off and run again) is not repeated.
+    pub fn switch(&self, switch: Switch) {
+        if self.record.switches.contains(&switch) {
+            return;
+        }
+        self.emit(&Event::Switch(switch.clone()));
+        self.switches.lock().unwrap_or_else(|p| p.into_inner()).push(switch);
     }
 
     /// Usage and requests of this run so far.
-    pub fn live(&self) -> (Usage, u32) {
-        *self.live.lock().unwrap_or_else(|p| p.into_inner())
+    pub fn live(&self) -> Live {
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Everything the session has used, earlier runs included.
     pub fn total_usage(&self) -> Usage {
         let mut total = self.usage_before;
-        total += self.live().0;
+        total += self.live().usage();
         total
+    }
+
+    /// What the session has cost, earlier runs included, when every price is known. A
+    /// session on one model is priced on its whole usage; one that used several models
+    /// adds up each model's share.
+    pub fn total_cost(&self) -> Option<f64> {
+        let live = self.live();
+        let model = &self.record.settings.model;
+        if !self.mixed_before && live.by_model.keys().all(|m| m == model) {
+            return self.cost(model, &self.total_usage());
+        }
+        let mut total = self.cost_before?;
+        for (model, usage) in &live.by_model {
+            total += self.cost(model, usage)?;
+        }
+        Some(total)
     }
 
     pub fn elapsed_secs(&self) -> u64 {
@@ -732,8 +914,10 @@ impl Session {
     /// Copies the usage, cost, requests and time so far into the record.
     pub fn sync_usage(&mut self) {
         self.record.usage = self.total_usage();
-        self.record.cost_usd = self.cost(&self.record.usage);
-        self.record.requests = self.requests_before + self.live().1;
+        self.record.cost_usd = self.total_cost();
+        self.record.requests = self.requests_before + self.live().requests;
+        let switches = std::mem::take(&mut *self.switches.lock().unwrap_or_else(|p| p.into_inner()));
+        self.record.switches.extend(switches);
         self.record.cache_refreshes = self.refreshes_before + self.refreshes.load(std::sync::atomic::Ordering::Relaxed);
         self.record.elapsed_secs = self.elapsed_secs();
     }
@@ -745,7 +929,7 @@ impl Session {
         let streak = |f: fn(Outcome) -> bool| iterations.iter().rev().take_while(|i| f(i.outcome)).count() as u32;
         Progress {
             iterations: iterations.len() as u32,
-            cost_usd: self.cost(&usage).unwrap_or(0.0),
+            cost_usd: self.total_cost().unwrap_or(0.0),
             tokens: usage.total(),
             elapsed: Duration::from_secs(self.elapsed_secs()),
             stalled_streak: streak(|o| o != Outcome::Committed),
@@ -756,13 +940,19 @@ impl Session {
     /// Whether a budget or token limit is spent (checked between model turns).
     pub fn over_budget(&self) -> bool {
         let usage = self.total_usage();
-        stop::over_budget(&self.record.settings.limits, self.cost(&usage).unwrap_or(0.0), usage.total())
+        stop::over_budget(&self.record.settings.limits, self.total_cost().unwrap_or(0.0), usage.total())
     }
 
     /// Hooks for one conversation, labelled for the transcript (`review-3`, `implement-3`).
     /// Tool calls are reported as events only for editing conversations.
     pub fn hooks(&self, iteration: u32, label: &str, report_tools: bool) -> SessionHooks<'_> {
-        SessionHooks { session: self, iteration, label: format!("{label}-{iteration}"), report_tools }
+        SessionHooks {
+            session: self,
+            iteration,
+            label: format!("{label}-{iteration}"),
+            report_tools,
+            requested: Mutex::new(self.record.settings.model.clone()),
+        }
     }
 
     /// An empty record for iteration `index`, started now.
@@ -774,8 +964,12 @@ impl Session {
     /// so a crash can never lose it; a failure is a warning, not the end of the session.
     pub fn save_wip(&self, index: u32, changed: &[String]) {
         let message = format!("mmm: work in progress of iteration {index}\n\nMmm-Session: {}\n", self.record.id);
-        if let Err(e) = self.git.save_wip(&self.wip_ref(), changed, &message) {
-            self.warn(&format!("could not save the work in progress: {e:#}"));
+        let mut wip = self.wip.lock().unwrap_or_else(|p| p.into_inner());
+        wip.saved = None;
+        let Some(base) = wip.base.clone() else { return };
+        match self.git.save_wip(&self.wip_ref(), &base, changed, &message) {
+            Ok(commit) => wip.saved = SavedWip::read(self.git.root(), commit, changed),
+            Err(e) => self.warn(&format!("could not save the work in progress: {e:#}")),
         }
     }
 
@@ -856,6 +1050,7 @@ impl Session {
         self.originals.clear()?;
         *self.reviewed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         self.edited.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        *self.wip.lock().unwrap_or_else(|p| p.into_inner()) = Wip { base: Some(snapshot.head.clone()), saved: None };
         let outcome = tokio::select! {
             a = policy.attempt(self, index) => Some(a),
             _ = self.cancel.cancelled() => None,
@@ -926,12 +1121,12 @@ impl Session {
                 (it, score, None)
             }
         };
-        let (usage_now, requests_now) = self.live();
-        let mut usage = usage_now;
-        usage -= live_before.0;
+        let live_now = self.live();
+        let mut usage = live_now.usage();
+        usage -= live_before.usage();
         it.usage = usage;
-        it.requests = requests_now - live_before.1;
-        it.cost_usd = self.cost(&usage);
+        it.requests = live_now.requests - live_before.requests;
+        it.cost_usd = live_now.since(&live_before, &self.record.settings.model, |model, usage| self.cost(model, usage));
         it.ended_at = state::now();
         self.record_score(score);
         if let Some(results) = green {
@@ -971,16 +1166,21 @@ impl Session {
                 changed.join(", ")
             ));
         }
-        let committed = self.git.commit_paths_with_hooks(message, paths, hooks.as_ref().map(|(dir, _)| dir.path()));
-        let sha = match committed {
-            Ok(sha) => sha,
+        let hooks = hooks.as_ref().map(|(dir, _)| dir.path());
+        let committed = self.git.commit_paths_counted(message, paths, hooks, &snapshot.head);
+        let (sha, files) = match committed {
+            Ok(done) => done,
             Err(refused) => {
                 self.roll_back(snapshot).context("rolling back after git refused the commit")?;
                 return Err(refused);
             }
         };
         self.originals.clear()?;
-        Ok((sha.clone(), recovery::files_between(&self.git, &snapshot.head, &sha)?))
+        let files = files
+            .into_iter()
+            .map(|f| crate::state::session::FileChangeRecord { path: f.path, added: f.added, removed: f.removed })
+            .collect();
+        Ok((sha, files))
     }
 
     /// What the attempt's edits changed since `snapshot`, file by file (read before they
@@ -990,7 +1190,16 @@ impl Session {
         if edited.is_empty() {
             return Vec::new();
         }
-        match self.git.changes_since(&snapshot.head, &edited) {
+        let counted = match self.wip.lock().unwrap_or_else(|p| p.into_inner()).saved.as_ref() {
+            // The last work in progress saved holds the edits as they are now: its diff
+            // says the same, without building the tree again.
+            Some(saved) if saved.holds(self.git.root(), &edited) => self
+                .git
+                .diff_numstat(&snapshot.head, &saved.commit)
+                .map(|files| files.into_iter().filter(|f| edited.contains(&f.path)).collect()),
+            _ => self.git.changes_since(&snapshot.head, &edited),
+        };
+        match counted {
             Ok(files) => files
                 .into_iter()
                 .map(|f| crate::state::session::FileChangeRecord { path: f.path, added: f.added, removed: f.removed })
@@ -1105,10 +1314,13 @@ pub struct SessionHooks<'a> {
     iteration: u32,
     label: String,
     report_tools: bool,
+    /// The model the request on its way was sent to (for its price).
+    requested: Mutex<String>,
 }
 
 impl Hooks for SessionHooks<'_> {
     fn on_request(&self, request: &MessagesRequest) {
+        *self.requested.lock().unwrap_or_else(|p| p.into_inner()) = request.model.clone();
         if let Err(e) = self.session.transcript.request(&self.label, request) {
             tracing::warn!("could not write the transcript: {e:#}");
         }
@@ -1118,16 +1330,13 @@ impl Hooks for SessionHooks<'_> {
         if let Err(e) = self.session.transcript.response(&self.label, response) {
             tracing::warn!("could not write the transcript: {e:#}");
         }
-        {
-            let mut live = self.session.live.lock().unwrap_or_else(|p| p.into_inner());
-            live.0 += response.usage;
-            live.1 += 1;
-        }
+        let requested = self.requested.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let cost_usd = self.session.count(&requested, &response.usage);
         self.session.emit(&Event::Usage {
             iteration: self.iteration,
             conversation: self.label.clone(),
             usage: response.usage,
-            cost_usd: self.session.cost(&response.usage),
+            cost_usd,
         });
         for block in &response.content {
             if let crate::llm::ContentBlock::Text(text) = block
@@ -1147,6 +1356,17 @@ impl Hooks for SessionHooks<'_> {
             wait_ms: delay.as_millis() as u64,
             reason: error.brief(),
             error: redact(&error.to_string()).into_owned(),
+        });
+    }
+
+    fn on_model_switch(&self, from: &str, to: &str, error: &LlmError) {
+        tracing::info!("{}: {from} gave up ({}); sent again on {to}", self.label, error.brief());
+        *self.requested.lock().unwrap_or_else(|p| p.into_inner()) = to.to_string();
+        self.session.switch(Switch::Model {
+            iteration: self.iteration,
+            from: from.to_string(),
+            to: to.to_string(),
+            reason: ModelReason::Overloaded,
         });
     }
 
@@ -1186,6 +1406,38 @@ mod tests {
     use super::*;
     use crate::llm::cache::CachePlan;
     use crate::llm::{ContentBlock, Message, Role};
+
+    #[test]
+    fn an_interval_is_priced_per_model_and_an_idle_one_at_the_session_model() {
+        let usage = |input| Usage { input_tokens: input, ..Usage::default() };
+        let price = |model: &str, u: &Usage| match model {
+            "a" => Some(u.input_tokens as f64),
+            "b" => Some(10.0 * u.input_tokens as f64),
+            _ => None,
+        };
+        let before = Live { by_model: BTreeMap::from([("a".to_string(), usage(5))]), requests: 1 };
+        let now =
+            Live { by_model: BTreeMap::from([("a".to_string(), usage(7)), ("b".to_string(), usage(3))]), requests: 3 };
+        assert_eq!(now.since(&before, "a", price), Some(2.0 + 30.0));
+        assert_eq!(now.usage(), usage(10));
+        assert_eq!(before.since(&before, "a", price), Some(0.0));
+        assert_eq!(before.since(&before, "unpriced", price), None);
+        let unpriced = Live { by_model: BTreeMap::from([("c".to_string(), usage(1))]), requests: 1 };
+        assert_eq!(unpriced.since(&Live::default(), "a", price), None);
+    }
+
+    #[test]
+    fn a_saved_work_in_progress_holds_the_edits_only_while_the_files_are_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "edited\n").unwrap();
+        let paths = vec!["a.txt".to_string(), "gone.txt".to_string()];
+        let saved = SavedWip::read(dir.path(), "c0ffee".into(), &paths).unwrap();
+        assert!(saved.holds(dir.path(), &paths));
+        assert!(saved.holds(dir.path(), &paths[..1]));
+        assert!(!saved.holds(dir.path(), &["other.txt".to_string()]), "a file it did not save");
+        std::fs::write(dir.path().join("a.txt"), "changed by the checks\n").unwrap();
+        assert!(!saved.holds(dir.path(), &paths));
+    }
 
     #[test]
     fn a_refresh_is_the_last_request_cut_after_its_last_user_message_asking_for_one_token() {

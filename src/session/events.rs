@@ -11,7 +11,7 @@ use super::review::Issue;
 use super::stop::StopReason;
 use crate::llm::Usage;
 use crate::printer::Styles;
-use crate::state::session::{CheckRecord, CriterionRecord, IterationRecord, Outcome, SessionRecord};
+use crate::state::session::{CheckRecord, CriterionRecord, IterationRecord, Outcome, SessionRecord, Switch};
 use crate::state::summary::SpecStatus;
 
 /// Whatever watches sessions: the terminal, JSON lines, CI annotations, a server's stream.
@@ -138,6 +138,9 @@ pub enum Event {
         checks: Vec<CheckRecord>,
     },
     Iteration(Box<IterationRecord>),
+    /// The session changed its model or its focus after failures (`fallback_model`,
+    /// `escalate_model`, `narrow_after`; [`super::retries`]).
+    Switch(Switch),
     Stopped {
         reason: StopReason,
         message: String,
@@ -208,6 +211,9 @@ pub struct Summary {
     /// out when nothing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub integrity: Vec<String>,
+    /// Every change of model or focus after failures, in order; left out when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub switches: Vec<Switch>,
 }
 
 impl Summary {
@@ -252,6 +258,7 @@ impl Summary {
                 .filter(|i| i.outcome == Outcome::Committed)
                 .flat_map(|i| i.integrity.iter().map(move |flag| format!("#{}: {flag}", i.index)))
                 .collect(),
+            switches: record.switches.clone(),
         }
     }
 }
@@ -289,6 +296,7 @@ impl Event {
                 issues.first().map(|i| format!(", worst: {}", truncate(&i.to_string(), 90))).unwrap_or_default()
             )),
             Event::Tool { .. } => Some(tool_line(self, s)),
+            Event::Switch(switch) => Some(format!("   {}", s.yellow(format!("switched: {}", switch.describe())))),
             Event::Usage { .. } => None,
             Event::CacheRefresh { cache_read_input_tokens, cost_usd, .. } => Some(format!(
                 "   refreshed the prompt cache during the checks: {} tokens read, {}",
@@ -459,6 +467,9 @@ fn summary_block(session: &str, x: &Summary, s: &Styles) -> String {
     ];
     for flag in &x.integrity {
         lines.push(format!("  {} {flag}", s.yellow("integrity  ")));
+    }
+    for switch in &x.switches {
+        lines.push(format!("  switched    #{}: {}", switch.iteration(), switch.describe()));
     }
     lines.push(format!("Next: {}", x.next));
     lines.join("\n")

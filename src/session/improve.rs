@@ -16,6 +16,7 @@ use super::checks;
 use super::engine::{self, Attempt, ChangeKind, Env, Finished, NewSession, Policy, Project, Session};
 use super::events::Event;
 use super::prompts::{self, ProjectContext};
+use super::retries::{self, FocusAction, IssueMemory, ModelReason, Switch};
 use super::review::{self, Issue, Review, SUBMIT_REVIEW};
 use super::setup::{self, AskFailure, OneCall};
 use super::stop::{self, StopReason};
@@ -55,15 +56,14 @@ pub async fn run(
         let mut record = setup::load_for_resume(&Layout::new(git.root()), id.as_deref(), SessionKind::Improve)?;
         let previous_model = setup::switch_model(&mut record, config);
         let price = setup::price_fn(pricing, &record.settings)?;
-        setup::check_api(env.model.as_ref(), &record.settings.model).await?;
+        setup::check_resumed_models(env.model.as_ref(), &record.settings).await?;
         let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
         let session = Session::resume(env, project, record, price, previous_model)?;
-        return engine::drive(session, Improve).await;
+        return engine::drive(session, Improve::default()).await;
     }
     let dirty = setup::user_changes(&git)?;
     setup::preflight(&git, &dirty, opts.allow_dirty, config.in_place)?;
-    setup::refuse_unpriced_budget_of(pricing, &config.model, config.budget_usd)?;
-    setup::check_api(env.model.as_ref(), &config.model).await?;
+    setup::check_models(env.model.as_ref(), pricing, config).await?;
     let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
     let settings = setup::session_settings(config, opts.focus.clone(), &project)?;
     setup::programs_resolve(&settings.checks)?;
@@ -71,11 +71,16 @@ pub async fn run(
     let new =
         NewSession { kind: SessionKind::Improve, branch_prefix: "improve".into(), settings, dirty, spec: None, price };
     let session = Session::start(env, project, new)?;
-    engine::drive(session, Improve).await
+    engine::drive(session, Improve::default()).await
 }
 
 /// The improvement policy: review, then edit the top issues; keep what passes the checks.
-pub struct Improve;
+/// After failures it narrows, moves on and escalates as [`super::retries`] decides.
+#[derive(Default)]
+pub struct Improve {
+    /// The model the last editing conversation ran on, when it was `escalate_model`.
+    escalated: Option<String>,
+}
 
 impl Policy for Improve {
     fn before_attempt(&mut self, session: &Session) -> Option<StopReason> {
@@ -88,10 +93,36 @@ impl Policy for Improve {
         let checks_green = checks::passed(&settings.checks, &session.checks_now);
         let history: Vec<String> = session.record.iterations.iter().map(history_line).collect();
         let checks_text = redact(&checks::describe(&settings.checks, &session.checks_now)).into_owned();
-        let focus = focus_for(settings.focus.as_deref(), checks_green);
+        // What earlier failures say: the issues set aside (the session moves on from those
+        // the last iteration set aside), and the issue this iteration narrows to.
+        let memory = IssueMemory::of(&session.record.iterations, settings.narrow_after);
+        if let Some(last) = session.record.iterations.last() {
+            for failed in memory.set_aside_by(last.index) {
+                let (issue, failures) = (failed.issue.clone(), failed.failures);
+                session.switch(Switch::Focus { iteration: index, action: FocusAction::MovedOn, issue, failures });
+            }
+        }
+        let narrowed = memory.narrowed(settings.narrow_after).cloned();
+        let mut focus = match &narrowed {
+            Some(failed) => {
+                let (issue, failures) = (failed.issue.clone(), failed.failures);
+                session.switch(Switch::Focus { iteration: index, action: FocusAction::Narrowed, issue, failures });
+                Some(prompts::narrowed_focus(&failed.issue, failed.failures))
+            }
+            None => focus_for(settings.focus.as_deref(), checks_green),
+        };
+        let set_aside: Vec<&Issue> = memory.set_aside().map(|f| &f.issue).collect();
+        if narrowed.is_none() && !set_aside.is_empty() {
+            let note = prompts::set_aside_note(&set_aside);
+            focus = Some(match focus {
+                Some(focus) => format!("{focus}\n\n{note}"),
+                None => note,
+            });
+        }
 
         session.activity(Some(format!("#{index} reviewing")));
-        let request = review_request(settings, &session.project, focus.as_deref(), &checks_text, &history);
+        let model = session.model_name();
+        let request = review_request(&model, settings, &session.project, focus.as_deref(), &checks_text, &history);
         session.remember_review_prefix(format!("review-{index}"), &request, std::time::Instant::now());
         let reviewed = session.ask_for_tool(index, "review", review_conversation(request), &review_call()).await;
         session.activity(None);
@@ -114,11 +145,26 @@ impl Policy for Improve {
             return Ok(Attempt::Stop { reason, score: Some(review.score) });
         }
 
-        let issues = review.top_issues(ISSUES_PER_ITERATION).to_vec();
+        let issues: Vec<Issue> = match &narrowed {
+            Some(failed) => vec![failed.issue.clone()],
+            None => {
+                review.issues.iter().filter(|i| !memory.is_set_aside(i)).take(ISSUES_PER_ITERATION).cloned().collect()
+            }
+        };
+        if issues.is_empty() {
+            let reason = StopReason::SetAside { score: review.score, issues: review.issues.len() as u32 };
+            return Ok(Attempt::Stop { reason, score: Some(review.score) });
+        }
         it.score_before = Some(review.score);
         it.issues = issues.clone();
+        let retried = memory.failures(&issues[0]) > 0;
+        let editing = self.editing_model(session, index, retried);
         let mut tools = session.tools()?.declaring(issues.len());
-        let request = implement_request(settings, &session.project, &issues, &review.summary, &tools);
+        let text = match &narrowed {
+            Some(failed) => prompts::narrowed_request(&failed.issue, failed.failures),
+            None => prompts::implement_request(&issues, &review.summary),
+        };
+        let request = implement_request(&editing, settings, &session.project, &text, &tools);
         let mut conversation = Conversation::laid_out(request, CachePlan::growing(1));
         let change = session.edit_until_green(index, &mut conversation, &mut tools).await?;
         it.outcome = match change.kind {
@@ -145,6 +191,33 @@ impl Policy for Improve {
         let subject = it.summary.clone().unwrap_or_else(|| first_line(&issues[0].description));
         let message = commit_message(&subject, &change.final_text, &issues, &it.addressed, session.id());
         Ok(Attempt::Keep { it: Box::new(it), paths: change.changed, message, checks: change.results })
+    }
+}
+
+impl Improve {
+    /// The model this iteration edits with: `escalate_model` when it retries an issue that
+    /// failed, else the session's; each change of it is a switch.
+    fn editing_model(&mut self, session: &Session, index: u32, retried: bool) -> String {
+        let model = session.model_name();
+        let escalate = session.record.settings.escalate_model.as_deref();
+        let editing = retries::editing_model(&model, escalate, retried).to_string();
+        if editing != model {
+            session.switch(Switch::Model {
+                iteration: index,
+                from: model.clone(),
+                to: editing.clone(),
+                reason: ModelReason::Escalated,
+            });
+            self.escalated = Some(editing.clone());
+        } else if let Some(stronger) = self.escalated.take() {
+            session.switch(Switch::Model {
+                iteration: index,
+                from: stronger,
+                to: model,
+                reason: ModelReason::EscalationEnded,
+            });
+        }
+        editing
     }
 }
 
@@ -183,7 +256,7 @@ pub async fn dry_run(
         Some(model) => {
             let focus = focus_for(settings.focus.as_deref(), passed);
             let checks_text = redact(&checks::describe(&settings.checks, &baseline)).into_owned();
-            let request = review_request(&settings, &project, focus.as_deref(), &checks_text, &[]);
+            let request = review_request(&settings.model, &settings, &project, focus.as_deref(), &checks_text, &[]);
             let hooks = crate::agent::NoHooks;
             let reviewed =
                 setup::ask_for_tool(model.as_ref(), &hooks, "review", review_conversation(request), &review_call())
@@ -250,13 +323,14 @@ fn focus_for(user: Option<&str>, checks_green: bool) -> Option<String> {
 }
 
 fn review_request(
+    model: &str,
     settings: &SessionSettings,
     project: &Project,
     focus: Option<&str>,
     checks_text: &str,
     history: &[String],
 ) -> MessagesRequest {
-    let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
+    let mut request = MessagesRequest::new(model, settings.max_output_tokens);
     request.system = vec![SystemBlock::text(prompts::REVIEW_SYSTEM)];
     request.tools = vec![setup::tool_from_json(review::submit_review_tool())];
     request.tool_choice = Some(ToolChoice::Auto { disable_parallel_tool_use: None });
@@ -271,19 +345,20 @@ fn review_conversation(request: MessagesRequest) -> Conversation {
     Conversation::laid_out(request, CachePlan::one_call(1))
 }
 
+/// The editing conversation's first request on `model`; `text` is the iteration's part
+/// ([`prompts::implement_request`], [`prompts::narrowed_request`]).
 fn implement_request(
+    model: &str,
     settings: &SessionSettings,
     project: &Project,
-    issues: &[Issue],
-    review_summary: &str,
+    text: &str,
     tools: &crate::tools::Tools,
 ) -> MessagesRequest {
-    let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
+    let mut request = MessagesRequest::new(model, settings.max_output_tokens);
     request.system = vec![SystemBlock::text(prompts::implement_system(&settings.checks, true))];
     request.tools = tools.definitions().into_iter().map(setup::tool_from_json).collect();
     let context = ProjectContext { summary: &project.summary, repo_map: &project.repo_map };
-    let text = prompts::implement_request(issues, review_summary);
-    request.messages = vec![setup::first_message(&prompts::project_context(&context), &text)];
+    request.messages = vec![setup::first_message(&prompts::project_context(&context), text)];
     request
 }
 

@@ -13,6 +13,7 @@ pub mod improve;
 pub mod integrity;
 pub mod prompts;
 pub mod recovery;
+pub mod retries;
 pub mod review;
 pub mod rules;
 pub mod setup;
@@ -78,5 +79,5 @@ pub fn exit_result(finished: Finished, command: &str, fail_under: Option<f64>) -
     }
 }
 
-/// The cost of a usage for a model, when its price is known.
-pub type PriceFn = Arc<dyn Fn(&Usage) -> Option<f64> + Send + Sync>;
+/// The cost of a usage of a model (by its name), when its price is known.
+pub type PriceFn = Arc<dyn Fn(&str, &Usage) -> Option<f64> + Send + Sync>;

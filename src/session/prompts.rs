@@ -128,6 +128,35 @@ pub fn implement_request(issues: &[Issue], review_summary: &str) -> String {
     s
 }
 
+/// The editing conversation's per-iteration text when it is narrowed to one issue that
+/// failed `failures` times: that issue alone, and its file alone when it names one.
+pub fn narrowed_request(issue: &Issue, failures: u32) -> String {
+    let mut s = format!(
+        "Earlier iterations failed {failures} times on this issue. Work on it alone this time, \
+         in a smaller, careful step:\n\n1. {issue}\n"
+    );
+    if let Some(file) = &issue.file {
+        let _ = write!(s, "\nChange only `{file}`.\n");
+    }
+    s
+}
+
+/// The review's focus when the iteration is narrowed to one issue.
+pub fn narrowed_focus(issue: &Issue, failures: u32) -> String {
+    let place = issue.file.as_deref().map(|f| format!(" in `{f}`")).unwrap_or_default();
+    format!("Only this issue{place}, which failed {failures} times: {issue}. Score the repository as usual.")
+}
+
+/// What the reviewer is told about issues set aside after failed attempts.
+pub fn set_aside_note(issues: &[&Issue]) -> String {
+    let mut s = String::from("Set aside after failed attempts (mmm will not try them again this session):\n");
+    for issue in issues {
+        let _ = writeln!(s, "- {issue}");
+    }
+    s.truncate(s.trim_end().len());
+    s
+}
+
 /// The message that feeds failing checks back into the editing conversation.
 pub fn fix_request(round: u32, rounds: u32, failures: &str) -> String {
     format!(

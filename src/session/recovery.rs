@@ -111,6 +111,11 @@ pub struct JournalFacts {
     validations: Vec<(u32, Vec<CheckRecord>)>,
     /// Iterations reported as ended (their record may not have been saved).
     ended: Vec<IterationRecord>,
+    /// The costs the usage events reported, in all and by iteration (`None` once one was
+    /// unknown), and whether the session switched models: then its cost is their sum.
+    costs: Option<f64>,
+    costs_by_iteration: Vec<(u32, Option<f64>)>,
+    switched_model: bool,
 }
 
 impl JournalFacts {
@@ -121,13 +126,19 @@ impl JournalFacts {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        let mut facts = JournalFacts::default();
+        let mut facts = JournalFacts { costs: Some(0.0), ..Default::default() };
         for line in text.lines() {
             let Ok(event) = serde_json::from_str::<Value>(line) else { continue };
             let iteration = event["iteration"].as_u64().unwrap_or(0) as u32;
             match event["type"].as_str() {
                 Some("usage") => {
                     let usage: Usage = serde_json::from_value(event["usage"].clone()).unwrap_or_default();
+                    let cost = event["cost_usd"].as_f64();
+                    facts.costs = facts.costs.zip(cost).map(|(a, b)| a + b);
+                    match facts.costs_by_iteration.iter_mut().find(|(i, _)| *i == iteration) {
+                        Some((_, c)) => *c = c.zip(cost).map(|(a, b)| a + b),
+                        None => facts.costs_by_iteration.push((iteration, cost)),
+                    }
                     facts.usage += usage;
                     facts.requests += 1;
                     match facts.by_iteration.iter_mut().find(|(i, ..)| *i == iteration) {
@@ -138,6 +149,7 @@ impl JournalFacts {
                         None => facts.by_iteration.push((iteration, usage, 1)),
                     }
                 }
+                Some("switch") if event["kind"] == "model" => facts.switched_model = true,
                 Some("tool") => {
                     if let Some(path) = event["changed"].as_str() {
                         facts.changed.push((iteration, path.to_string()));
@@ -170,6 +182,21 @@ impl JournalFacts {
     fn usage_of(&self, iteration: u32) -> (Usage, u32) {
         self.by_iteration.iter().find(|(i, ..)| *i == iteration).map(|(_, u, n)| (*u, *n)).unwrap_or_default()
     }
+
+    /// The session's cost: its usage at its model's price, or, once it switched models,
+    /// the sum of what each response cost.
+    fn cost(&self, record: &SessionRecord, price: &PriceFn) -> Option<f64> {
+        if self.switched_model { self.costs } else { price(&record.settings.model, &record.usage) }
+    }
+
+    /// [`JournalFacts::cost`] for one iteration.
+    fn cost_of(&self, iteration: u32, model: &str, price: &PriceFn) -> Option<f64> {
+        if self.switched_model {
+            self.costs_by_iteration.iter().find(|(i, _)| *i == iteration).map_or(Some(0.0), |(_, c)| *c)
+        } else {
+            price(model, &self.usage_of(iteration).0)
+        }
+    }
 }
 
 /// Lines added and removed per file between two commits, as recorded.
@@ -189,7 +216,7 @@ pub fn recover(git: &Git, layout: &Layout, record: &mut SessionRecord, price: &P
     if facts.requests >= record.requests {
         record.usage = facts.usage;
         record.requests = facts.requests;
-        record.cost_usd = price(&record.usage);
+        record.cost_usd = facts.cost(record, price);
     }
     let Some(checkpoint) = Checkpoint::load(layout, &record.id)? else { return Ok(Vec::new()) };
     let index = checkpoint.iteration;
@@ -222,7 +249,7 @@ pub fn recover(git: &Git, layout: &Layout, record: &mut SessionRecord, price: &P
         it.issues = issues.clone();
     }
     (it.usage, it.requests) = facts.usage_of(index);
-    it.cost_usd = price(&it.usage);
+    it.cost_usd = facts.cost_of(index, &record.settings.model, price);
     // The iteration ended and was reported; only saving its record was cut off.
     let ended = facts.ended.iter().rev().find(|i| i.index == index).cloned();
 
@@ -329,5 +356,87 @@ pub fn abort_point() {
             libc::raise(libc::SIGKILL);
         }
         std::process::abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::stop::Limits;
+    use crate::state::session::{SessionKind, SessionSettings, SessionStatus};
+
+    fn record() -> SessionRecord {
+        let settings = SessionSettings {
+            model: "a".into(),
+            fallback_model: Some("b".into()),
+            escalate_model: None,
+            narrow_after: 2,
+            limits: Limits {
+                target: 8.0,
+                max_iterations: 5,
+                budget_usd: None,
+                max_tokens: None,
+                time_limit: None,
+                max_stalled: 3,
+                max_failures: 3,
+            },
+            fix_rounds: 1,
+            max_turns: 5,
+            max_output_tokens: 100,
+            checks: vec!["true".into()],
+            check_timeout_secs: 60,
+            pass_env: Vec::new(),
+            focus: None,
+            in_place: false,
+        };
+        SessionRecord {
+            version: crate::state::session::VERSION,
+            id: "s".into(),
+            kind: SessionKind::Improve,
+            status: SessionStatus::Running,
+            branch: "b".into(),
+            base_branch: None,
+            start_commit: "0".into(),
+            started_at: "t".into(),
+            ended_at: None,
+            elapsed_secs: 0,
+            stop_reason: None,
+            settings,
+            baseline: Vec::new(),
+            iterations: Vec::new(),
+            usage: Usage { input_tokens: 30, ..Usage::default() },
+            cost_usd: None,
+            requests: 3,
+            cache_refreshes: 0,
+            scores: Vec::new(),
+            spec: None,
+            undone: None,
+            switches: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_journal_that_switched_models_is_costed_by_what_each_response_cost() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("events.jsonl");
+        let usage = |iteration: u32, cost: f64| {
+            format!(
+                r#"{{"type":"usage","iteration":{iteration},"conversation":"c","usage":{{"input_tokens":10,"output_tokens":0,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}},"cost_usd":{cost}}}"#
+            )
+        };
+        let price: PriceFn =
+            std::sync::Arc::new(|model: &str, u: &Usage| (model == "a").then_some(u.input_tokens as f64));
+        let one_model = [usage(1, 10.0), usage(1, 10.0), usage(2, 10.0)].join("\n");
+        std::fs::write(&journal, &one_model).unwrap();
+        let facts = JournalFacts::read(&journal).unwrap();
+        assert_eq!(facts.cost(&record(), &price), Some(30.0));
+        assert_eq!(facts.cost_of(1, "a", &price), Some(20.0));
+        let switch = r#"{"type":"switch","kind":"model","iteration":2,"from":"a","to":"b","reason":"overloaded"}"#;
+        std::fs::write(&journal, [usage(1, 10.0), switch.to_string(), usage(2, 1.0), usage(2, 1.0)].join("\n"))
+            .unwrap();
+        let facts = JournalFacts::read(&journal).unwrap();
+        assert_eq!(facts.cost(&record(), &price), Some(12.0));
+        assert_eq!((facts.cost_of(1, "a", &price), facts.cost_of(2, "a", &price)), (Some(10.0), Some(2.0)));
+        assert_eq!(facts.cost_of(3, "a", &price), Some(0.0));
     }
 }

@@ -56,6 +56,9 @@ pub fn session_settings(
     }
     Ok(SessionSettings {
         model: config.model.clone(),
+        fallback_model: config.fallback_model.clone(),
+        escalate_model: config.escalate_model.clone(),
+        narrow_after: config.narrow_after,
         limits: Limits {
             target: config.target,
             max_iterations: config.max_iterations,
@@ -76,18 +79,61 @@ pub fn session_settings(
     })
 }
 
-/// The pricing of the session's model (`configured` is the settings'). A budget needs a
-/// known price.
+/// The pricing of the session's models (`configured` is the settings'): its model, and
+/// the fallback and escalation models when set. A budget needs a known price for each.
 pub fn price_fn(configured: &Pricing, session: &SessionSettings) -> anyhow::Result<PriceFn> {
-    let pricing = pricing_for(configured, &session.model);
-    refuse_unpriced_budget(&pricing, session.limits.budget_usd)?;
-    Ok(Arc::new(move |usage: &Usage| pricing.cost(usage)))
+    let models = models_of(&session.model, session.fallback_model.as_deref(), session.escalate_model.as_deref());
+    let mut prices = Vec::new();
+    for model in models {
+        let pricing = pricing_for(configured, model);
+        refuse_unpriced_budget(&pricing, session.limits.budget_usd)?;
+        prices.push(pricing);
+    }
+    let other = configured.clone();
+    Ok(Arc::new(move |model: &str, usage: &Usage| match prices.iter().find(|p| p.model == model) {
+        Some(pricing) => pricing.cost(usage),
+        None => pricing_for(&other, model).cost(usage),
+    }))
+}
+
+/// The models a session may send to: `model`, then the fallback and escalation models
+/// when set (each once).
+pub fn models_of<'a>(model: &'a str, fallback: Option<&'a str>, escalate: Option<&'a str>) -> Vec<&'a str> {
+    let mut models = vec![model];
+    for other in [fallback, escalate].into_iter().flatten() {
+        if !models.contains(&other) {
+            models.push(other);
+        }
+    }
+    models
+}
+
+/// Before anything is changed: every model the settings name ([`models_of`]) is accepted
+/// by the API ([`check_api`]), and has a known price when a budget is set.
+pub async fn check_models(model: &dyn Model, pricing: &Pricing, config: &SessionConfig) -> anyhow::Result<()> {
+    let models = models_of(&config.model, config.fallback_model.as_deref(), config.escalate_model.as_deref());
+    for name in &models {
+        refuse_unpriced_budget_of(pricing, name, config.budget_usd)?;
+    }
+    for name in models {
+        check_api(model, name).await?;
+    }
+    Ok(())
 }
 
 /// The price of `model`: the configured one's, else the table's (a resumed session keeps
 /// its model, which the settings may no longer name).
 fn pricing_for(configured: &Pricing, model: &str) -> Pricing {
     if configured.model == model { configured.clone() } else { configured.for_other(model) }
+}
+
+/// [`check_api`] for every model a resumed session's settings name (their prices were
+/// checked by [`price_fn`]).
+pub async fn check_resumed_models(model: &dyn Model, settings: &SessionSettings) -> anyhow::Result<()> {
+    for name in models_of(&settings.model, settings.fallback_model.as_deref(), settings.escalate_model.as_deref()) {
+        check_api(model, name).await?;
+    }
+    Ok(())
 }
 
 /// Refuses a budget for a model whose price mmm does not know: it could not keep to it.

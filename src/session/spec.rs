@@ -128,8 +128,7 @@ pub async fn run(
         let dirty = dirty_besides(git, &rt.cwd, &specs)?;
         setup::preflight(git, &dirty, opts.allow_dirty, config.in_place)?;
         if !api_checked {
-            setup::refuse_unpriced_budget_of(pricing, &config.model, config.budget_usd)?;
-            setup::check_api(model.as_ref(), &config.model).await?;
+            setup::check_models(model.as_ref(), pricing, config).await?;
             api_checked = true;
         }
         // Analyzed afresh for each spec: the specs before it may have changed the code.
@@ -206,7 +205,7 @@ async fn resume(
     let price = setup::price_fn(pricing, &record.settings)?;
     let project = setup::analyze(rt.git.root(), &config.secret_files, true).await?;
     let model = (rt.model)()?;
-    setup::check_api(model.as_ref(), &record.settings.model).await?;
+    setup::check_resumed_models(model.as_ref(), &record.settings).await?;
     let session = Session::resume(env(rt, model, config), project, record, price, previous_model)?;
     let ended = one_spec(session, SpecPolicy::new(spec, rel)).await?;
     let exit = match ended.failure {
@@ -395,7 +394,7 @@ impl SpecPolicy {
         let mut tools = session.tools()?;
         let criteria = self.criteria();
         let spec_text = redact(&prompts::spec_text(&self.spec.title, &self.spec.body, &criteria)).into_owned();
-        let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
+        let mut request = MessagesRequest::new(session.model_name(), settings.max_output_tokens);
         request.system = vec![SystemBlock::text(prompts::implement_system(&settings.checks, false))];
         request.tools = tools.definitions().into_iter().map(setup::tool_from_json).collect();
         let context = ProjectContext { summary: &session.project.summary, repo_map: &session.project.repo_map };
@@ -465,7 +464,7 @@ impl SpecPolicy {
         let settings = &session.record.settings;
         let checks_text = redact(&checks::describe(&settings.checks, &change.results)).into_owned();
         let diff = redact(&describe_change(&session.git, &change.changed)?).into_owned();
-        let mut request = MessagesRequest::new(settings.model.clone(), settings.max_output_tokens);
+        let mut request = MessagesRequest::new(session.model_name(), settings.max_output_tokens);
         request.system = vec![SystemBlock::text(prompts::VERIFY_SYSTEM)];
         request.tools = vec![setup::tool_from_json(verdict::submit_verdict_tool())];
         request.tool_choice = Some(ToolChoice::Auto { disable_parallel_tool_use: None });

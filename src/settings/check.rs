@@ -96,6 +96,7 @@ pub fn check(inputs: &Inputs) -> Vec<Layer> {
 }
 
 /// A layer's problems: those found applying it, then those of each model name it set
+/// (`model`, `fallback_model`, `escalate_model`),
 /// (when `anthropic` is the provider and the model is not one of the `priced`).
 fn layer(
     checked: Checked,
@@ -105,7 +106,8 @@ fn layer(
     priced: &[String],
 ) -> Layer {
     let mut problems: Vec<Problem> = problems.into_iter().map(Problem::error).collect();
-    for (_, at, value) in set.iter().filter(|(key, _, _)| key == "model" && anthropic) {
+    let names_a_model = |key: &str| matches!(key, "model" | "fallback_model" | "escalate_model");
+    for (_, at, value) in set.iter().filter(|(key, _, _)| names_a_model(key) && anthropic) {
         if let Value::Str(model) = value
             && !priced.contains(model)
         {

@@ -12,6 +12,12 @@ pub struct SessionConfig {
     /// Whether `model` was given on the command line (`--model`, `-c model=...`): only
     /// then does `--resume` change a session's model.
     pub model_from_flag: bool,
+    /// `fallback_model`: where requests go once the model is overloaded.
+    pub fallback_model: Option<String>,
+    /// `escalate_model`: the editing model of an iteration retrying a failed issue.
+    pub escalate_model: Option<String>,
+    /// `narrow_after`: failed iterations on one issue before the next narrows to it.
+    pub narrow_after: u32,
     pub target: f64,
     pub max_iterations: u32,
     pub budget_usd: Option<f64>,
@@ -45,6 +51,9 @@ impl SessionConfig {
         Self {
             model: settings.str("model").unwrap_or_default().to_string(),
             model_from_flag: matches!(settings.entry("model").source, super::Source::Flag { .. }),
+            fallback_model: settings.str("fallback_model").filter(|m| !m.is_empty()).map(str::to_string),
+            escalate_model: settings.str("escalate_model").filter(|m| !m.is_empty()).map(str::to_string),
+            narrow_after: settings.int("narrow_after").unwrap_or(2).max(1) as u32,
             target: settings.float("target").unwrap_or(8.0),
             max_iterations: int("max_iterations") as u32,
             budget_usd: settings.float("budget_usd"),

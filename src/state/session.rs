@@ -62,6 +62,15 @@ impl SessionStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionSettings {
     pub model: String,
+    /// `fallback_model`: the model requests go to once `model` is overloaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_model: Option<String>,
+    /// `escalate_model`: the editing model of an iteration retrying an issue that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_model: Option<String>,
+    /// `narrow_after`: failed iterations on one issue before the next narrows to it.
+    #[serde(default = "default_narrow_after")]
+    pub narrow_after: u32,
     pub limits: Limits,
     pub fix_rounds: u32,
     pub max_turns: u32,
@@ -73,6 +82,10 @@ pub struct SessionSettings {
     pub pass_env: Vec<String>,
     pub focus: Option<String>,
     pub in_place: bool,
+}
+
+fn default_narrow_after() -> u32 {
+    2
 }
 
 /// One validation command's result, as recorded.
@@ -202,6 +215,9 @@ pub struct SessionRecord {
     /// Set once `mmm undo` has taken the session's work back out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undone: Option<Undo>,
+    /// Changes of model or focus after failures ([`crate::session::retries`]), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub switches: Vec<Switch>,
 }
 
 /// What `mmm undo` did to a session's work, and when.
@@ -433,6 +449,36 @@ pub struct Limits {
     pub max_failures: u32,
 }
 
+/// A change of strategy, as an event and in the record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Switch {
+    /// Requests went from model `from` to model `to`.
+    Model { iteration: u32, from: String, to: String, reason: ModelReason },
+    /// The iteration's focus changed because of earlier failures on `issue`.
+    Focus { iteration: u32, action: FocusAction, issue: Issue, failures: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelReason {
+    /// A request gave up on overload: the session continues on `fallback_model`.
+    Overloaded,
+    /// The iteration retries an issue that failed: it edits with `escalate_model`.
+    Escalated,
+    /// The escalated iteration is over: back to the session's model.
+    EscalationEnded,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FocusAction {
+    /// The iteration works on this one issue, in its file.
+    Narrowed,
+    /// The issue is set aside; the session goes on with the next one.
+    MovedOn,
+}
+
 /// Why a session stopped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -443,6 +489,11 @@ pub enum StopReason {
     },
     NoIssues {
         score: f64,
+    },
+    /// Every issue the review found was set aside after failed attempts (`narrow_after`).
+    SetAside {
+        score: f64,
+        issues: u32,
     },
     IterationLimit {
         iterations: u32,
@@ -488,6 +539,10 @@ impl fmt::Display for StopReason {
                 write!(f, "target reached: score {score:.1} ≥ {target:.1} with the checks passing")
             }
             StopReason::NoIssues { score } => write!(f, "the review found nothing left to fix (score {score:.1})"),
+            StopReason::SetAside { score, issues } => write!(
+                f,
+                "every issue the review found ({issues}) was set aside after failed attempts (score {score:.1})"
+            ),
             StopReason::IterationLimit { iterations } => write!(f, "iteration limit reached ({iterations})"),
             StopReason::Budget { spent_usd, budget_usd } => {
                 write!(f, "budget spent: ${spent_usd:.2} of ${budget_usd:.2}")

@@ -36,6 +36,9 @@ fn config() -> SessionConfig {
     SessionConfig {
         model: "claude-sonnet-5".into(),
         model_from_flag: false,
+        fallback_model: None,
+        escalate_model: None,
+        narrow_after: 2,
         target: 8.0,
         max_iterations: 5,
         budget_usd: None,
