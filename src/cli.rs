@@ -115,6 +115,20 @@ Examples:
     )]
     Spec(SpecCommand),
 
+    /// Check and run workflows: steps in YAML with conditions, retries and templates
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  mmm workflow check tidy                     Check .mmm/workflows/tidy.yml: exit 2 and file:line:col per problem
+  mmm workflow run tidy --input focus=docs    Run it with an input
+  mmm workflow run ci/release.yml --output json
+
+A workflow is YAML: name, description, inputs, and steps, each with exactly one of
+shell, improve, spec, claude or workflow. See docs/workflows.md."
+    )]
+    Workflow(WorkflowCommand),
+
     /// Show the last session and the totals so far
     #[command(after_help = "\
 Examples:
@@ -395,6 +409,79 @@ pub struct SpecNewArgs {
     /// Where to write it (default: specs/ at the repository root)
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Check a workflow file and every workflow it runs; change nothing, send nothing
+    #[command(after_help = "\
+Examples:
+  mmm workflow check tidy                      .mmm/workflows/tidy.yml
+  mmm workflow check path/to/flow.yml
+  mmm workflow check tidy --output json        One JSON object when it is valid
+
+Checked: the schema (unknown keys, types, exactly one kind per step), step ids, every
+condition and template (syntax, and each name it reads: a declared input, a field of an
+earlier step, a field of run), shell commands with a template in them, JSON Schemas,
+spec paths, nested workflows and cycles between them. Exit code 2 with file:line:col
+for each problem.")]
+    Check(WorkflowCheckArgs),
+
+    /// Run a workflow's steps in order: shell commands, improve and spec sessions, claude requests
+    #[command(after_help = "\
+Examples:
+  mmm workflow run tidy                        .mmm/workflows/tidy.yml with its input defaults
+  mmm workflow run tidy --input focus=\"error handling\" --input budget=2
+  mmm workflow run flow.yml --budget-usd 3     One budget for every step of the run
+  mmm workflow run flow.yml --output json      One JSON object per event (docs/events.md)
+
+Improve and spec steps commit to one new branch, mmm/workflow-<name>-<timestamp>
+(--in-place: the current branch). A shell step gets inputs and earlier steps' results
+only as environment variables (MMM_INPUT_<NAME>, MMM_STEP_<ID>_OUTCOME, ..._OUTPUT,
+MMM_FAILED_STEP); nothing is ever spliced into its command.")]
+    Run(WorkflowRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowCheckArgs {
+    /// A workflow file, or the name of one in .mmm/workflows/
+    #[arg(value_name = "NAME|PATH")]
+    pub workflow: String,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowRunArgs {
+    /// A workflow file, or the name of one in .mmm/workflows/
+    #[arg(value_name = "NAME|PATH")]
+    pub workflow: String,
+
+    /// Give an input a value (repeatable); typed as the workflow declares it
+    #[arg(long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+
+    /// The model for steps that do not name one [setting: model]
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Stop spending once the whole run has cost this many US dollars [setting: budget_usd]
+    #[arg(long, value_name = "USD")]
+    pub budget_usd: Option<String>,
+
+    /// Sessions commit to the current branch instead of a new mmm/workflow-... branch [setting: in_place]
+    #[arg(long)]
+    pub in_place: bool,
+}
+
+impl WorkflowRunArgs {
+    /// The flags that are settings, as (key, value, flag) for the settings' flag layer.
+    pub fn setting_flags(&self) -> Vec<(&'static str, String, &'static str)> {
+        let mut flags =
+            set_flags([("model", &self.model, "--model"), ("budget_usd", &self.budget_usd, "--budget-usd")]);
+        if self.in_place {
+            flags.push(("in_place", "true".into(), "--in-place"));
+        }
+        flags
+    }
 }
 
 #[derive(Debug, Args)]

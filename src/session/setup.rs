@@ -86,7 +86,7 @@ pub fn price_fn(configured: &Pricing, session: &SessionSettings) -> anyhow::Resu
 
 /// The price of `model`: the configured one's, else the table's (a resumed session keeps
 /// its model, which the settings may no longer name).
-fn pricing_for(configured: &Pricing, model: &str) -> Pricing {
+pub fn pricing_for(configured: &Pricing, model: &str) -> Pricing {
     if configured.model == model { configured.clone() } else { configured.for_other(model) }
 }
 

@@ -25,3 +25,4 @@ mod rules;
 mod run;
 mod secrets;
 mod undo;
+mod workflow;
