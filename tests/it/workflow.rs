@@ -346,3 +346,31 @@ fn a_nested_workflow_gets_its_inputs_and_a_timeout_kills_a_step() {
     std::thread::sleep(std::time::Duration::from_millis(4500));
     assert!(!p.root.join("slept").exists(), "the timed-out step outlived its timeout");
 }
+
+#[test]
+fn a_spec_step_implements_a_spec_on_the_workflows_branch() {
+    let p = project_with_check(CHECK);
+    p.write(
+        "specs/001-greet.md",
+        "---\nid: 001-greet\n---\n# Greet the world\n\n## Acceptance Criteria\n\n- [ ] Says hello world\n",
+    );
+    p.write(
+        ".mmm/workflows/specs.yml",
+        "name: specs\nsteps:\n  - id: specs\n    spec: specs/\n  - shell: printf '%s' \"$MMM_STEP_SPECS_SUMMARY\" > summary.txt\n",
+    );
+    p.run_git(&["add", "-A"]);
+    p.run_git(&["commit", "-q", "-m", "spec"]);
+    let server = FakeApi::with([
+        replace("toolu_1", "hello", "hello world"),
+        done("Greet the world\n\nThe greeting names the world."),
+        crate::common::script::verdict(&[true]),
+    ]);
+    let out = workflow(&p, Some(&server), &["run", "specs"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(p.read("src/app.txt"), "greeting = hello world\n");
+    assert_eq!(p.read("specs/001-greet.md").lines().last(), Some("- [x] Says hello world"));
+    assert!(p.run_git(&["branch", "--show-current"]).starts_with("mmm/workflow-specs-"));
+    assert_eq!(p.run_git(&["log", "-1", "--format=%s"]), "mmm: implement 001-greet — Greet the world\n");
+    assert_eq!(p.read("summary.txt"), "Greet the world");
+    assert_eq!(session(&p)["kind"], "spec");
+}
