@@ -443,7 +443,7 @@ fn session_config(rt: &Runtime<'_>, state: &RunState) -> Result<SessionConfig, S
     config.in_place = state.sessions_in_place;
     if let Some(left) = budget_left(rt, state) {
         if left <= 0.0 {
-            return Err(format!("the run's budget of ${:.2} is spent", rt.config.budget_usd.unwrap_or(0.0)));
+            return Err(format!("the run's budget of ${} is spent", rt.config.budget_usd.unwrap_or(0.0)));
         }
         config.budget_usd = Some(left);
     }
@@ -629,7 +629,7 @@ async fn claude_step(rt: &Runtime<'_>, state: &mut RunState, step: &Step, claude
         Err(e) => return Tried::failed(format!("the prompt could not be rendered: {e}")),
     };
     if budget_left(rt, state).is_some_and(|left| left <= 0.0) {
-        return Tried::failed(format!("the run's budget of ${:.2} is spent", rt.config.budget_usd.unwrap_or(0.0)));
+        return Tried::failed(format!("the run's budget of ${} is spent", rt.config.budget_usd.unwrap_or(0.0)));
     }
     let name = claude.model.clone().unwrap_or_else(|| rt.config.model.clone());
     let pricing = setup::pricing_for(&rt.pricing, &name);

@@ -374,3 +374,65 @@ fn a_spec_step_implements_a_spec_on_the_workflows_branch() {
     assert_eq!(p.read("summary.txt"), "Greet the world");
     assert_eq!(session(&p)["kind"], "spec");
 }
+
+#[test]
+fn one_budget_covers_the_whole_run() {
+    let p = Project::git();
+    p.write(
+        "flow.yml",
+        "name: budget\nsteps:\n  - id: first\n    claude: {prompt: one, schema: {type: object}}\n  - id: second\n    claude: {prompt: two, schema: {type: object}}\n",
+    );
+    // The first answer costs more than the whole budget; the second step sends nothing.
+    let server = FakeApi::with([Reply::stream(&Msg::new().text("{}"))]);
+    let out = p
+        .mmm()
+        .env("ANTHROPIC_API_KEY", TEST_KEY)
+        .env("ANTHROPIC_BASE_URL", server.url())
+        .args(["workflow", "run", "flow.yml", "--budget-usd", "0.00001", "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(server.requests().len(), 1);
+    let lines = without_times(json_lines(&out));
+    let second = lines.iter().find(|l| l["type"] == "step_finished" && l["step"] == "second").unwrap();
+    assert_eq!(
+        (second["outcome"].as_str(), second["error"].as_str()),
+        (Some("failure"), Some("the run's budget of $0.00001 is spent"))
+    );
+    let first = lines.iter().find(|l| l["type"] == "step_finished" && l["step"] == "first").unwrap();
+    let finished = lines.iter().find(|l| l["type"] == "workflow_finished").unwrap();
+    assert!(first["cost_usd"].as_f64().unwrap() > 0.00001, "{first}");
+    assert_eq!(finished["cost_usd"], first["cost_usd"]);
+}
+
+#[test]
+fn ctrl_c_stops_the_running_step_and_the_run() {
+    let p = Project::git();
+    p.write(
+        "flow.yml",
+        "name: long\nsteps:\n  - id: wait\n    shell: touch started; sleep 30; touch finished\n  - id: next\n    shell: touch next\n",
+    );
+    let started = std::time::Instant::now();
+    let child = crate::common::mmm_std(&p.root, &p.home)
+        .args(["workflow", "run", "flow.yml", "--output", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while !p.root.join("started").exists() {
+        assert!(started.elapsed().as_secs() < 30, "the step never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(started.elapsed().as_secs() < 20);
+    let lines = without_times(json_lines(&out));
+    let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["workflow_started", "step_started", "step_finished", "workflow_finished", "error"]);
+    assert_eq!((lines[2]["step"].as_str(), lines[2]["error"].as_str()), (Some("wait"), Some("interrupted")));
+    assert_eq!(lines[3]["outcome"], "interrupted");
+    assert_eq!(lines[4]["exit_code"], 130);
+    assert!(!p.root.join("next").exists() && !p.root.join("finished").exists());
+}
