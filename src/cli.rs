@@ -120,6 +120,7 @@ Examples:
         subcommand,
         after_help = "\
 Examples:
+  mmm workflow list                           The workflows in .mmm/workflows/
   mmm workflow check tidy                     Check .mmm/workflows/tidy.yml: exit 2 and file:line:col per problem
   mmm workflow run tidy --input focus=docs    Run it with an input
   mmm workflow run ci/release.yml --output json
@@ -426,6 +427,13 @@ earlier step, a field of run), shell commands with a template in them, JSON Sche
 spec paths, nested workflows and cycles between them. Exit code 2 with file:line:col
 for each problem.")]
     Check(WorkflowCheckArgs),
+
+    /// List the workflows in .mmm/workflows/: name, steps, description, and whether each checks
+    #[command(after_help = "\
+Examples:
+  mmm workflow list
+  mmm workflow list --output json      One JSON object per workflow file")]
+    List,
 
     /// Run a workflow's steps in order: shell commands, improve and spec sessions, claude requests
     #[command(after_help = "\

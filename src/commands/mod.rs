@@ -111,6 +111,7 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Specs(args) => specs::list(&ctx, &args),
         Command::Spec(SpecCommand::New(args)) => specs::new(&ctx, &args),
         Command::Workflow(WorkflowCommand::Check(args)) => workflow::check(&ctx, &args),
+        Command::Workflow(WorkflowCommand::List) => workflow::list(&ctx),
         Command::Workflow(WorkflowCommand::Run(args)) => workflow::run(&ctx, &args),
         Command::Status => status::exec(&ctx),
         Command::History(args) => history::exec(&ctx, &args),

@@ -1,5 +1,6 @@
-//! `mmm workflow check` (the file and every workflow it runs, each problem at file:line:col,
-//! exit 2) and `mmm workflow run` (its inputs typed, then the steps on the session engine
+//! `mmm workflow list` (the files in `.mmm/workflows/`, each checked), `mmm workflow check`
+//! (the file and every workflow it runs, each problem at file:line:col, exit 2) and
+//! `mmm workflow run` (its inputs typed, then the steps on the session engine
 //! through `session::workflow`, with Ctrl+C as a cancellation token).
 
 use serde::Serialize;
@@ -53,6 +54,74 @@ pub fn check(ctx: &Ctx<'_>, args: &WorkflowCheckArgs) -> anyhow::Result<()> {
         inputs: workflow.inputs.iter().map(|i| i.name.clone()).collect(),
         workflow: workflow.name,
     })
+}
+
+#[derive(Serialize)]
+struct Listed {
+    r#type: &'static str,
+    /// The name `mmm workflow run` takes: the file's stem.
+    name: String,
+    path: String,
+    /// The workflow's own `name`, when it parses.
+    workflow: Option<String>,
+    description: Option<String>,
+    steps: usize,
+    /// Each problem `mmm workflow check` would report; empty when it checks.
+    problems: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(transparent)]
+struct List(Vec<Listed>);
+
+impl Report for List {
+    fn human(&self, s: &Styles) -> String {
+        if self.0.is_empty() {
+            return format!("No workflows in {}/ yet: see docs/workflows.md for the format.", workflow::WORKFLOW_DIR);
+        }
+        let width = self.0.iter().map(|l| l.name.len()).max().unwrap_or(4).max(4);
+        let mut lines = vec![s.bold(format!("{:width$}  {:5}  DESCRIPTION", "NAME", "STEPS"))];
+        for l in &self.0 {
+            let about = match l.problems.first() {
+                Some(problem) => s.red(format!("{} problem(s), first: {problem}", l.problems.len())),
+                None => l.description.clone().unwrap_or_default(),
+            };
+            lines.push(format!("{:width$}  {:5}  {about}", l.name, l.steps));
+        }
+        lines.join("\n")
+    }
+}
+
+pub fn list(ctx: &Ctx<'_>) -> anyhow::Result<()> {
+    let root = root(ctx);
+    let dir = root.join(workflow::WORKFLOW_DIR);
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", dir.display()))),
+    };
+    files.sort();
+    let mut listed = Vec::new();
+    for file in files {
+        let path = file.strip_prefix(&ctx.cwd).map(Path::to_path_buf).unwrap_or_else(|_| file.clone());
+        let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let parsed = workflow::load_in(&ctx.cwd, &path)?;
+        let checked = check::load(&ctx.cwd, &root, &path)?;
+        let problems = checked.err().unwrap_or_default().iter().map(ToString::to_string).collect();
+        let (workflow, description, steps) = match parsed {
+            Ok(w) => (Some(w.name), w.description, w.steps.len()),
+            Err(_) => (None, None, 0),
+        };
+        let path = path.display().to_string();
+        listed.push(Listed { r#type: "workflow", name, path, workflow, description, steps, problems });
+    }
+    if ctx.printer.is_json() {
+        return listed.iter().try_for_each(|l| ctx.printer.json(l));
+    }
+    ctx.printer.report(&List(listed))
 }
 
 pub fn run(ctx: &Ctx<'_>, args: &WorkflowRunArgs) -> anyhow::Result<()> {

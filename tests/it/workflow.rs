@@ -436,3 +436,34 @@ fn ctrl_c_stops_the_running_step_and_the_run() {
     assert_eq!(lines[4]["exit_code"], 130);
     assert!(!p.root.join("next").exists() && !p.root.join("finished").exists());
 }
+
+#[test]
+fn list_shows_each_workflow_and_its_problems() {
+    let p = Project::git();
+    let out = workflow(&p, None, &["list"]);
+    assert_eq!(
+        (out.status.code(), stdout(&out).as_str()),
+        (Some(0), "No workflows in .mmm/workflows/ yet: see docs/workflows.md for the format.\n")
+    );
+    p.write(".mmm/workflows/basics.yml", BASICS);
+    p.write(".mmm/workflows/typo.yml", "name: typo\nsteps:\n  - shell: 'true'\n    when: inputs.nope\n");
+    let out = workflow(&p, None, &["list", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        json_lines(&out),
+        [
+            json!({"type": "workflow", "name": "basics", "path": ".mmm/workflows/basics.yml", "workflow": "basics",
+                   "description": "Shell steps, a condition, continue_on_error and a retry.", "steps": 5, "problems": []}),
+            json!({"type": "workflow", "name": "typo", "path": ".mmm/workflows/typo.yml", "workflow": "typo",
+                   "description": null, "steps": 1,
+                   "problems": [".mmm/workflows/typo.yml:4:11: the condition reads `inputs.nope`, which is not a declared input"]}),
+        ]
+    );
+    let out = workflow(&p, None, &["list"]);
+    assert_eq!(
+        stdout(&out),
+        "NAME    STEPS  DESCRIPTION\n\
+         basics      5  Shell steps, a condition, continue_on_error and a retry.\n\
+         typo        1  1 problem(s), first: .mmm/workflows/typo.yml:4:11: the condition reads `inputs.nope`, which is not a declared input\n"
+    );
+}
