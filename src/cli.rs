@@ -441,6 +441,8 @@ Examples:
   mmm workflow run tidy                        .mmm/workflows/tidy.yml with its input defaults
   mmm workflow run tidy --input focus=\"error handling\" --input budget=2
   mmm workflow run flow.yml --budget-usd 3     One budget for every step of the run
+  mmm workflow run tidy --dry-run --assume lint=failure
+                                               What each step would do if lint failed; runs nothing
   mmm workflow run flow.yml --output json      One JSON object per event (docs/events.md)
 
 Improve and spec steps commit to one new branch, mmm/workflow-<name>-<timestamp>
@@ -478,6 +480,15 @@ pub struct WorkflowRunArgs {
     /// Sessions commit to the current branch instead of a new mmm/workflow-... branch [setting: in_place]
     #[arg(long)]
     pub in_place: bool,
+
+    /// Run nothing and send nothing: print each step as it would run (its condition with the
+    /// values it read, the command and environment of a shell step, rendered prompts)
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// With --dry-run: assume the step ends as OUTCOME (success or failure; default: success)
+    #[arg(long, value_name = "STEP=OUTCOME", requires = "dry_run")]
+    pub assume: Vec<String>,
 }
 
 impl WorkflowRunArgs {

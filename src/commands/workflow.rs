@@ -15,7 +15,8 @@ use crate::llm::Pricing;
 use crate::printer::{Report, Styles};
 use crate::session::workflow::{self as runner, Runtime};
 use crate::settings::session::SessionConfig;
-use crate::workflow::{self, Workflow, check};
+use crate::workflow::expr::Outcome;
+use crate::workflow::{self, Step, Workflow, check, explain};
 
 /// The repository root, or the working directory outside a repository.
 fn root(ctx: &Ctx<'_>) -> PathBuf {
@@ -139,6 +140,9 @@ pub fn run(ctx: &Ctx<'_>, args: &WorkflowRunArgs) -> anyhow::Result<()> {
     let inputs = runner::inputs_for(&workflow, &given).map_err(|e| {
         CliError::usage(e).with_hint(format!("`mmm workflow check {}` lists the inputs", args.workflow))
     })?;
+    if args.dry_run {
+        return dry_run(ctx, &workflow, inputs, &args.assume);
+    }
     let config = SessionConfig::resolve(&ctx.settings);
     let pricing = Pricing::from_settings(&ctx.settings)?;
     let make_model = || model(ctx);
@@ -146,4 +150,79 @@ pub fn run(ctx: &Ctx<'_>, args: &WorkflowRunArgs) -> anyhow::Result<()> {
         let rt = Runtime { base: super::run::runtime(ctx, &git, &make_model), config, pricing };
         runner::run(&rt, &workflow, inputs).await
     })?
+}
+
+/// `--dry-run`: every step as the run would take it, with the outcomes `--assume` gives.
+fn dry_run(
+    ctx: &Ctx<'_>,
+    workflow: &Workflow,
+    inputs: std::collections::BTreeMap<String, workflow::InputValue>,
+    assume: &[String],
+) -> anyhow::Result<()> {
+    let mut assumed = std::collections::BTreeMap::new();
+    for pair in assume {
+        let outcome = match pair.split_once('=') {
+            Some((step, "success")) => Some((step, Outcome::Success)),
+            Some((step, "failure")) => Some((step, Outcome::Failure)),
+            _ => None,
+        };
+        let Some((step, outcome)) = outcome else {
+            return Err(CliError::usage(format!("`--assume {pair}` is not STEP=success or STEP=failure"))
+                .with_hint("e.g. --assume lint=failure")
+                .into());
+        };
+        if !workflow.steps.iter().any(|s| s.label() == step) {
+            return Err(CliError::usage(format!("`--assume {pair}`: the workflow has no step `{step}`"))
+                .with_hint(format!(
+                    "its steps: {}",
+                    workflow.steps.iter().map(Step::label).collect::<Vec<_>>().join(", ")
+                ))
+                .into());
+        }
+        assumed.insert(step.to_string(), outcome);
+    }
+    let explained = explain::explain(workflow, inputs, &assumed);
+    if ctx.printer.is_json() {
+        return explained.iter().try_for_each(|e| ctx.printer.json(e));
+    }
+    ctx.printer.report(&Explanation { workflow: workflow.name.clone(), steps: explained })
+}
+
+#[derive(Serialize)]
+struct Explanation {
+    workflow: String,
+    steps: Vec<explain::Explained>,
+}
+
+impl Report for Explanation {
+    fn human(&self, s: &Styles) -> String {
+        let mut lines =
+            vec![format!("{} workflow {}: nothing runs, nothing is sent", s.bold("Dry run:"), self.workflow)];
+        for e in &self.steps {
+            let reads: Vec<String> = e.reads.iter().map(|(name, value)| format!("{name} = {value}")).collect();
+            let reads = if reads.is_empty() { String::new() } else { format!(" ({})", reads.join(", ")) };
+            let verdict = if e.runs { s.green("runs") } else { s.dim("skipped") };
+            let assumed = match (e.runs, e.assumed) {
+                (true, Outcome::Failure) => s.yellow(" — assumed to fail"),
+                _ => String::new(),
+            };
+            lines.push(format!("{} {}  {}: `{}` is {}{reads}{assumed}", verdict, e.step, e.kind, e.condition, e.runs));
+            if let Some(command) = &e.command {
+                lines.push(format!("    command: {command}"));
+            }
+            for (name, value) in e.env.iter().flatten() {
+                lines.push(format!("    env {name}={}", value.lines().next().unwrap_or_default()));
+            }
+            for (name, value) in e.rendered.iter().flatten() {
+                lines.push(format!("    {name}: {value}"));
+            }
+            if let Some(target) = &e.target {
+                lines.push(format!("    {}: {target}", if e.kind == "spec" { "spec" } else { "workflow" }));
+            }
+            if let Some(error) = &e.error {
+                lines.push(format!("    {} {error}", s.red("error:")));
+            }
+        }
+        lines.join("\n")
+    }
 }

@@ -9,6 +9,7 @@
 //! on the session engine and through `exec`.
 
 pub mod check;
+pub mod explain;
 pub mod expr;
 
 use std::collections::BTreeMap;

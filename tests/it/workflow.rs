@@ -467,3 +467,42 @@ fn list_shows_each_workflow_and_its_problems() {
          typo        1  1 problem(s), first: .mmm/workflows/typo.yml:4:11: the condition reads `inputs.nope`, which is not a declared input\n"
     );
 }
+
+#[test]
+fn a_dry_run_explains_each_step_and_runs_and_sends_nothing() {
+    let p = Project::git();
+    p.write(
+        ".mmm/workflows/tidy.yml",
+        "name: tidy\ninputs:\n  focus: {type: string, default: errors}\nsteps:\n  - id: lint\n    shell: touch linted\n    continue_on_error: true\n  - id: fix\n    when: steps.lint.outcome == \"failure\"\n    improve: {focus: \"make lint clean, then {{ inputs.focus }}\"}\n  - id: notes\n    claude: {prompt: \"Notes on {{ inputs.focus }} after {{ steps.fix.outcome }}\", schema: {type: object}}\n",
+    );
+    p.run_git(&["add", "-A"]);
+    p.run_git(&["commit", "-q", "-m", "workflow"]);
+    let server = FakeApi::start();
+    let out =
+        workflow(&p, Some(&server), &["run", "tidy", "--dry-run", "--assume", "lint=failure", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!((server.requests().len(), server.model_checks().len()), (0, 0), "a dry run sends nothing");
+    assert!(!p.root.join("linted").exists());
+    assert_eq!(p.run_git(&["branch", "--show-current"]), "main\n");
+    assert_eq!(p.run_git(&["status", "--porcelain"]), "");
+    assert_eq!(
+        json_lines(&out),
+        [
+            json!({"type": "explain_step", "workflow": "tidy", "step": "lint", "kind": "shell",
+                   "condition": "not run.failed", "reads": {"run.failed": false}, "runs": true, "assumed": "failure",
+                   "command": "touch linted", "env": {"MMM_INPUT_FOCUS": "errors", "MMM_RUN_FAILED": "false"}}),
+            json!({"type": "explain_step", "workflow": "tidy", "step": "fix", "kind": "improve",
+                   "condition": "steps.lint.outcome == \"failure\"", "reads": {"steps.lint.outcome": "failure"},
+                   "runs": true, "assumed": "success", "rendered": {"focus": "make lint clean, then errors"}}),
+            json!({"type": "explain_step", "workflow": "tidy", "step": "notes", "kind": "claude",
+                   "condition": "not run.failed", "reads": {"run.failed": false}, "runs": true, "assumed": "success",
+                   "rendered": {"prompt": "Notes on errors after success"}}),
+        ]
+    );
+    let out = workflow(&p, None, &["run", "tidy", "--dry-run", "--assume", "nope=failure"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: `--assume nope=failure`: the workflow has no step `nope`\nhint: its steps: lint, fix, notes\n"
+    );
+}
