@@ -120,6 +120,7 @@ Examples:
         subcommand,
         after_help = "\
 Examples:
+  mmm workflow new tidy --from tidy           Write .mmm/workflows/tidy.yml from a template to edit
   mmm workflow list                           The workflows in .mmm/workflows/
   mmm workflow check tidy                     Check .mmm/workflows/tidy.yml: exit 2 and file:line:col per problem
   mmm workflow run tidy --input focus=docs    Run it with an input
@@ -428,12 +429,22 @@ spec paths, nested workflows and cycles between them. Exit code 2 with file:line
 for each problem.")]
     Check(WorkflowCheckArgs),
 
-    /// List the workflows in .mmm/workflows/: name, steps, description, and whether each checks
+    /// List the workflows in .mmm/workflows/ (name, steps, description, problems), or the templates
     #[command(after_help = "\
 Examples:
   mmm workflow list
+  mmm workflow list --templates        The workflows mmm ships, for `mmm workflow new NAME --from TEMPLATE`
   mmm workflow list --output json      One JSON object per workflow file")]
-    List,
+    List(WorkflowListArgs),
+
+    /// Write .mmm/workflows/NAME.yml from a template to edit
+    #[command(after_help = "\
+Examples:
+  mmm workflow new tidy --from tidy            The lint-then-improve workflow, to edit
+  mmm workflow new cover --from test-coverage
+  mmm workflow new mine                        A small workflow of each kind of step (the `blank` template)
+  mmm workflow list --templates                Every template with what it does")]
+    New(WorkflowNewArgs),
 
     /// Run a workflow's steps in order: shell commands, improve and spec sessions, claude requests
     #[command(after_help = "\
@@ -450,6 +461,23 @@ Improve and spec steps commit to one new branch, mmm/workflow-<name>-<timestamp>
 only as environment variables (MMM_INPUT_<NAME>, MMM_STEP_<ID>_OUTCOME, ..._OUTPUT,
 MMM_FAILED_STEP); nothing is ever spliced into its command.")]
     Run(WorkflowRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowListArgs {
+    /// List the templates mmm ships instead
+    #[arg(long)]
+    pub templates: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowNewArgs {
+    /// The workflow's name: the file is .mmm/workflows/NAME.yml
+    pub name: String,
+
+    /// The template to start from (`mmm workflow list --templates`)
+    #[arg(long, value_name = "TEMPLATE", default_value = "blank")]
+    pub from: String,
 }
 
 #[derive(Debug, Args)]

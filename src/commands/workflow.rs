@@ -1,4 +1,5 @@
-//! `mmm workflow list` (the files in `.mmm/workflows/`, each checked), `mmm workflow check`
+//! `mmm workflow list` (the files in `.mmm/workflows/`, each checked, or the templates),
+//! `mmm workflow new` (a template written into `.mmm/workflows/`), `mmm workflow check`
 //! (the file and every workflow it runs, each problem at file:line:col, exit 2) and
 //! `mmm workflow run` (its inputs typed, then the steps on the session engine
 //! through `session::workflow`, with Ctrl+C as a cancellation token).
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::Ctx;
 use super::improve::model;
-use crate::cli::{WorkflowCheckArgs, WorkflowRunArgs};
+use crate::cli::{WorkflowCheckArgs, WorkflowListArgs, WorkflowNewArgs, WorkflowRunArgs};
 use crate::error::CliError;
 use crate::git::Git;
 use crate::llm::Pricing;
@@ -93,7 +94,39 @@ impl Report for List {
     }
 }
 
-pub fn list(ctx: &Ctx<'_>) -> anyhow::Result<()> {
+#[derive(Serialize)]
+struct TemplateLine {
+    r#type: &'static str,
+    name: &'static str,
+    description: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(transparent)]
+struct TemplateList(Vec<TemplateLine>);
+
+impl Report for TemplateList {
+    fn human(&self, s: &Styles) -> String {
+        let width = self.0.iter().map(|t| t.name.len()).max().unwrap_or(8).max(8);
+        let mut lines = vec![s.bold(format!("{:width$}  DESCRIPTION", "TEMPLATE"))];
+        lines.extend(self.0.iter().map(|t| format!("{:width$}  {}", t.name, t.description)));
+        lines.push(String::new());
+        lines.push("Write one to edit with `mmm workflow new NAME --from TEMPLATE`.".into());
+        lines.join("\n")
+    }
+}
+
+pub fn list(ctx: &Ctx<'_>, args: &WorkflowListArgs) -> anyhow::Result<()> {
+    if args.templates {
+        let lines: Vec<TemplateLine> = workflow::templates::TEMPLATES
+            .iter()
+            .map(|t| TemplateLine { r#type: "workflow_template", name: t.name, description: t.description() })
+            .collect();
+        if ctx.printer.is_json() {
+            return lines.iter().try_for_each(|l| ctx.printer.json(l));
+        }
+        return ctx.printer.report(&TemplateList(lines));
+    }
     let root = root(ctx);
     let dir = root.join(workflow::WORKFLOW_DIR);
     let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
@@ -123,6 +156,42 @@ pub fn list(ctx: &Ctx<'_>) -> anyhow::Result<()> {
         return listed.iter().try_for_each(|l| ctx.printer.json(l));
     }
     ctx.printer.report(&List(listed))
+}
+
+pub fn new(ctx: &Ctx<'_>, args: &WorkflowNewArgs) -> anyhow::Result<()> {
+    let Some(template) = workflow::templates::find(&args.from) else {
+        let names: Vec<&str> = workflow::templates::TEMPLATES.iter().map(|t| t.name).collect();
+        return Err(CliError::usage(format!("no template `{}`", args.from))
+            .with_hint(format!(
+                "the templates: {} (`mmm workflow list --templates` says what each does)",
+                names.join(", ")
+            ))
+            .into());
+    };
+    if !workflow::check::is_name(&args.name) {
+        return Err(CliError::usage(format!("`{}` is not a workflow name", args.name))
+            .with_hint("use letters, digits, `-` and `_`, starting with a letter")
+            .into());
+    }
+    let root = root(ctx);
+    let file = root.join(workflow::WORKFLOW_DIR).join(format!("{}.yml", args.name));
+    let shown = file.strip_prefix(&ctx.cwd).unwrap_or(&file).display().to_string();
+    if file.exists() {
+        return Err(CliError::usage(format!("{shown} exists already"))
+            .with_hint("edit it, or choose another name")
+            .into());
+    }
+    std::fs::create_dir_all(root.join(workflow::WORKFLOW_DIR))?;
+    crate::state::write_atomic(&file, template.named(&args.name).as_bytes())?;
+    if ctx.printer.is_json() {
+        return ctx
+            .printer
+            .json(&serde_json::json!({"type": "workflow_created", "path": shown, "template": template.name}));
+    }
+    ctx.printer.line(format!(
+        "Wrote {shown} from the template `{}`: edit it, then `mmm workflow check {}` and `mmm workflow run {} --dry-run`",
+        template.name, args.name, args.name
+    ))
 }
 
 pub fn run(ctx: &Ctx<'_>, args: &WorkflowRunArgs) -> anyhow::Result<()> {

@@ -299,7 +299,8 @@ fn point(text: &str, at: Loc, source: &str, offset: usize) -> Loc {
     Loc { line: at.line, column: at.column + shift + before.chars().count() as u32 }
 }
 
-fn is_name(name: &str) -> bool {
+/// A step id, input or workflow name: letters, digits, `-` and `_`, from a letter.
+pub fn is_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }

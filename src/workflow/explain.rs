@@ -3,7 +3,8 @@
 //! each step that would run shows its command and the environment it would get, or its
 //! rendered prompt, focus, spec path or nested inputs. A step that would run is assumed to
 //! succeed unless `--assume STEP=failure` says otherwise; what it would expose besides its
-//! outcome cannot be known before it runs, so those fields are none (and read as `none`).
+//! outcome cannot be known before it runs, so those fields are none (a template shows
+//! `none`, and nothing for what is inside one).
 
 use std::collections::BTreeMap;
 
@@ -97,7 +98,7 @@ pub fn explain(
 /// What the step would be given: its command and environment, or its rendered templates.
 fn describe(step: &super::Step, ctx: &Context, explained: &mut Explained) {
     let mut rendered = BTreeMap::new();
-    let mut render = |name: &str, source: &str| match expr::render(source, ctx) {
+    let mut render = |name: &str, source: &str| match expr::render_unknowns_empty(source, ctx) {
         Ok(text) => {
             rendered.insert(name.to_string(), text);
         }
@@ -107,7 +108,7 @@ fn describe(step: &super::Step, ctx: &Context, explained: &mut Explained) {
         StepKind::Shell(command) => {
             let mut env: BTreeMap<String, String> = expr::shell_env(ctx).into_iter().collect();
             for (name, value) in &step.env {
-                match expr::render(&value.value, ctx) {
+                match expr::render_unknowns_empty(&value.value, ctx) {
                     Ok(text) => {
                         env.insert(name.clone(), text);
                     }

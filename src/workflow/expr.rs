@@ -203,6 +203,18 @@ pub fn render(source: &str, ctx: &Context) -> Result<String, String> {
     environment().render_str(source, Value::from(minijinja::value::Serde(ctx))).map_err(|e| e.to_string())
 }
 
+/// A template rendered for a dry run, where the steps before have not produced their
+/// values: what is inside a value that is none renders as nothing instead of failing.
+pub fn render_unknowns_empty(source: &str, ctx: &Context) -> Result<String, String> {
+    static LENIENT: OnceLock<Environment<'static>> = OnceLock::new();
+    let env = LENIENT.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        env
+    });
+    env.render_str(source, Value::from(minijinja::value::Serde(ctx))).map_err(|e| e.to_string())
+}
+
 /// `MMM_<PREFIX>_<NAME>`: the name upper-cased, every other character than a letter or
 /// digit made `_` (`fix-lint` → `FIX_LINT`).
 pub fn env_name(prefix: &str, name: &str) -> String {

@@ -11,6 +11,7 @@
 pub mod check;
 pub mod explain;
 pub mod expr;
+pub mod templates;
 
 use std::collections::BTreeMap;
 use std::fmt;

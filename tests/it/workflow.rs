@@ -506,3 +506,59 @@ fn a_dry_run_explains_each_step_and_runs_and_sends_nothing() {
         "error: `--assume nope=failure`: the workflow has no step `nope`\nhint: its steps: lint, fix, notes\n"
     );
 }
+
+#[test]
+fn new_writes_a_template_to_edit_that_checks() {
+    let p = Project::git();
+    let out = workflow(&p, None, &["list", "--templates", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let names: Vec<String> = json_lines(&out).iter().map(|l| l["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "add-docs",
+            "blank",
+            "changelog-entry",
+            "error-handling",
+            "fix-build",
+            "lint-clean",
+            "pending-specs",
+            "perf-pass",
+            "security-review",
+            "stricter-types",
+            "test-coverage",
+            "tidy"
+        ]
+    );
+    let out = workflow(&p, None, &["new", "lint", "--from", "lint-clean", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        json_lines(&out),
+        [json!({"type": "workflow_created", "path": ".mmm/workflows/lint.yml", "template": "lint-clean"})]
+    );
+    assert!(p.read(".mmm/workflows/lint.yml").starts_with("name: lint\ndescription: Run the linter you name"));
+    let out = workflow(&p, None, &["check", "lint"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "✓ .mmm/workflows/lint.yml: workflow `lint`, 3 step(s); inputs: lint\n");
+    // The workflow runs: its linter passes here, so the fix is skipped.
+    let out = workflow(&p, None, &["run", "lint", "--input", "lint=true", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let outcomes: Vec<(String, String)> = json_lines(&out)
+        .iter()
+        .filter(|l| l["type"] == "step_finished")
+        .map(|l| (l["step"].as_str().unwrap().to_string(), l["outcome"].as_str().unwrap().to_string()))
+        .collect();
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(outcomes, [pair("lint", "success"), pair("fix", "skipped"), pair("recheck", "skipped")]);
+
+    let out = workflow(&p, None, &["new", "lint"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out), "error: .mmm/workflows/lint.yml exists already\nhint: edit it, or choose another name\n");
+    let out = workflow(&p, None, &["new", "x", "--from", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("error: no template `nope`\nhint: the templates: add-docs, blank,"),
+        "{}",
+        stderr(&out)
+    );
+}
