@@ -115,6 +115,22 @@ Examples:
     )]
     Spec(SpecCommand),
 
+    /// Check and run workflows: steps in YAML with conditions, retries and templates
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  mmm workflow new tidy --from tidy           Write .mmm/workflows/tidy.yml from a template to edit
+  mmm workflow list                           The workflows in .mmm/workflows/
+  mmm workflow check tidy                     Check .mmm/workflows/tidy.yml: exit 2 and file:line:col per problem
+  mmm workflow run tidy --input focus=docs    Run it with an input
+  mmm workflow run ci/release.yml --output json
+
+A workflow is YAML: name, description, inputs, and steps, each with exactly one of
+shell, improve, spec, claude or workflow. See docs/workflows.md."
+    )]
+    Workflow(WorkflowCommand),
+
     /// Show the last session and the totals so far
     #[command(after_help = "\
 Examples:
@@ -395,6 +411,124 @@ pub struct SpecNewArgs {
     /// Where to write it (default: specs/ at the repository root)
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Check a workflow file and every workflow it runs; change nothing, send nothing
+    #[command(after_help = "\
+Examples:
+  mmm workflow check tidy                      .mmm/workflows/tidy.yml
+  mmm workflow check path/to/flow.yml
+  mmm workflow check tidy --output json        One JSON object when it is valid
+
+Checked: the schema (unknown keys, types, exactly one kind per step), step ids, every
+condition and template (syntax, and each name it reads: a declared input, a field of an
+earlier step, a field of run), shell commands with a template in them, JSON Schemas,
+spec paths, nested workflows and cycles between them. Exit code 2 with file:line:col
+for each problem.")]
+    Check(WorkflowCheckArgs),
+
+    /// List the workflows in .mmm/workflows/ (name, steps, description, problems), or the templates
+    #[command(after_help = "\
+Examples:
+  mmm workflow list
+  mmm workflow list --templates        The workflows mmm ships, for `mmm workflow new NAME --from TEMPLATE`
+  mmm workflow list --output json      One JSON object per workflow file")]
+    List(WorkflowListArgs),
+
+    /// Write .mmm/workflows/NAME.yml from a template to edit
+    #[command(after_help = "\
+Examples:
+  mmm workflow new tidy --from tidy            The lint-then-improve workflow, to edit
+  mmm workflow new cover --from test-coverage
+  mmm workflow new mine                        A small workflow of each kind of step (the `blank` template)
+  mmm workflow list --templates                Every template with what it does")]
+    New(WorkflowNewArgs),
+
+    /// Run a workflow's steps in order: shell commands, improve and spec sessions, claude requests
+    #[command(after_help = "\
+Examples:
+  mmm workflow run tidy                        .mmm/workflows/tidy.yml with its input defaults
+  mmm workflow run tidy --input focus=\"error handling\" --input budget=2
+  mmm workflow run flow.yml --budget-usd 3     One budget for every step of the run
+  mmm workflow run tidy --dry-run --assume lint=failure
+                                               What each step would do if lint failed; runs nothing
+  mmm workflow run flow.yml --output json      One JSON object per event (docs/events.md)
+
+Improve and spec steps commit to one new branch, mmm/workflow-<name>-<timestamp>
+(--in-place: the current branch). A shell step gets inputs and earlier steps' results
+only as environment variables (MMM_INPUT_<NAME>, MMM_STEP_<ID>_OUTCOME, ..._OUTPUT,
+MMM_FAILED_STEP); nothing is ever spliced into its command.")]
+    Run(WorkflowRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowListArgs {
+    /// List the templates mmm ships instead
+    #[arg(long)]
+    pub templates: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowNewArgs {
+    /// The workflow's name: the file is .mmm/workflows/NAME.yml
+    pub name: String,
+
+    /// The template to start from (`mmm workflow list --templates`)
+    #[arg(long, value_name = "TEMPLATE", default_value = "blank")]
+    pub from: String,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowCheckArgs {
+    /// A workflow file, or the name of one in .mmm/workflows/
+    #[arg(value_name = "NAME|PATH")]
+    pub workflow: String,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowRunArgs {
+    /// A workflow file, or the name of one in .mmm/workflows/
+    #[arg(value_name = "NAME|PATH")]
+    pub workflow: String,
+
+    /// Give an input a value (repeatable); typed as the workflow declares it
+    #[arg(long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+
+    /// The model for steps that do not name one [setting: model]
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Stop spending once the whole run has cost this many US dollars [setting: budget_usd]
+    #[arg(long, value_name = "USD")]
+    pub budget_usd: Option<String>,
+
+    /// Sessions commit to the current branch instead of a new mmm/workflow-... branch [setting: in_place]
+    #[arg(long)]
+    pub in_place: bool,
+
+    /// Run nothing and send nothing: print each step as it would run (its condition with the
+    /// values it read, the command and environment of a shell step, rendered prompts)
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// With --dry-run: assume the step ends as OUTCOME (success or failure; default: success)
+    #[arg(long, value_name = "STEP=OUTCOME", requires = "dry_run")]
+    pub assume: Vec<String>,
+}
+
+impl WorkflowRunArgs {
+    /// The flags that are settings, as (key, value, flag) for the settings' flag layer.
+    pub fn setting_flags(&self) -> Vec<(&'static str, String, &'static str)> {
+        let mut flags =
+            set_flags([("model", &self.model, "--model"), ("budget_usd", &self.budget_usd, "--budget-usd")]);
+        if self.in_place {
+            flags.push(("in_place", "true".into(), "--in-place"));
+        }
+        flags
+    }
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,4 @@
-//! Running the project's validation commands: build, lint, test.
+//! Running the project's validation commands (build, lint, test) and workflows' shell steps.
 //!
 //! Validation is mmm's word, not the model's: success means the project's own commands
 //! passed when mmm ran them. The commands come only from the user's configuration or the
@@ -100,8 +100,23 @@ impl CommandResult {
 /// directory) is an error; a command that fails or times out is a [`CommandResult`] saying
 /// so.
 pub async fn run(command: &str, dir: &Path, timeout: Duration, pass_env: &[String]) -> anyhow::Result<CommandResult> {
+    run_with_env(command, dir, timeout, pass_env, &[]).await
+}
+
+/// [`run`] with variables `env` added to the command's environment (a workflow's shell
+/// step reads its inputs and earlier steps' results there: values are passed as data, never
+/// spliced into the command). They are set after mmm's credentials are removed, so a
+/// workflow that names one on purpose passes it.
+pub async fn run_with_env(
+    command: &str,
+    dir: &Path,
+    timeout: Duration,
+    pass_env: &[String],
+    env: &[(String, String)],
+) -> anyhow::Result<CommandResult> {
     let mut cmd = shell(command);
     without_credentials(cmd.as_std_mut(), pass_env);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     #[cfg(unix)]
     cmd.process_group(0);

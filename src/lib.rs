@@ -25,5 +25,6 @@ pub mod settings;
 pub mod spec;
 pub mod state;
 pub mod tools;
+pub mod workflow;
 
 pub use error::{CliError, Exit};

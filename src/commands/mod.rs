@@ -17,13 +17,14 @@ mod specs;
 mod status;
 mod undo;
 mod watch;
+mod workflow;
 
 use std::future::Future;
 use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cli::{Cli, Command, ConfigCommand, SpecCommand};
+use crate::cli::{Cli, Command, ConfigCommand, SpecCommand, WorkflowCommand};
 use crate::printer::Printer;
 use crate::settings::{FlagValue, Inputs, Settings};
 
@@ -54,6 +55,7 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     let setting_flags = match &cli.command {
         Command::Improve(args) => args.setting_flags(),
         Command::Run(args) => args.session.setting_flags(),
+        Command::Workflow(WorkflowCommand::Run(args)) => args.setting_flags(),
         _ => Vec::new(),
     };
     flags.extend(setting_flags.into_iter().map(|(key, text, flag)| FlagValue {
@@ -84,7 +86,12 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     // command that reads it.
     let reads_state = matches!(
         cli.command,
-        Command::Improve(_) | Command::Run(_) | Command::Specs(_) | Command::Status | Command::History(_)
+        Command::Improve(_)
+            | Command::Run(_)
+            | Command::Workflow(WorkflowCommand::Run(_))
+            | Command::Specs(_)
+            | Command::Status
+            | Command::History(_)
     );
     if let Some(root) = settings.repo_root.as_deref().filter(|_| reads_state) {
         let state_file = crate::state::Layout::new(root).state_file();
@@ -103,6 +110,10 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Run(args) => run::exec(&ctx, &args),
         Command::Specs(args) => specs::list(&ctx, &args),
         Command::Spec(SpecCommand::New(args)) => specs::new(&ctx, &args),
+        Command::Workflow(WorkflowCommand::Check(args)) => workflow::check(&ctx, &args),
+        Command::Workflow(WorkflowCommand::List(args)) => workflow::list(&ctx, &args),
+        Command::Workflow(WorkflowCommand::New(args)) => workflow::new(&ctx, &args),
+        Command::Workflow(WorkflowCommand::Run(args)) => workflow::run(&ctx, &args),
         Command::Status => status::exec(&ctx),
         Command::History(args) => history::exec(&ctx, &args),
         Command::Diff(args) => diff::exec(&ctx, &args),

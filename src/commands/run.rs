@@ -31,15 +31,7 @@ pub fn exec(ctx: &Ctx<'_>, args: &RunArgs) -> anyhow::Result<()> {
     let pricing = Pricing::from_settings(&ctx.settings)?;
     let make_model = || model(ctx);
     let outcome = super::block_on(async {
-        let cancel = CancellationToken::new();
-        tokio::spawn(watch_interrupts(cancel.clone(), ctx.printer.clone()));
-        let rt = Runtime {
-            cwd: ctx.cwd.clone(),
-            git: git.clone(),
-            observer: Arc::new(Terminal::new(ctx.printer.clone(), ctx.verbose > 0)),
-            cancel,
-            model: &make_model,
-        };
+        let rt = runtime(ctx, &git, &make_model);
         spec::run(&rt, &config, &pricing, &opts).await
     })??;
     if !outcome.sessions.is_empty() {
@@ -53,4 +45,23 @@ pub fn exec(ctx: &Ctx<'_>, args: &RunArgs) -> anyhow::Result<()> {
         crate::ci::publish::publish(ctx.printer, &git, &records, "mmm run", &args.results, &env)?;
     }
     outcome.exit
+}
+
+/// What sessions run with from a command: its directory, the work tree, the terminal as
+/// observer, Ctrl+C as the cancellation token (watched from now on), and the model. Inside
+/// the async runtime.
+pub fn runtime<'a>(
+    ctx: &Ctx<'_>,
+    git: &Git,
+    model: &'a (dyn Fn() -> anyhow::Result<Arc<dyn crate::llm::Model>> + Sync),
+) -> Runtime<'a> {
+    let cancel = CancellationToken::new();
+    tokio::spawn(watch_interrupts(cancel.clone(), ctx.printer.clone()));
+    Runtime {
+        cwd: ctx.cwd.clone(),
+        git: git.clone(),
+        observer: Arc::new(Terminal::new(ctx.printer.clone(), ctx.verbose > 0)),
+        cancel,
+        model,
+    }
 }

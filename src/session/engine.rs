@@ -1290,7 +1290,7 @@ pub async fn drive<P: Policy>(mut session: Session, mut policy: P) -> anyhow::Re
 
 /// `base`, or `base-2`, `base-3`, ... when a branch of that name exists (two sessions
 /// started in the same second). Existing branches are never reused.
-fn free_branch_name(git: &Git, base: &str) -> anyhow::Result<String> {
+pub fn free_branch_name(git: &Git, base: &str) -> anyhow::Result<String> {
     let exists = |name: &str| git.run(&["rev-parse", "--verify", "--quiet", &format!("refs/heads/{name}")]).is_ok();
     let mut name = base.to_string();
     let mut n = 1;

@@ -174,6 +174,75 @@ pub enum Event {
         cost_usd: Option<f64>,
         requests: u32,
     },
+    /// `mmm workflow run` began a workflow (a nested one too): its steps' labels, and the
+    /// branch its sessions commit to (when it runs any).
+    WorkflowStarted {
+        workflow: String,
+        path: String,
+        steps: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        branch: Option<String>,
+    },
+    /// A step's try `attempt` began.
+    StepStarted {
+        workflow: String,
+        step: String,
+        kind: String,
+        attempt: u32,
+    },
+    /// Try `attempt` of `attempts` failed; the step is tried again after `wait_ms`.
+    StepRetry {
+        workflow: String,
+        step: String,
+        attempt: u32,
+        attempts: u32,
+        wait_ms: u64,
+        error: String,
+    },
+    /// A step ended (`success`, `failure`) or was skipped because its condition was false.
+    StepFinished {
+        workflow: String,
+        step: String,
+        kind: String,
+        outcome: crate::workflow::expr::Outcome,
+        /// The condition that was evaluated (`not run.failed` when the step has none).
+        condition: String,
+        /// Tries made (0 when skipped).
+        attempts: u32,
+        duration_ms: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        cost_usd: Option<f64>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        commits: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// A failure that `continue_on_error` let the run go on past.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        continued: bool,
+    },
+    /// A workflow ended: how, the step that failed it, counts and what it spent.
+    WorkflowFinished {
+        workflow: String,
+        outcome: WorkflowOutcome,
+        failed_step: Option<String>,
+        succeeded: u32,
+        failed: u32,
+        skipped: u32,
+        cost_usd: Option<f64>,
+        elapsed_ms: u64,
+    },
+}
+
+/// How a workflow run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowOutcome {
+    Success,
+    Failure,
+    Interrupted,
 }
 
 /// What a crash recovery did with a cut-off iteration.
@@ -358,7 +427,100 @@ impl Event {
                 }
                 Some(line)
             }
+            Event::WorkflowStarted { workflow, steps, branch, .. } => Some(format!(
+                "{} {} ({} step(s)){}",
+                s.bold("Workflow"),
+                s.cyan(workflow),
+                steps.len(),
+                branch.as_ref().map(|b| format!(" on branch {}", s.cyan(b))).unwrap_or_default()
+            )),
+            Event::StepStarted { .. } => None,
+            Event::StepRetry { step, attempt, attempts, wait_ms, error, .. } => Some(format!(
+                "   {}",
+                s.yellow(format!(
+                    "{step} failed (try {attempt} of {attempts}): {}; trying again in {}",
+                    truncate(error, 90),
+                    wait(*wait_ms)
+                ))
+            )),
+            Event::StepFinished { .. } => Some(step_line(self, s)),
+            Event::WorkflowFinished {
+                workflow,
+                outcome,
+                failed_step,
+                succeeded,
+                failed,
+                skipped,
+                cost_usd,
+                elapsed_ms,
+            } => {
+                let how = match (outcome, failed_step) {
+                    (WorkflowOutcome::Success, _) => s.green("succeeded"),
+                    (WorkflowOutcome::Interrupted, _) => s.yellow("was interrupted"),
+                    (WorkflowOutcome::Failure, Some(step)) => s.red(format!("failed at step {step}")),
+                    (WorkflowOutcome::Failure, None) => s.red("failed"),
+                };
+                Some(format!(
+                    "Workflow {workflow} {how}: {succeeded} succeeded, {failed} failed, {skipped} skipped · {} · {}",
+                    cost(*cost_usd),
+                    seconds(*elapsed_ms)
+                ))
+            }
         }
+    }
+}
+
+/// One step: `✓ lint  shell  0.3s  $0.00  summary`, `✗ fix  improve  12.0s  error`,
+/// `- report  skipped: \`run.failed\` is false`.
+fn step_line(event: &Event, s: &Styles) -> String {
+    let Event::StepFinished {
+        step,
+        kind,
+        outcome,
+        condition,
+        attempts,
+        duration_ms,
+        exit_code,
+        cost_usd,
+        summary,
+        error,
+        continued,
+        ..
+    } = event
+    else {
+        return String::new();
+    };
+    use crate::workflow::expr::Outcome;
+    if *outcome == Outcome::Skipped {
+        return format!("{} {step}  {}", s.dim("-"), s.dim(format!("skipped: `{condition}` is false")));
+    }
+    let mark = if *outcome == Outcome::Success { s.green("✓") } else { s.red("✗") };
+    let mut line = format!("{mark} {step}  {kind}  {}", seconds(*duration_ms));
+    if let Some(code) = exit_code.filter(|c| *c != 0) {
+        line.push_str(&format!("  exit {code}"));
+    }
+    if cost_usd.is_some_and(|c| c > 0.0) || (kind != "shell" && cost_usd.is_none()) {
+        line.push_str(&format!("  {}", cost(*cost_usd)));
+    }
+    if *attempts > 1 {
+        line.push_str(&format!("  ({attempts} tries)"));
+    }
+    match (error, summary) {
+        (Some(error), _) => line.push_str(&format!("  {}", truncate(error, 100))),
+        (None, Some(summary)) => line.push_str(&format!("  {}", truncate(summary, 100))),
+        _ => {}
+    }
+    if *continued {
+        line.push_str(&s.dim("  (continue_on_error: the run goes on)"));
+    }
+    line
+}
+
+/// `0.3s`, `12.0s`, `2m05s`.
+fn seconds(ms: u64) -> String {
+    match ms {
+        0..60_000 => format!("{:.1}s", ms as f64 / 1e3),
+        _ => format!("{}m{:02}s", ms / 60_000, (ms / 1_000) % 60),
     }
 }
 

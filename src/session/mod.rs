@@ -21,6 +21,7 @@ pub mod spec;
 pub mod stop;
 pub mod transcript;
 pub mod verdict;
+pub mod workflow;
 
 use std::sync::Arc;
 

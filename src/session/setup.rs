@@ -123,7 +123,7 @@ pub async fn check_models(model: &dyn Model, pricing: &Pricing, config: &Session
 
 /// The price of `model`: the configured one's, else the table's (a resumed session keeps
 /// its model, which the settings may no longer name).
-fn pricing_for(configured: &Pricing, model: &str) -> Pricing {
+pub fn pricing_for(configured: &Pricing, model: &str) -> Pricing {
     if configured.model == model { configured.clone() } else { configured.for_other(model) }
 }
 

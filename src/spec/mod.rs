@@ -111,7 +111,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, CliError> {
 
 /// The YAML error's own text without its `error: line 2 column 13: ` prefix (its line is the
 /// YAML's, not the file's).
-fn strip_location(text: &str) -> &str {
+pub(crate) fn strip_location(text: &str) -> &str {
     let rest = text.strip_prefix("error: ").unwrap_or(text);
     match rest.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
         Some((position, message)) if position.split(' ').next().is_some_and(|n| n.parse::<u64>().is_ok()) => message,

@@ -22,6 +22,7 @@ fn help_lists_only_working_commands_with_examples() {
             "run",
             "specs",
             "spec",
+            "workflow",
             "status",
             "history",
             "diff",

@@ -27,3 +27,4 @@ mod rules;
 mod run;
 mod secrets;
 mod undo;
+mod workflow;
