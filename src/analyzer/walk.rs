@@ -23,8 +23,10 @@ use std::sync::{Arc, Mutex};
 use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
 use serde::{Deserialize, Serialize};
 
+use super::health::LONG_FUNCTION;
 use super::lang::Lang;
-use super::scan::{FileScan, IdentMap, Scanner};
+use super::parse::Grammar;
+use super::scan::{FileScan, Scanner};
 use super::structure::is_test_path;
 use crate::secrets::SecretFiles;
 
@@ -230,8 +232,6 @@ pub struct Skipped {
 pub struct Walked {
     pub files: Vec<FileEntry>,
     pub manifests: Vec<Manifest>,
-    /// Identifier hash → number of files mentioning it.
-    pub idents: IdentMap,
     pub skipped: Skipped,
 }
 
@@ -284,17 +284,12 @@ pub fn walk(root: &Path, secrets: SecretFiles, opts: &WalkOptions) -> Walked {
     builder.build_parallel().visit(&mut visitors);
 
     let mut out = Walked::default();
+    let mut parse = Vec::new();
     for part in parts.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        let Part { files, manifests, scanner, skipped } = part;
+        let Part { files, manifests, skipped, candidates, .. } = part;
         out.files.extend(files);
+        parse.extend(candidates);
         out.manifests.extend(manifests);
-        if out.idents.is_empty() {
-            out.idents = scanner.idents;
-        } else {
-            for (h, n) in scanner.idents {
-                *out.idents.entry(h).or_insert(0) += n;
-            }
-        }
         let s = &mut out.skipped;
         s.binary += skipped.binary;
         s.too_large += skipped.too_large;
@@ -305,6 +300,11 @@ pub fn walk(root: &Path, secrets: SecretFiles, opts: &WalkOptions) -> Walked {
     out.skipped.vendored_dirs = pruned.load(Ordering::Relaxed);
     out.skipped.secret = secret.load(Ordering::Relaxed);
     out.files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    let started = std::time::Instant::now();
+    let threads =
+        if opts.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { opts.threads };
+    parse_focus(&mut out.files, parse, threads);
+    tracing::debug!("parsed the focus files in {:?}", started.elapsed());
     out.manifests.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     out
 }
@@ -329,6 +329,7 @@ fn is_pruned_dir(entry: &DirEntry) -> bool {
 /// What one walker thread gathered.
 struct Part {
     files: Vec<FileEntry>,
+    candidates: Vec<Candidate>,
     manifests: Vec<Manifest>,
     scanner: Scanner,
     skipped: Skipped,
@@ -349,6 +350,7 @@ impl<'s> ParallelVisitorBuilder<'s> for Visitors<'s> {
             buf: Vec::new(),
             part: Some(Part {
                 files: Vec::new(),
+                candidates: Vec::new(),
                 manifests: Vec::new(),
                 scanner: Scanner::default(),
                 skipped: Skipped::default(),
@@ -452,6 +454,85 @@ fn looks_generated(scan: &FileScan, bytes: u64) -> bool {
     (bytes > 4096 && bytes / lines > MINIFIED_LINE) || (code >= 50 && scan.data_lines * 2 > code)
 }
 
+/// Most files parsed per analysis (see [`parse_focus`]).
+pub const MAX_PARSED_FILES: usize = 8;
+/// Largest file parsed; parsing costs about fifteen times the line scan per byte.
+pub const MAX_PARSED_BYTES: usize = 96 * 1024;
+
+/// A file kept for the parse after the walk: its longest function by the line heuristics,
+/// its path and its bytes (the walk's one read).
+struct Candidate {
+    longest: u32,
+    path: Box<str>,
+    bytes: Vec<u8>,
+}
+
+/// The longest function of a file the parser could read better: a source file (not a
+/// test file) of a language with a grammar, with a function the heuristics find longer
+/// than [`LONG_FUNCTION`] lines, at most [`MAX_PARSED_BYTES`] long.
+fn parse_candidate(file: &FileEntry, buf: &[u8]) -> Option<u32> {
+    let lang = file.lang?;
+    Grammar::for_file(lang, file.name())?;
+    if file.is_test || buf.len() > MAX_PARSED_BYTES {
+        return None;
+    }
+    let longest = file.scan.symbols.iter().filter(|(s, _)| s.kind.is_function()).map(|(s, _)| s.lines).max()?;
+    (longest > LONG_FUNCTION).then_some(longest)
+}
+
+/// Keeps `file` among the thread's [`MAX_PARSED_FILES`] best candidates.
+fn keep_candidate(candidates: &mut Vec<Candidate>, file: &FileEntry, buf: &[u8]) {
+    let Some(longest) = parse_candidate(file, buf) else { return };
+    let worst = candidates.iter().enumerate().min_by_key(|(_, c)| (c.longest, std::cmp::Reverse(c.path.clone())));
+    let candidate = Candidate { longest, path: file.path.clone(), bytes: buf.to_vec() };
+    match worst {
+        _ if candidates.len() < MAX_PARSED_FILES => candidates.push(candidate),
+        Some((i, w)) if (w.longest, std::cmp::Reverse(&w.path)) < (longest, std::cmp::Reverse(&file.path)) => {
+            candidates[i] = candidate;
+        }
+        _ => {}
+    }
+}
+
+/// Parses the [`MAX_PARSED_FILES`] files whose functions the heuristics find longest (what
+/// the focus and the longest-functions list show), on `threads` threads, and replaces their
+/// symbols, function lengths, test code and references with the parser's. A file the parser
+/// gives up on keeps the heuristics' result. Parsing every file would cost several times the
+/// whole walk (see BENCHMARKS.md).
+fn parse_focus(files: &mut [FileEntry], mut candidates: Vec<Candidate>, threads: usize) {
+    candidates.sort_by(|a, b| b.longest.cmp(&a.longest).then(a.path.cmp(&b.path)));
+    candidates.truncate(MAX_PARSED_FILES);
+    if candidates.is_empty() {
+        return;
+    }
+    let threads = threads.clamp(1, candidates.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, FileScan)>> = Mutex::new(Vec::new());
+    let files_ro: &[FileEntry] = files;
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut scanner = Scanner::default();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(c) = candidates.get(n) else { break };
+                    let Ok(at) = files_ro.binary_search_by(|f| f.path.cmp(&c.path)) else { continue };
+                    let file = &files_ro[at];
+                    let (Some(lang), false) = (file.lang, file.is_test) else { continue };
+                    let Some(grammar) = Grammar::for_file(lang, file.name()) else { continue };
+                    let mut scan = scanner.scan(&c.bytes, lang, false);
+                    if scanner.refine(&c.bytes, grammar, false, &mut scan) {
+                        results.lock().unwrap_or_else(|e| e.into_inner()).push((at, scan));
+                    }
+                }
+            });
+        }
+    });
+    for (at, scan) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        files[at].scan = scan;
+    }
+}
+
 /// Reads the file into `buf` (reused across files) and scans it; a generated file is only counted.
 fn read_and_scan(
     path: &Path,
@@ -503,5 +584,6 @@ fn read_and_scan(
         part.skipped.generated += 1;
         return Status::Generated;
     }
+    keep_candidate(&mut part.candidates, file, buf);
     Status::Scanned
 }

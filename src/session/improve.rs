@@ -271,6 +271,9 @@ fn review_conversation(request: MessagesRequest) -> Conversation {
     Conversation::laid_out(request, CachePlan::one_call(1))
 }
 
+/// Token budget of the repository map ranked toward an iteration's issues.
+const RELATED_MAP_TOKENS: usize = 1_500;
+
 fn implement_request(
     settings: &SessionSettings,
     project: &Project,
@@ -282,7 +285,11 @@ fn implement_request(
     request.system = vec![SystemBlock::text(prompts::implement_system(&settings.checks, true))];
     request.tools = tools.definitions().into_iter().map(setup::tool_from_json).collect();
     let context = ProjectContext { summary: &project.summary, repo_map: &project.repo_map };
-    let text = prompts::implement_request(issues, review_summary);
+    let targets = prompts::issue_targets(issues);
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let related =
+        crate::analyzer::render_map_for(&project.map, &targets, RELATED_MAP_TOKENS).map(|m| redact(&m).into_owned());
+    let text = prompts::implement_request(issues, review_summary, related.as_deref());
     request.messages = vec![setup::first_message(&prompts::project_context(&context), &text)];
     request
 }

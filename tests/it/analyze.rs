@@ -695,7 +695,7 @@ fn json_output_is_one_analysis_object_with_the_documented_fields() {
             "warnings",
         ]
     );
-    assert_eq!((&a["type"], &a["version"]), (&json!("analysis"), &json!(2)));
+    assert_eq!((&a["type"], &a["version"]), (&json!("analysis"), &json!(3)));
     assert_eq!(a["root"], json!(p.root.canonicalize().unwrap()));
     assert_eq!(
         sorted(&a["health"]),
@@ -715,7 +715,7 @@ fn json_output_is_one_analysis_object_with_the_documented_fields() {
     assert_eq!(
         a["map"],
         json!([{"path": "src/main.rs", "language": "Rust", "code_lines": 1, "entry_point": true, "test": false,
-                "references": 0, "symbols": [{"kind": "function", "name": "main", "line": 1}]}])
+                "references": 0, "rank": 1.0, "symbols": [{"kind": "function", "name": "main", "line": 1}]}])
     );
 }
 
