@@ -303,7 +303,8 @@ pub fn walk(root: &Path, secrets: SecretFiles, opts: &WalkOptions) -> Walked {
     let started = std::time::Instant::now();
     let threads =
         if opts.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { opts.threads };
-    parse_focus(&mut out.files, parse, threads);
+    let read: u64 = out.files.iter().filter(|f| f.status.is_counted()).map(|f| f.bytes).sum();
+    parse_focus(&mut out.files, parse, read / PARSE_SHARE, threads);
     tracing::debug!("parsed the focus files in {:?}", started.elapsed());
     out.manifests.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     out
@@ -456,8 +457,12 @@ fn looks_generated(scan: &FileScan, bytes: u64) -> bool {
 
 /// Most files parsed per analysis (see [`parse_focus`]).
 pub const MAX_PARSED_FILES: usize = 8;
-/// Largest file parsed; parsing costs about fifteen times the line scan per byte.
+/// Largest file parsed.
 pub const MAX_PARSED_BYTES: usize = 96 * 1024;
+/// The parse reads at most this share of the bytes the walk read (1/40): parsing a byte costs
+/// about thirty times counting its line, and the whole analysis must stay within the time of
+/// a line count (BENCHMARKS.md).
+pub const PARSE_SHARE: u64 = 40;
 
 /// A file kept for the parse after the walk: its longest function by the line heuristics,
 /// its path and its bytes (the walk's one read).
@@ -494,13 +499,20 @@ fn keep_candidate(candidates: &mut Vec<Candidate>, file: &FileEntry, buf: &[u8])
     }
 }
 
-/// Parses the [`MAX_PARSED_FILES`] files whose functions the heuristics find longest (what
-/// the focus and the longest-functions list show), on `threads` threads, and replaces their
-/// symbols, function lengths, test code and references with the parser's. A file the parser
-/// gives up on keeps the heuristics' result. Parsing every file would cost several times the
-/// whole walk (see BENCHMARKS.md).
-fn parse_focus(files: &mut [FileEntry], mut candidates: Vec<Candidate>, threads: usize) {
+/// Parses up to [`MAX_PARSED_FILES`] files whose functions the heuristics find longest (what
+/// the focus and the longest-functions list show), longest first, skipping those that do not
+/// fit in `budget` bytes, on `threads` threads, and replaces their symbols, function lengths,
+/// test code and references with the parser's. A file the parser gives up on keeps the
+/// heuristics' result. Parsing every file would cost several times the whole walk (see
+/// BENCHMARKS.md).
+fn parse_focus(files: &mut [FileEntry], mut candidates: Vec<Candidate>, budget: u64, threads: usize) {
     candidates.sort_by(|a, b| b.longest.cmp(&a.longest).then(a.path.cmp(&b.path)));
+    let mut left = budget;
+    candidates.retain(|c| {
+        let fits = c.bytes.len() as u64 <= left;
+        left -= if fits { c.bytes.len() as u64 } else { 0 };
+        fits
+    });
     candidates.truncate(MAX_PARSED_FILES);
     if candidates.is_empty() {
         return;
@@ -586,4 +598,45 @@ fn read_and_scan(
     }
     keep_candidate(&mut part.candidates, file, buf);
     Status::Scanned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, text: &str) -> FileEntry {
+        let lang = Lang::from_file_name(path.rsplit('/').next().unwrap());
+        let scan = Scanner::default().scan(text.as_bytes(), lang.unwrap(), false);
+        FileEntry { path: path.into(), lang, status: Status::Scanned, bytes: text.len() as u64, is_test: false, scan }
+    }
+
+    fn lengths(f: &FileEntry) -> Vec<(String, u32)> {
+        f.scan.symbols.iter().map(|(s, n)| (n.to_string(), s.lines)).collect()
+    }
+
+    #[test]
+    fn the_focus_files_are_parsed_within_the_budget_longest_first() {
+        // A string at column 0 ends `f` early by indentation; the parser knows better.
+        let text = "def f():\n    x = \"\"\"\ntext at column zero\n\"\"\"\n    return x\n\n\ndef g():\n    pass\n";
+        let mut files = vec![entry("a.py", text), entry("b.py", text), entry("c.py", "def broken(:\n    pass\n")];
+        assert_eq!(lengths(&files[0]), [("f".into(), 2), ("g".into(), 2)]);
+        let candidate = |path: &str, longest: u32, text: &str| Candidate {
+            longest,
+            path: path.into(),
+            bytes: text.as_bytes().to_vec(),
+        };
+        let candidates = vec![
+            candidate("b.py", 90, text),
+            candidate("a.py", 60, text),
+            candidate("c.py", 80, "def broken(:\n    pass\n"),
+        ];
+        // Room for c.py and b.py (the longest), not a.py.
+        let budget = (text.len() + 22) as u64;
+        parse_focus(&mut files, candidates, budget, 2);
+        assert_eq!(lengths(&files[0]), [("f".into(), 2), ("g".into(), 2)], "a.py: over the budget, not parsed");
+        assert_eq!(lengths(&files[1]), [("f".into(), 5), ("g".into(), 2)], "b.py: parsed");
+        assert_eq!((files[0].scan.parsed, files[1].scan.parsed, files[2].scan.parsed), (false, true, false));
+        // c.py does not parse: the heuristics stand.
+        assert_eq!(lengths(&files[2]), [("broken".into(), 2)]);
+    }
 }

@@ -655,7 +655,7 @@ fn the_cache_is_reused_until_head_or_a_dirty_file_changes() {
     assert_eq!(statuses(&p, &["--no-cache"]), ("disabled".into(), 3));
     // A cache of another schema version is recomputed, as is a corrupt one.
     let cache = p.root.join(".mmm/cache/analysis.json");
-    let text = std::fs::read_to_string(&cache).unwrap().replacen("\"version\":2", "\"version\":0", 1);
+    let text = std::fs::read_to_string(&cache).unwrap().replacen("\"version\":3", "\"version\":0", 1);
     std::fs::write(&cache, text).unwrap();
     assert_eq!(statuses(&p, &[]), ("miss".into(), 3));
     std::fs::write(&cache, "{not json").unwrap();
