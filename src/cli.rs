@@ -144,7 +144,12 @@ Examples:
   mmm history                        One line per session
   mmm history 20261124-061500-3f2a   Every iteration of that session
   mmm history 20261124-061500-3f2a --transcript --iteration 2
-                                     What the model was sent and answered in iteration 2")]
+                                     What the model was sent and answered in iteration 2
+  mmm history 20261124-061500-3f2a --profile --trace-file trace.json
+                                     Where the time and money went, slowest first; the trace
+                                     opens in https://ui.perfetto.dev or chrome://tracing
+The id of a workflow run (from `mmm workflow show`) works with --profile too: its steps and
+their sessions.")]
     History(HistoryArgs),
 
     /// Show what a session changed: git's diff of its commits, or of one iteration's
@@ -437,6 +442,29 @@ Examples:
   mmm workflow list --output json      One JSON object per workflow file")]
     List(WorkflowListArgs),
 
+    /// Show a workflow: its inputs with their defaults, its steps with their conditions, and how
+    /// each step ended in the last recorded run
+    #[command(after_help = "\
+Examples:
+  mmm workflow show tidy                       .mmm/workflows/tidy.yml
+  mmm workflow show path/to/flow.yml --output json")]
+    Show(WorkflowShowArgs),
+
+    /// Copy a community workflow from a directory or a git repository (pinned to a commit)
+    /// into .mmm/workflows/, checked before it is written
+    #[command(after_help = "\
+Examples:
+  mmm workflow add ../shared-workflows#tidy    ../shared-workflows/tidy.yml (or workflows/, .mmm/workflows/)
+  mmm workflow add https://github.com/org/flows.git#release --rev v1.2
+                                               Cloned at tag v1.2; the commit is written in the file's header
+  mmm workflow add file:///srv/flows#tidy --name tidy-shared
+
+SOURCE#NAME: a directory on disk, or any URL git can clone (its default branch, or --rev).
+The file is looked for as NAME.yml or NAME.yaml at the top, in .mmm/workflows/ and in
+workflows/. It must pass `mmm workflow check` or nothing is written. A community workflow
+runs shell commands of its own: read it (`mmm workflow show NAME`) before you run it.")]
+    Add(WorkflowAddArgs),
+
     /// Write .mmm/workflows/NAME.yml from a template to edit
     #[command(after_help = "\
 Examples:
@@ -455,11 +483,16 @@ Examples:
   mmm workflow run tidy --dry-run --assume lint=failure
                                                What each step would do if lint failed; runs nothing
   mmm workflow run flow.yml --output json      One JSON object per event (docs/events.md)
+  mmm workflow run tidy --resume               Continue the last stopped run from the step it was on
+  mmm workflow run tidy --from fix-lint        A new run from fix-lint; earlier steps keep the last run's results
+  mmm workflow run tidy --only notes           Only the notes step
 
 Improve and spec steps commit to one new branch, mmm/workflow-<name>-<timestamp>
 (--in-place: the current branch). A shell step gets inputs and earlier steps' results
 only as environment variables (MMM_INPUT_<NAME>, MMM_STEP_<ID>_OUTCOME, ..._OUTPUT,
-MMM_FAILED_STEP); nothing is ever spliced into its command.")]
+MMM_FAILED_STEP); nothing is ever spliced into its command. Each run is recorded in
+.mmm/sessions/<run>/workflow.json (every step's state and result) and journaled in its
+events.jsonl; an interrupted or killed run resumes with --resume.")]
     Run(WorkflowRunArgs),
 }
 
@@ -478,6 +511,28 @@ pub struct WorkflowNewArgs {
     /// The template to start from (`mmm workflow list --templates`)
     #[arg(long, value_name = "TEMPLATE", default_value = "blank")]
     pub from: String,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowAddArgs {
+    /// A directory or git URL, `#`, and the workflow's name (its file name without .yml)
+    #[arg(value_name = "SOURCE#NAME")]
+    pub source: String,
+
+    /// The git revision (commit, tag, branch) to copy it from; default: the default branch
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+
+    /// Write it as .mmm/workflows/NAME.yml instead of under its own name
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowShowArgs {
+    /// A workflow file, or the name of one in .mmm/workflows/
+    #[arg(value_name = "NAME|PATH")]
+    pub workflow: String,
 }
 
 #[derive(Debug, Args)]
@@ -517,6 +572,21 @@ pub struct WorkflowRunArgs {
     /// With --dry-run: assume the step ends as OUTCOME (success or failure; default: success)
     #[arg(long, value_name = "STEP=OUTCOME", requires = "dry_run")]
     pub assume: Vec<String>,
+
+    /// Continue a stopped run (the workflow's last one that did not succeed, or RUN) from the
+    /// step it was on, with its inputs, on its branch; finished steps keep their results
+    #[arg(long, value_name = "RUN", num_args = 0..=1, conflicts_with_all = ["inputs", "from", "only", "dry_run", "in_place"])]
+    pub resume: Option<Option<String>>,
+
+    /// Start a new run at STEP; earlier steps do not run and keep the results of the
+    /// workflow's last recorded run (skipped when it has none)
+    #[arg(long, value_name = "STEP", conflicts_with_all = ["only", "dry_run"])]
+    pub from: Option<String>,
+
+    /// Run STEP alone (when its condition holds); the other steps keep the results of the
+    /// workflow's last recorded run (skipped when it has none)
+    #[arg(long, value_name = "STEP", conflicts_with = "dry_run")]
+    pub only: Option<String>,
 }
 
 impl WorkflowRunArgs {
@@ -542,6 +612,13 @@ pub struct HistoryArgs {
     /// With --transcript: only the conversations of this iteration
     #[arg(long, value_name = "N", requires = "transcript")]
     pub iteration: Option<u32>,
+    /// Print where the session's (or workflow run's) time and money went: every model
+    /// request, check, analysis and git operation (and workflow step), slowest first
+    #[arg(long, requires = "session", conflicts_with = "transcript")]
+    pub profile: bool,
+    /// With --profile: also write them as Chrome trace-event JSON (Perfetto, chrome://tracing)
+    #[arg(long, value_name = "FILE", requires = "profile")]
+    pub trace_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -70,6 +70,37 @@ pub struct FileChange {
     pub binary: bool,
 }
 
+/// Clones `url` into the new directory `dir` (no submodules, no checkout of anything but
+/// the default branch), checks out `rev` when given, and returns the commit checked out:
+/// what `mmm workflow add` pins a community workflow to. A failure names the URL.
+pub fn clone_at(url: &str, rev: Option<&str>, dir: &Path) -> anyhow::Result<String> {
+    if url.starts_with('-') || rev.is_some_and(|r| r.starts_with('-')) {
+        bail!("refusing `{url}`: a URL or revision cannot start with `-`");
+    }
+    let out = blocking::call(|| {
+        git_command().args(["clone", "--quiet", "--no-recurse-submodules", "--", url]).arg(dir).output()
+    })
+    .context("running git: is it installed and on PATH?")?;
+    if !out.status.success() {
+        return Err(CliError::failure(format!(
+            "git could not clone {url}: {}",
+            last_lines(&String::from_utf8_lossy(&out.stderr), 3)
+        ))
+        .with_hint("check the URL (and your access to it); a local directory can be given as a path")
+        .into());
+    }
+    let repo = Git { root: dir.to_path_buf() };
+    if let Some(rev) = rev {
+        let out = repo.output(&["checkout", "--quiet", "--detach", rev])?;
+        if !out.status.success() {
+            return Err(CliError::usage(format!("{url} has no revision `{rev}`"))
+                .with_hint("give --rev a commit, tag or branch of that repository")
+                .into());
+        }
+    }
+    repo.head()?.context("the cloned repository has no commit")
+}
+
 impl Git {
     /// The repository containing `dir`. Not being in one is a usage error with a hint.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {

@@ -1,4 +1,5 @@
-//! `mmm history`: every session of this repository, or every iteration of one.
+//! `mmm history`: every session of this repository, or every iteration of one, its
+//! transcript, or (`--profile`) where its time and money went.
 
 use serde::Serialize;
 
@@ -11,7 +12,9 @@ use crate::printer::{Report, Styles};
 use crate::session::events::{cost, iteration_line, tokens};
 use crate::session::transcript;
 use crate::state::Layout;
+use crate::state::profile::{self, Span};
 use crate::state::session::{CheckRecord, SessionRecord};
+use crate::state::workflow_run;
 
 #[derive(Serialize)]
 struct SessionList {
@@ -206,6 +209,9 @@ pub fn exec(ctx: &Ctx<'_>, args: &HistoryArgs) -> anyhow::Result<()> {
     if let Some(id) = &args.session {
         let dir = layout.session_dir(id);
         let path = dir.join("session.json");
+        if args.profile && (path.exists() || dir.join(workflow_run::FILE).exists()) {
+            return print_profile(ctx, &layout, id, args.trace_file.as_deref());
+        }
         if !path.exists() {
             return Err(CliError::usage(format!("no session `{id}` in this repository"))
                 .with_hint("`mmm history` lists the sessions")
@@ -231,4 +237,102 @@ pub fn exec(ctx: &Ctx<'_>, args: &HistoryArgs) -> anyhow::Result<()> {
         ctx.printer.warn(format!("skipping {}: {e:#}", path.display()));
     }
     ctx.printer.report(&SessionList { r#type: "history", sessions })
+}
+
+/// `--profile`: the spans of a session or a workflow run, slowest first.
+#[derive(Serialize)]
+struct Profile {
+    r#type: &'static str,
+    id: String,
+    /// From the first span's start to the last one's end, in milliseconds.
+    wall_ms: u64,
+    cost_usd: Option<f64>,
+    spans: Vec<Span>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_file: Option<String>,
+}
+
+impl Report for Profile {
+    fn human(&self, s: &Styles) -> String {
+        if self.spans.is_empty() {
+            return format!("{} has no timed events in its journal.", self.id);
+        }
+        let origin = self.spans.iter().map(|s| s.start_us).min().unwrap_or(0);
+        let width = self.spans.iter().map(|s| s.name.chars().count()).max().unwrap_or(4).clamp(4, 48);
+        let mut lines = vec![
+            format!(
+                "Profile of {}: {:.1}s from first to last, {}",
+                self.id,
+                self.wall_ms as f64 / 1e3,
+                cost(self.cost_usd)
+            ),
+            s.bold(format!(
+                "{:<8}  {:<width$}  {:>4}  {:>8}  {:>9}  {:>8}",
+                "PHASE", "NAME", "ITER", "START", "DURATION", "COST"
+            )),
+        ];
+        for span in &self.spans {
+            let name: String = span.name.chars().take(width).collect();
+            lines.push(format!(
+                "{:<8}  {:<width$}  {:>4}  {:>8}  {:>9}  {:>8}",
+                span.phase,
+                name,
+                span.iteration.map(|i| i.to_string()).unwrap_or_default(),
+                format!("+{:.1}s", (span.start_us - origin) as f64 / 1e6),
+                format!("{:.1}s", span.duration_ms as f64 / 1e3),
+                span.cost_usd.map(|c| format!("${c:.4}")).unwrap_or_default()
+            ));
+        }
+        if let Some(file) = &self.trace_file {
+            lines.push(format!("\nWrote the trace to {file}: open it in https://ui.perfetto.dev or chrome://tracing"));
+        }
+        lines.join("\n")
+    }
+}
+
+/// The spans of `id`: a workflow run's steps and its steps' sessions, or a session's.
+fn spans(layout: &Layout, id: &str) -> anyhow::Result<(Vec<Span>, Option<f64>)> {
+    let dir = layout.session_dir(id);
+    let run_file = dir.join(workflow_run::FILE);
+    if run_file.exists() {
+        let run = workflow_run::RunRecord::load(&run_file)?;
+        let mut spans = profile::read(&dir.join("events.jsonl"), "")?;
+        // What the run spent: its steps' costs (a step's sessions' requests are inside them).
+        let cost = spans.iter().filter(|s| s.phase == "step").try_fold(0.0, |sum, s| s.cost_usd.map(|c| sum + c));
+        for session in run.steps.iter().flat_map(|s| &s.sessions) {
+            spans.extend(profile::read(&layout.session_dir(session).join("events.jsonl"), session)?);
+        }
+        return Ok((spans, cost));
+    }
+    let record = SessionRecord::load(&dir.join("session.json"))?;
+    Ok((profile::read(&dir.join("events.jsonl"), id)?, record.cost_usd))
+}
+
+fn print_profile(ctx: &Ctx<'_>, layout: &Layout, id: &str, trace_file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let (mut spans, cost_usd) = spans(layout, id)?;
+    let start = spans.iter().map(|s| s.start_us).min().unwrap_or(0);
+    let end = spans.iter().map(|s| s.start_us + s.duration_ms as i64 * 1000).max().unwrap_or(0);
+    let trace_file = match trace_file {
+        Some(path) => {
+            let trace = profile::chrome_trace(&spans);
+            let path = ctx.cwd.join(path);
+            let mut bytes = serde_json::to_vec(&trace)?;
+            bytes.push(b'\n');
+            crate::state::write_atomic(&path, &bytes).map_err(|e| {
+                CliError::failure(format!("could not write the trace to {}: {e:#}", path.display()))
+                    .with_hint("give --trace-file a path in a directory you can write")
+            })?;
+            Some(path.strip_prefix(&ctx.cwd).unwrap_or(&path).display().to_string())
+        }
+        None => None,
+    };
+    spans.sort_by(|a, b| b.duration_ms.cmp(&a.duration_ms).then(a.start_us.cmp(&b.start_us)));
+    ctx.printer.report(&Profile {
+        r#type: "profile",
+        id: id.to_string(),
+        wall_ms: ((end - start).max(0) / 1000) as u64,
+        cost_usd,
+        spans,
+        trace_file,
+    })
 }

@@ -113,6 +113,8 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Workflow(WorkflowCommand::Check(args)) => workflow::check(&ctx, &args),
         Command::Workflow(WorkflowCommand::List(args)) => workflow::list(&ctx, &args),
         Command::Workflow(WorkflowCommand::New(args)) => workflow::new(&ctx, &args),
+        Command::Workflow(WorkflowCommand::Show(args)) => workflow::show(&ctx, &args),
+        Command::Workflow(WorkflowCommand::Add(args)) => workflow::add(&ctx, &args),
         Command::Workflow(WorkflowCommand::Run(args)) => workflow::run(&ctx, &args),
         Command::Status => status::exec(&ctx),
         Command::History(args) => history::exec(&ctx, &args),

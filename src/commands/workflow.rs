@@ -9,13 +9,16 @@ use std::path::{Path, PathBuf};
 
 use super::Ctx;
 use super::improve::model;
-use crate::cli::{WorkflowCheckArgs, WorkflowListArgs, WorkflowNewArgs, WorkflowRunArgs};
+use crate::cli::{
+    WorkflowAddArgs, WorkflowCheckArgs, WorkflowListArgs, WorkflowNewArgs, WorkflowRunArgs, WorkflowShowArgs,
+};
 use crate::error::CliError;
 use crate::git::Git;
 use crate::llm::Pricing;
 use crate::printer::{Report, Styles};
 use crate::session::workflow::{self as runner, Runtime};
 use crate::settings::session::SessionConfig;
+use crate::state::workflow_run::{RunRecord, RunStatus, StepRecord, StepState};
 use crate::workflow::expr::Outcome;
 use crate::workflow::{self, Step, Workflow, check, explain};
 
@@ -206,9 +209,13 @@ pub fn run(ctx: &Ctx<'_>, args: &WorkflowRunArgs) -> anyhow::Result<()> {
         };
         given.push((name.trim().to_string(), value.to_string()));
     }
-    let inputs = runner::inputs_for(&workflow, &given).map_err(|e| {
-        CliError::usage(e).with_hint(format!("`mmm workflow check {}` lists the inputs", args.workflow))
-    })?;
+    // A resumed run keeps the inputs it was started with.
+    let inputs = match args.resume {
+        Some(_) => Default::default(),
+        None => runner::inputs_for(&workflow, &given).map_err(|e| {
+            CliError::usage(e).with_hint(format!("`mmm workflow check {}` lists the inputs", args.workflow))
+        })?,
+    };
     if args.dry_run {
         return dry_run(ctx, &workflow, inputs, &args.assume);
     }
@@ -217,7 +224,8 @@ pub fn run(ctx: &Ctx<'_>, args: &WorkflowRunArgs) -> anyhow::Result<()> {
     let make_model = || model(ctx);
     super::block_on(async {
         let rt = Runtime { base: super::run::runtime(ctx, &git, &make_model), config, pricing };
-        runner::run(&rt, &workflow, inputs).await
+        let start = runner::Start { resume: args.resume.clone(), from: args.from.clone(), only: args.only.clone() };
+        runner::run(&rt, &workflow, inputs, &start).await
     })?
 }
 
@@ -294,4 +302,259 @@ impl Report for Explanation {
         }
         lines.join("\n")
     }
+}
+
+#[derive(Serialize)]
+struct ShownInput {
+    name: String,
+    r#type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    default: Option<workflow::InputValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ShownStep {
+    step: String,
+    kind: &'static str,
+    /// The condition as written, or the default.
+    when: String,
+    /// What it runs, in a line: the command, the focus, the spec path, the prompt, the workflow.
+    what: String,
+    attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout_secs: Option<f64>,
+    continue_on_error: bool,
+    /// The step in the last recorded run, when it got to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last: Option<StepRecord>,
+}
+
+#[derive(Serialize)]
+struct LastRun {
+    id: String,
+    status: RunStatus,
+    started_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    branch: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Shown {
+    r#type: &'static str,
+    workflow: String,
+    path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    inputs: Vec<ShownInput>,
+    steps: Vec<ShownStep>,
+    last_run: Option<LastRun>,
+}
+
+impl Report for Shown {
+    fn human(&self, s: &Styles) -> String {
+        let mut lines = vec![s.bold(format!("Workflow {} ({})", self.workflow, self.path))];
+        if let Some(description) = &self.description {
+            lines.push(format!("  {description}"));
+        }
+        if !self.inputs.is_empty() {
+            lines.push(String::new());
+            lines.push(s.bold("Inputs"));
+            for i in &self.inputs {
+                let default = match &i.default {
+                    None => "required".to_string(),
+                    Some(workflow::InputValue::String(text)) => format!("default {text:?}"),
+                    Some(value) => format!("default {value}"),
+                };
+                let about = i.description.as_ref().map(|d| format!(" — {d}")).unwrap_or_default();
+                lines.push(format!("  {} ({}, {default}){about}", i.name, i.r#type));
+            }
+        }
+        lines.push(String::new());
+        lines.push(s.bold(match &self.last_run {
+            Some(run) => format!("Steps (last run {}: {}, started {})", run.id, run.status.as_str(), run.started_at),
+            None => "Steps (never run)".to_string(),
+        }));
+        for (n, step) in self.steps.iter().enumerate() {
+            let mut extra = Vec::new();
+            if step.attempts > 1 {
+                extra.push(format!("{} tries", step.attempts));
+            }
+            if let Some(t) = step.timeout_secs {
+                extra.push(format!("timeout {t}s"));
+            }
+            if step.continue_on_error {
+                extra.push("continue_on_error".into());
+            }
+            let extra = if extra.is_empty() { String::new() } else { format!(" [{}]", extra.join(", ")) };
+            lines.push(format!("  {}. {} ({}) when `{}`{extra}", n + 1, s.bold(&step.step), step.kind, step.when));
+            lines.push(format!("     {}", step.what));
+            if let Some(last) = &step.last {
+                let cost = last.result.as_ref().and_then(|r| r.cost_usd);
+                let state = match last.state {
+                    StepState::Success => s.green("success"),
+                    StepState::Failure | StepState::Interrupted => s.red(last.state.as_str()),
+                    StepState::Skipped | StepState::Running => s.dim(last.state.as_str()),
+                };
+                let mut line = format!(
+                    "     last run: {state}, {:.1}s, {}",
+                    last.duration_ms as f64 / 1e3,
+                    crate::session::events::cost(cost)
+                );
+                if let Some(error) = &last.error {
+                    line.push_str(&format!(" — {error}"));
+                }
+                lines.push(line);
+            }
+        }
+        lines.join("\n")
+    }
+}
+
+/// A step's work in a line.
+fn what(step: &Step) -> String {
+    use workflow::StepKind;
+    let line = |text: &str| text.lines().next().unwrap_or_default().to_string();
+    match &step.kind {
+        StepKind::Shell(command) => format!("$ {}", line(&command.value)),
+        StepKind::Improve(improve) => match &improve.focus {
+            Some(focus) => format!("improve, focus: {}", line(&focus.value)),
+            None => "improve".to_string(),
+        },
+        StepKind::Spec(path) => format!("spec {}", path.value),
+        StepKind::Claude(claude) => format!("prompt: {}", line(&claude.prompt.value)),
+        StepKind::Workflow(nested) => format!("workflow {}", nested.path.value),
+    }
+}
+
+pub fn show(ctx: &Ctx<'_>, args: &WorkflowShowArgs) -> anyhow::Result<()> {
+    let root = root(ctx);
+    let workflow = load(&ctx.cwd, &root, &args.workflow)?;
+    let last = RunRecord::all_of(&crate::state::Layout::new(&root), &workflow.name).pop();
+    let steps = workflow
+        .steps
+        .iter()
+        .map(|step| ShownStep {
+            step: step.label(),
+            kind: step.kind.name(),
+            when: step.when.as_ref().map_or(crate::workflow::expr::DEFAULT_WHEN, |w| w.value.as_str()).to_string(),
+            what: what(step),
+            attempts: step.retry.attempts,
+            timeout_secs: step.timeout.map(|t| t.as_secs_f64()),
+            continue_on_error: step.continue_on_error,
+            last: last.as_ref().and_then(|r| r.step(&step.label()).cloned()),
+        })
+        .collect();
+    let inputs = workflow
+        .inputs
+        .iter()
+        .map(|i| ShownInput {
+            name: i.name.clone(),
+            r#type: i.kind.as_str(),
+            default: i.default.clone(),
+            description: i.description.clone(),
+        })
+        .collect();
+    ctx.printer.report(&Shown {
+        r#type: "workflow_show",
+        path: workflow.path.display().to_string(),
+        description: workflow.description,
+        inputs,
+        steps,
+        last_run: last.map(|r| LastRun { id: r.id, status: r.status, started_at: r.started_at, branch: r.branch }),
+        workflow: workflow.name,
+    })
+}
+
+/// Where a community workflow named `name` may be in a directory or repository, in order.
+fn candidates(name: &str) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    for dir in ["", workflow::WORKFLOW_DIR, "workflows"] {
+        for ext in ["yml", "yaml"] {
+            paths.push(Path::new(dir).join(format!("{name}.{ext}")));
+        }
+    }
+    paths
+}
+
+#[derive(Serialize)]
+struct Added {
+    r#type: &'static str,
+    path: String,
+    source: String,
+    /// The commit a git source was pinned to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commit: Option<String>,
+}
+
+pub fn add(ctx: &Ctx<'_>, args: &WorkflowAddArgs) -> anyhow::Result<()> {
+    let Some((source, name)) = args.source.rsplit_once('#').filter(|(s, n)| !s.is_empty() && !n.is_empty()) else {
+        return Err(CliError::usage(format!("`{}` does not name a workflow", args.source))
+            .with_hint("give SOURCE#NAME: a directory or git URL, `#`, and the workflow's file name without .yml")
+            .into());
+    };
+    let target = args.name.as_deref().unwrap_or(name);
+    if !workflow::check::is_name(target) || !workflow::check::is_name(name) {
+        return Err(CliError::usage(format!("`{target}` is not a workflow name"))
+            .with_hint("use letters, digits, `-` and `_`, starting with a letter")
+            .into());
+    }
+    let root = root(ctx);
+    let dir = root.join(workflow::WORKFLOW_DIR);
+    let file = dir.join(format!("{target}.yml"));
+    let shown = file.strip_prefix(&ctx.cwd).unwrap_or(&file).display().to_string();
+    if file.exists() {
+        return Err(CliError::usage(format!("{shown} exists already"))
+            .with_hint("remove it first, or add this one under another name with --name")
+            .into());
+    }
+    // A directory on disk is read as it is; anything else is a git URL, cloned and pinned.
+    let local = ctx.cwd.join(source);
+    let clone = tempfile::Builder::new().prefix("mmm-workflow-add-").tempdir()?;
+    let (from, commit) = if args.rev.is_none() && local.is_dir() {
+        (local, None)
+    } else {
+        let sha = crate::git::clone_at(source, args.rev.as_deref(), &clone.path().join("repo"))?;
+        (clone.path().join("repo"), Some(sha))
+    };
+    let Some(found) = candidates(name).into_iter().find(|p| from.join(p).is_file()) else {
+        let looked: Vec<String> = candidates(name).iter().map(|p| p.display().to_string()).collect();
+        return Err(CliError::usage(format!("{source} has no workflow `{name}`"))
+            .with_hint(format!("looked for {}", looked.join(", ")))
+            .into());
+    };
+    let text = std::fs::read_to_string(from.join(&found))
+        .map_err(|e| anyhow::Error::new(e).context(format!("reading {} in {source}", found.display())))?;
+    let pin = match &commit {
+        Some(sha) => format!("# at commit {sha}\n"),
+        None => String::new(),
+    };
+    let header = format!("# Added by `mmm workflow add` from {source}#{name} ({})\n{pin}", found.display());
+    // Checked where it will live (nested workflows resolve from there) before it is written.
+    std::fs::create_dir_all(&dir)?;
+    let staged = tempfile::Builder::new().prefix(".add-").suffix(".yml").tempfile_in(&dir)?;
+    std::fs::write(staged.path(), format!("{header}{text}"))?;
+    if let Err(problems) = check::load(&ctx.cwd, &root, staged.path())? {
+        let problems: Vec<String> = problems
+            .iter()
+            .map(|p| p.to_string().replace(&staged.path().display().to_string(), &format!("{source}#{name}")))
+            .collect();
+        return Err(CliError::usage(format!(
+            "the workflow `{name}` from {source} does not check; nothing was written:\n  {}",
+            problems.join("\n  ")
+        ))
+        .with_hint("fix it at its source, or pick another revision with --rev")
+        .into());
+    }
+    staged.persist(&file).map_err(|e| anyhow::Error::new(e.error).context(format!("writing {shown}")))?;
+    let added = Added { r#type: "workflow_added", path: shown.clone(), source: format!("{source}#{name}"), commit };
+    if ctx.printer.is_json() {
+        return ctx.printer.json(&added);
+    }
+    let at = added.commit.as_ref().map(|c| format!(" at commit {}", &c[..12.min(c.len())])).unwrap_or_default();
+    ctx.printer.line(format!(
+        "Added {shown} from {}{at}. Read its shell steps before you run it: `mmm workflow show {target}`, then `mmm workflow run {target} --dry-run`",
+        added.source
+    ))
 }

@@ -61,6 +61,8 @@ pub struct Project {
     pub summary: String,
     pub repo_map: String,
     pub checks: Vec<String>,
+    /// How long the analysis took (a cache hit is quick), for the profile.
+    pub analysis_ms: u64,
 }
 
 /// What a session is given besides its record: everything as values.
@@ -519,7 +521,15 @@ impl Session {
                     self.refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let usage = response.usage;
                     let conversation = warm.label.clone();
-                    self.emit(&Event::Usage { iteration: index, conversation: conversation.clone(), usage, cost_usd });
+                    let duration_ms = started.elapsed().as_millis() as u64;
+                    let event = Event::Usage {
+                        iteration: index,
+                        conversation: conversation.clone(),
+                        usage,
+                        cost_usd,
+                        duration_ms,
+                    };
+                    self.emit(&event);
                     self.emit(&Event::CacheRefresh {
                         iteration: index,
                         conversation,
@@ -784,6 +794,7 @@ impl Session {
             checks: self.record.settings.checks.clone(),
             resumed,
             previous_model,
+            analysis_ms: self.project.analysis_ms,
         });
     }
 
@@ -952,6 +963,7 @@ impl Session {
             label: format!("{label}-{iteration}"),
             report_tools,
             requested: Mutex::new(self.record.settings.model.clone()),
+            sent: Mutex::new(None),
         }
     }
 
@@ -1097,7 +1109,10 @@ impl Session {
                 // Green, but perhaps by weakening the checks: said, never silent.
                 it.integrity = super::integrity::flags(&self.git, &snapshot.head, &paths)?;
                 let message = super::integrity::with_section(&message, &it.integrity);
-                match self.commit_or_roll_back(&snapshot, &message, &paths) {
+                let git_began = Instant::now();
+                let committed = self.commit_or_roll_back(&snapshot, &message, &paths);
+                it.git_ms = Some(git_began.elapsed().as_millis() as u64);
+                match committed {
                     Ok((sha, files)) => {
                         it.files_changed = files;
                         it.commit = Some(sha);
@@ -1116,7 +1131,9 @@ impl Session {
                 if it.files_changed.is_empty() {
                     it.files_changed = self.edited_since(&snapshot);
                 }
+                let git_began = Instant::now();
                 self.roll_back(&snapshot).context("rolling back the iteration")?;
+                it.git_ms = Some(git_began.elapsed().as_millis() as u64);
                 let score = it.score_before;
                 (it, score, None)
             }
@@ -1316,11 +1333,14 @@ pub struct SessionHooks<'a> {
     report_tools: bool,
     /// The model the request on its way was sent to (for its price).
     requested: Mutex<String>,
+    /// When the request on its way was sent.
+    sent: Mutex<Option<Instant>>,
 }
 
 impl Hooks for SessionHooks<'_> {
     fn on_request(&self, request: &MessagesRequest) {
         *self.requested.lock().unwrap_or_else(|p| p.into_inner()) = request.model.clone();
+        *self.sent.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         if let Err(e) = self.session.transcript.request(&self.label, request) {
             tracing::warn!("could not write the transcript: {e:#}");
         }
@@ -1332,11 +1352,13 @@ impl Hooks for SessionHooks<'_> {
         }
         let requested = self.requested.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let cost_usd = self.session.count(&requested, &response.usage);
+        let sent = self.sent.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.session.emit(&Event::Usage {
             iteration: self.iteration,
             conversation: self.label.clone(),
             usage: response.usage,
             cost_usd,
+            duration_ms: sent.map_or(0, |t| t.elapsed().as_millis() as u64),
         });
         for block in &response.content {
             if let crate::llm::ContentBlock::Text(text) = block

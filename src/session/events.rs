@@ -55,6 +55,8 @@ pub enum Event {
         /// `-c model=...`); left out when the model is unchanged.
         #[serde(skip_serializing_if = "Option::is_none")]
         previous_model: Option<String>,
+        /// How long the analysis before the session took, in milliseconds.
+        analysis_ms: u64,
     },
     /// `--allow-dirty` committed the user's uncommitted changes first.
     Snapshot {
@@ -102,6 +104,8 @@ pub enum Event {
         conversation: String,
         usage: Usage,
         cost_usd: Option<f64>,
+        /// From the request's sending to its whole response (its retries' waits included).
+        duration_ms: u64,
     },
     /// While the checks ran, a one-token request kept a prefix the next request will start
     /// with (the editing conversation, the reviews' stable prefix) from expiring in the
@@ -182,6 +186,21 @@ pub enum Event {
         steps: Vec<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         branch: Option<String>,
+        /// The run's id (`.mmm/sessions/<run>/workflow.json`); left out for a nested workflow.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        run: Option<String>,
+        /// `--resume` continues this run.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        resumed: bool,
+    },
+    /// A step that does not run in this run (`--resume`, `--from`, `--only`) exposes the
+    /// result it had in the run `from_run`; `skipped` when no run recorded one.
+    StepRestored {
+        workflow: String,
+        step: String,
+        outcome: crate::workflow::expr::Outcome,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from_run: Option<String>,
     },
     /// A step's try `attempt` began.
     StepStarted {
@@ -427,13 +446,21 @@ impl Event {
                 }
                 Some(line)
             }
-            Event::WorkflowStarted { workflow, steps, branch, .. } => Some(format!(
+            Event::WorkflowStarted { workflow, steps, branch, run, resumed, .. } => Some(format!(
                 "{} {} ({} step(s)){}",
-                s.bold("Workflow"),
+                s.bold(if *resumed { "Resuming workflow" } else { "Workflow" }),
                 s.cyan(workflow),
                 steps.len(),
-                branch.as_ref().map(|b| format!(" on branch {}", s.cyan(b))).unwrap_or_default()
-            )),
+                branch.as_ref().map(|b| format!(" on branch {}", s.cyan(b))).unwrap_or_default(),
+            ))
+            .map(|line| match (resumed, run) {
+                (true, Some(run)) => format!("{line}, run {run}"),
+                _ => line,
+            }),
+            Event::StepRestored { step, outcome, from_run, .. } => Some(match from_run {
+                Some(run) => format!("{} {step}  {}", s.dim("↺"), s.dim(format!("{} in run {run}", outcome.as_str()))),
+                None => format!("{} {step}  {}", s.dim("-"), s.dim("not run (no earlier result)")),
+            }),
             Event::StepStarted { .. } => None,
             Event::StepRetry { step, attempt, attempts, wait_ms, error, .. } => Some(format!(
                 "   {}",

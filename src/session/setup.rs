@@ -30,6 +30,7 @@ const REPO_MAP_TOKENS: usize = 6_000;
 /// Analyzes the project at `root` (on the blocking pool: it walks the tree).
 pub async fn analyze(root: &Path, secret_files: &[String], use_cache: bool) -> anyhow::Result<Project> {
     let root = root.to_path_buf();
+    let began = std::time::Instant::now();
     let options = analyzer::Options { secret_files: secret_files.to_vec(), ..Default::default() };
     let analysis = tokio::task::spawn_blocking(move || analyzer::load_or_analyze(&root, &options, use_cache))
         .await
@@ -39,6 +40,7 @@ pub async fn analyze(root: &Path, secret_files: &[String], use_cache: bool) -> a
         summary: redact(&analysis.prompt_summary()).into_owned(),
         repo_map: redact(&analysis.repo_map(REPO_MAP_TOKENS)).into_owned(),
         checks: analysis.validation_commands(),
+        analysis_ms: began.elapsed().as_millis() as u64,
     })
 }
 

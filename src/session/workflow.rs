@@ -16,13 +16,13 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
 use super::engine::Env;
-use super::events::{Event, WorkflowOutcome};
+use super::events::{Envelope, Event, Observer, WorkflowOutcome};
 use super::improve::{self, ImproveOptions};
 use super::spec::{self, RunOptions};
 use super::{exit_result, setup};
@@ -31,7 +31,11 @@ use crate::exec;
 use crate::llm::{Message, MessagesRequest, Model, Pricing, SystemBlock};
 use crate::redact::redact;
 use crate::settings::session::SessionConfig;
-use crate::state::session::SessionRecord;
+use crate::state::Layout;
+use crate::state::journal::Journal;
+use crate::state::lock::WorkTreeLock;
+use crate::state::session::{SessionRecord, StopReason};
+use crate::state::workflow_run::{RunRecord, RunStatus, StepState, state_of};
 use crate::workflow::expr::{self, Context, Outcome, StepResult};
 use crate::workflow::{ClaudeStep, ImproveStep, InputValue, NestedStep, Step, StepKind, Workflow};
 
@@ -62,6 +66,8 @@ struct RunState {
     /// user's with `--in-place`).
     sessions_in_place: bool,
     model: Option<Arc<dyn Model>>,
+    /// The step label and session `--resume` continues, until that step takes it.
+    resume: Option<(String, String)>,
 }
 
 impl RunState {
@@ -77,13 +83,197 @@ pub struct Ended {
     pub failed: Option<(String, String)>,
 }
 
-/// Runs `workflow` (checked) with `inputs` (typed, defaults filled in) to its end. An `Err`
-/// means it could not start (a dirty tree, an unpriced budget); how it ended is the exit.
-pub async fn run(rt: &Runtime<'_>, workflow: &Workflow, inputs: BTreeMap<String, InputValue>) -> anyhow::Result<()> {
+/// How a run starts: afresh, continuing a recorded run (`--resume`), or at a step
+/// (`--from`) or with one step alone (`--only`), earlier steps' results taken from the
+/// workflow's last recorded run.
+#[derive(Debug, Default, Clone)]
+pub struct Start {
+    /// `Some(None)`: the workflow's last run that did not succeed; `Some(Some(id))`: that run.
+    pub resume: Option<Option<String>>,
+    pub from: Option<String>,
+    pub only: Option<String>,
+}
+
+/// Where a run starts: the results of the steps it does not run, the first step that
+/// runs, and the session an interrupted improve step resumes.
+struct Plan {
+    /// Results of the steps before `first` (and, with `only`, the others), by label, and
+    /// the run each came from.
+    restored: BTreeMap<String, (StepResult, String)>,
+    /// Index of the first step that runs.
+    first: usize,
+    /// With `--only`: the one step that runs.
+    only: Option<String>,
+    /// The session an interrupted improve step resumes, and that step's label.
+    resume_session: Option<(String, String)>,
+}
+
+/// What the top-level workflow of a run carries besides its steps: its record (saved
+/// before and after each step) and its [`Plan`].
+struct Top {
+    layout: Layout,
+    record: Arc<Mutex<RunRecord>>,
+    plan: Plan,
+}
+
+impl Top {
+    fn save(&self) {
+        let record = self.record.lock().unwrap_or_else(|p| p.into_inner());
+        // A failed save loses only what `--resume` knows; the run itself goes on.
+        let _ = record.save(&self.layout);
+    }
+
+    fn update(&self, f: impl FnOnce(&mut RunRecord)) {
+        f(&mut self.record.lock().unwrap_or_else(|p| p.into_inner()));
+        self.save();
+    }
+}
+
+/// The observer of a run: journals the workflow's own events in the run's
+/// `events.jsonl` (sessions journal theirs), and notes in the run's record each session a
+/// step starts, so an interrupted improve step resumes its session. Then hands every
+/// event on.
+struct RunObserver {
+    inner: Arc<dyn Observer>,
+    journal: Journal,
+    layout: Layout,
+    record: Arc<Mutex<RunRecord>>,
+}
+
+impl Observer for RunObserver {
+    fn event(&self, session: &str, event: &Event) {
+        if session.is_empty() {
+            let envelope = Envelope { session, event };
+            if let Err(e) = self.journal.append(&envelope) {
+                self.inner.warn(session, &format!("could not write the run's journal: {e:#}"));
+            }
+        } else if let Event::SessionStarted { .. } = event {
+            let mut record = self.record.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(step) = record.steps.iter_mut().rev().find(|s| s.state == StepState::Running)
+                && !step.sessions.iter().any(|s| s == session)
+            {
+                step.sessions.push(session.to_string());
+                let _ = record.save(&self.layout);
+            }
+        }
+        self.inner.event(session, event);
+    }
+    fn activity(&self, session: &str, what: Option<String>) {
+        self.inner.activity(session, what);
+    }
+    fn text(&self, session: &str, block: &str) {
+        self.inner.text(session, block);
+    }
+    fn warn(&self, session: &str, message: &str) {
+        self.inner.warn(session, message);
+    }
+}
+
+/// Runs `workflow` (checked) with `inputs` (typed, defaults filled in) to its end, as
+/// `start` says. An `Err` means it could not start (a dirty tree, an unpriced budget, no
+/// run to resume); how it ended is the exit.
+pub async fn run(
+    rt: &Runtime<'_>,
+    workflow: &Workflow,
+    inputs: BTreeMap<String, InputValue>,
+    start: &Start,
+) -> anyhow::Result<()> {
     setup::refuse_unpriced_budget_of(&rt.pricing, &rt.config.model, rt.config.budget_usd)?;
     let root = rt.base.git.root().to_path_buf();
-    let mut branch = None;
-    if runs_sessions(&rt.base.cwd, &root, workflow)? {
+    let layout = Layout::new(&root);
+    let name = &workflow.name;
+    let (record, plan, _lock) = match &start.resume {
+        Some(id) => resumed(rt, &layout, workflow, id.as_deref())?,
+        None => fresh(rt, &layout, workflow, inputs, start)?,
+    };
+    let resumed = start.resume.is_some();
+    let run_id = record.id.clone();
+    let inputs = record.inputs.clone();
+    let branch = record.branch.clone();
+    let record = Arc::new(Mutex::new(record));
+    let top = Top { layout: layout.clone(), record: record.clone(), plan };
+    top.update(|r| r.status = RunStatus::Running);
+    let journal = Journal::open(&layout.session_dir(&run_id).join("events.jsonl"))?;
+    let observer = Arc::new(RunObserver { inner: rt.base.observer.clone(), journal, layout, record });
+    let rt = Runtime {
+        base: spec::Runtime {
+            cwd: rt.base.cwd.clone(),
+            git: rt.base.git.clone(),
+            observer,
+            cancel: rt.base.cancel.clone(),
+            model: rt.base.model,
+        },
+        config: rt.config.clone(),
+        pricing: rt.pricing.clone(),
+    };
+    let mut state =
+        RunState { spent: Some(0.0), sessions_in_place: true, model: None, resume: top.plan.resume_session.clone() };
+    let begin = Begin { branch, run: Some(run_id.clone()), resumed, top: Some(&top) };
+    let ended = run_workflow(&rt, &mut state, workflow, inputs, begin).await?;
+    top.update(|r| {
+        r.status = match ended.outcome {
+            WorkflowOutcome::Success => RunStatus::Success,
+            WorkflowOutcome::Failure => RunStatus::Failure,
+            WorkflowOutcome::Interrupted => RunStatus::Interrupted,
+        }
+    });
+    let again = format!("`mmm workflow run {} --resume`", workflow.path.display());
+    match (ended.outcome, ended.failed) {
+        (WorkflowOutcome::Success, _) => Ok(()),
+        (WorkflowOutcome::Interrupted, _) => {
+            Err(CliError::interrupted(format!("interrupted: workflow `{name}` stopped"))
+                .with_hint(format!(
+                    "a session cut off by Ctrl+C was rolled back; continue from the step it was on with {again}"
+                ))
+                .into())
+        }
+        (WorkflowOutcome::Failure, failed) => {
+            let (step, error) = failed.unwrap_or_default();
+            Err(CliError::failure(format!("workflow `{name}` failed at step `{step}`: {error}"))
+                .with_hint(format!(
+                    "the step lines above say what failed; fix the cause, then continue from that step with {again}"
+                ))
+                .into())
+        }
+    }
+}
+
+/// A new run: its branch (when it runs sessions), its record, and with `--from` or
+/// `--only` the earlier steps' results from the workflow's last recorded run.
+fn fresh(
+    rt: &Runtime<'_>,
+    layout: &Layout,
+    workflow: &Workflow,
+    inputs: BTreeMap<String, InputValue>,
+    start: &Start,
+) -> anyhow::Result<(RunRecord, Plan, WorkTreeLock)> {
+    let labels: Vec<String> = workflow.steps.iter().map(Step::label).collect();
+    let position = |flag: &str, step: &str| -> anyhow::Result<usize> {
+        labels.iter().position(|l| l == step).ok_or_else(|| {
+            CliError::usage(format!("`--{flag} {step}`: the workflow `{}` has no step `{step}`", workflow.name))
+                .with_hint(format!("its steps: {}", labels.join(", ")))
+                .into()
+        })
+    };
+    let first = match (&start.from, &start.only) {
+        (Some(step), _) => position("from", step)?,
+        (None, Some(step)) => position("only", step)?,
+        (None, None) => 0,
+    };
+    let root = rt.base.git.root();
+    let mut record =
+        RunRecord::new(super::engine::session_id(), workflow.name.clone(), workflow.path.display().to_string(), inputs);
+    let mut restored = BTreeMap::new();
+    if (start.from.is_some() || start.only.is_some())
+        && let Some(last) = RunRecord::all_of(layout, &workflow.name).pop()
+    {
+        for (label, result) in last.done_results() {
+            restored.insert(label, (result, last.id.clone()));
+        }
+        record.based_on = Some(last.id);
+    }
+    layout.ensure_gitignore()?;
+    if runs_sessions(&rt.base.cwd, root, workflow)? {
         let dirty = setup::user_changes(&rt.base.git)?;
         setup::preflight(&rt.base.git, &dirty, false, rt.config.in_place)?;
         if !rt.config.in_place {
@@ -94,30 +284,99 @@ pub async fn run(rt: &Runtime<'_>, workflow: &Workflow, inputs: BTreeMap<String,
             );
             let name = super::engine::free_branch_name(&rt.base.git, &base)?;
             rt.base.git.create_branch_and_switch(&name)?;
-            branch = Some(name);
+            record.branch = Some(name);
         } else {
-            branch = rt.base.git.current_branch()?;
+            record.branch = rt.base.git.current_branch()?;
         }
     }
-    let mut state = RunState { spent: Some(0.0), sessions_in_place: true, model: None };
-    let ended = run_workflow(rt, &mut state, workflow, inputs, branch).await?;
+    let lock = WorkTreeLock::acquire(&layout.session_dir(&record.id).join("lock"), &record.id)?;
+    record.save(layout)?;
+    let plan = Plan { restored, first, only: start.only.clone(), resume_session: None };
+    Ok((record, plan, lock))
+}
+
+/// `--resume`: the run `id` names (or the workflow's last one that did not succeed), on
+/// its branch, from the first step that is not done; the steps before it keep their
+/// results, and an improve step cut off mid-session resumes that session (the engine's
+/// recovery puts its work tree right).
+fn resumed(
+    rt: &Runtime<'_>,
+    layout: &Layout,
+    workflow: &Workflow,
+    id: Option<&str>,
+) -> anyhow::Result<(RunRecord, Plan, WorkTreeLock)> {
     let name = &workflow.name;
-    match (ended.outcome, ended.failed) {
-        (WorkflowOutcome::Success, _) => Ok(()),
-        (WorkflowOutcome::Interrupted, _) => Err(CliError::interrupted(format!(
-            "interrupted: workflow `{name}` stopped"
-        ))
-        .with_hint(
-            "a session cut off by Ctrl+C was rolled back; run the workflow again (it starts from its first step)",
-        )
-        .into()),
-        (WorkflowOutcome::Failure, failed) => {
-            let (step, error) = failed.unwrap_or_default();
-            Err(CliError::failure(format!("workflow `{name}` failed at step `{step}`: {error}"))
-                .with_hint("the step lines above say what failed; fix the cause and run the workflow again")
-                .into())
+    let record = match id {
+        Some(id) => {
+            let file = RunRecord::file(layout, id);
+            if !file.exists() {
+                return Err(CliError::usage(format!("no workflow run `{id}` in {}", layout.sessions_dir().display()))
+                    .with_hint(format!("`mmm workflow show {name}` names the last run"))
+                    .into());
+            }
+            let record = RunRecord::load(&file)?;
+            if record.workflow != *name {
+                return Err(CliError::usage(format!(
+                    "run {id} is a run of the workflow `{}`, not `{name}`",
+                    record.workflow
+                ))
+                .with_hint(format!("resume it with `mmm workflow run {} --resume {id}`", record.path))
+                .into());
+            }
+            record
+        }
+        None => match RunRecord::all_of(layout, name).pop() {
+            Some(record) => record,
+            None => {
+                return Err(CliError::usage(format!("the workflow `{name}` has no run to resume"))
+                    .with_hint(format!("start one with `mmm workflow run {}`", workflow.path.display()))
+                    .into());
+            }
+        },
+    };
+    if record.status == RunStatus::Success {
+        return Err(CliError::usage(format!("run {} of `{name}` already succeeded", record.id))
+            .with_hint(format!(
+                "start a new run with `mmm workflow run {}` (`--from STEP` starts at a step)",
+                workflow.path.display()
+            ))
+            .into());
+    }
+    let lock = WorkTreeLock::acquire(&layout.session_dir(&record.id).join("lock"), &record.id)?;
+    let mut restored = BTreeMap::new();
+    let mut first = workflow.steps.len();
+    for (i, step) in workflow.steps.iter().enumerate() {
+        let label = step.label();
+        match record.step(&label).filter(|s| s.is_done()).and_then(|s| s.result.clone()) {
+            Some(result) => {
+                restored.insert(label, (result, record.id.clone()));
+            }
+            None => {
+                first = i;
+                break;
+            }
         }
     }
+    let resume_session = workflow.steps.get(first).and_then(|step| {
+        let label = step.label();
+        let cut = record.step(&label).filter(|s| matches!(s.state, StepState::Running | StepState::Interrupted))?;
+        let id = cut.sessions.last()?;
+        let session = SessionRecord::load(&layout.session_dir(id).join("session.json")).ok()?;
+        let resumable = matches!(step.kind, StepKind::Improve(_))
+            && !session.status.is_finished()
+            && session.undone.is_none()
+            && matches!(session.stop_reason, None | Some(StopReason::Interrupted));
+        resumable.then(|| (label, id.clone()))
+    });
+    if let Some(branch) = &record.branch
+        && rt.base.git.current_branch()?.as_deref() != Some(branch.as_str())
+    {
+        let dirty = setup::user_changes(&rt.base.git)?;
+        setup::preflight(&rt.base.git, &dirty, false, false)?;
+        rt.base.git.switch(branch)?;
+    }
+    let plan = Plan { restored, first, only: None, resume_session };
+    Ok((record, plan, lock))
 }
 
 /// Whether the workflow (or one it runs) has a step that commits: an improve or spec step.
@@ -148,24 +407,36 @@ fn branch_word(name: &str) -> String {
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
+/// How a workflow begins: the branch its sessions commit to, and for the top-level
+/// workflow of a run its id, whether it is resumed, and its [`Top`].
+struct Begin<'t> {
+    branch: Option<String>,
+    run: Option<String>,
+    resumed: bool,
+    top: Option<&'t Top>,
+}
+
 /// One workflow, nested or not: its steps in order, each condition, each step's tries.
 fn run_workflow<'a>(
     rt: &'a Runtime<'_>,
     state: &'a mut RunState,
     workflow: &'a Workflow,
     inputs: BTreeMap<String, InputValue>,
-    branch: Option<String>,
+    begin: Begin<'a>,
 ) -> Boxed<'a, anyhow::Result<Ended>> {
     Box::pin(async move {
         let started = Instant::now();
         let name = workflow.name.clone();
+        let top = begin.top;
         rt.base.observer.event(
             "",
             &Event::WorkflowStarted {
                 workflow: name.clone(),
                 path: workflow.path.display().to_string(),
                 steps: workflow.steps.iter().map(Step::label).collect(),
-                branch,
+                branch: begin.branch,
+                run: begin.run,
+                resumed: begin.resumed,
             },
         );
         let mut ctx = Context { inputs, ..Context::default() };
@@ -173,10 +444,47 @@ fn run_workflow<'a>(
         let (mut succeeded, mut failed, mut skipped) = (0, 0, 0);
         let mut failure = None;
         let mut interrupted = false;
-        for step in &workflow.steps {
+        for (index, step) in workflow.steps.iter().enumerate() {
             if rt.base.cancel.is_cancelled() {
                 interrupted = true;
                 break;
+            }
+            if let Some(top) = top {
+                let plan = &top.plan;
+                let runs = match &plan.only {
+                    Some(only) => *only == step.label(),
+                    None => index >= plan.first,
+                };
+                if !runs {
+                    if plan.only.is_some() && index > plan.first {
+                        break;
+                    }
+                    let label = step.label();
+                    let (result, from_run) = match plan.restored.get(&label) {
+                        Some((result, run)) => (result.clone(), Some(run.clone())),
+                        None => (StepResult::new(Outcome::Skipped), None),
+                    };
+                    let event = Event::StepRestored {
+                        workflow: name.clone(),
+                        step: label.clone(),
+                        outcome: result.outcome,
+                        from_run,
+                    };
+                    rt.base.observer.event("", &event);
+                    top.update(|r| {
+                        let i = r.begin(label);
+                        r.steps[i].state = state_of(result.outcome);
+                        r.steps[i].continued = result.outcome == Outcome::Failure;
+                        r.steps[i].result = Some(result.clone());
+                    });
+                    if let Some(id) = &step.id {
+                        ctx.steps.insert(id.value.clone(), result);
+                    }
+                    continue;
+                }
+                top.update(|r| {
+                    r.begin(step.label());
+                });
             }
             let condition = step.when.as_ref().map_or(expr::DEFAULT_WHEN, |w| w.value.as_str()).to_string();
             let finished =
@@ -205,6 +513,7 @@ fn run_workflow<'a>(
                 Ok(false) => {
                     let result = StepResult::new(Outcome::Skipped);
                     rt.base.observer.event("", &finished(Outcome::Skipped, 0, Duration::ZERO, &result, None, false));
+                    record_step(top, step, StepState::Skipped, &result, 0, Duration::ZERO, None, false);
                     skipped += 1;
                     if let Some(id) = &step.id {
                         ctx.steps.insert(id.value.clone(), result);
@@ -227,6 +536,17 @@ fn run_workflow<'a>(
                             false,
                         );
                         rt.base.observer.event("", &event);
+                        let error = Some("interrupted".to_string());
+                        record_step(
+                            top,
+                            step,
+                            StepState::Interrupted,
+                            &result,
+                            attempts,
+                            began.elapsed(),
+                            error,
+                            false,
+                        );
                         failed += 1;
                         break;
                     }
@@ -237,6 +557,7 @@ fn run_workflow<'a>(
             let outcome = result.outcome;
             let continued = outcome == Outcome::Failure && step.continue_on_error;
             rt.base.observer.event("", &finished(outcome, attempts, duration, &result, error.clone(), continued));
+            record_step(top, step, state_of(outcome), &result, attempts, duration, error.clone(), continued);
             if outcome == Outcome::Failure {
                 failed += 1;
                 if !continued && !ctx.run.failed {
@@ -271,6 +592,35 @@ fn run_workflow<'a>(
         );
         Ok(Ended { outcome, failed: failure })
     })
+}
+
+/// Notes how a top-level step ended in the run's record.
+#[allow(clippy::too_many_arguments)]
+fn record_step(
+    top: Option<&Top>,
+    step: &Step,
+    state: StepState,
+    result: &StepResult,
+    attempts: u32,
+    duration: Duration,
+    error: Option<String>,
+    continued: bool,
+) {
+    let Some(top) = top else { return };
+    let label = step.label();
+    top.update(|r| {
+        let i = match r.steps.iter().rposition(|s| s.step == label) {
+            Some(i) => i,
+            None => r.begin(label),
+        };
+        let s = &mut r.steps[i];
+        s.state = state;
+        s.result = Some(result.clone());
+        s.attempts = attempts;
+        s.duration_ms = duration.as_millis() as u64;
+        s.error = error;
+        s.continued = continued;
+    });
 }
 
 /// What one try of a step did.
@@ -309,7 +659,13 @@ async fn tries(
                 attempt,
             },
         );
-        let mut tried = once(rt, state, workflow, step, ctx).await?;
+        // The spinner on a terminal (a session inside the step shows its own while it runs).
+        let tries = if attempts > 1 { format!(", try {attempt} of {attempts}") } else { String::new() };
+        let what = format!("{}: step {} ({}{tries})", workflow.name, step.label(), step.kind.name());
+        rt.base.observer.activity("", Some(what));
+        let tried = once(rt, state, workflow, step, ctx).await;
+        rt.base.observer.activity("", None);
+        let mut tried = tried?;
         // A nested workflow's steps count their own costs in the run's as they go.
         if !matches!(step.kind, StepKind::Workflow(_)) {
             state.add(tried.result.cost_usd);
@@ -565,7 +921,8 @@ async fn improve_step(
         protect: config.protect.clone(),
         cache_refresh: config.cache_refresh,
     };
-    let opts = ImproveOptions { focus, allow_dirty: false, resume: None, use_cache: true };
+    let resume = state.resume.take().filter(|(label, _)| *label == step.label()).map(|(_, id)| Some(id));
+    let opts = ImproveOptions { focus, allow_dirty: false, resume, use_cache: true };
     let finished = improve::run(env, &config, &rt.pricing, &opts).await;
     cancel.cancel();
     Ok(match finished {
@@ -721,7 +1078,8 @@ async fn nested_step(
         Err(e) => return Ok(Tried::failed(e)),
     };
     let spent_before = state.spent;
-    let ended = run_workflow(rt, state, &inner, inputs, None).await?;
+    let begin = Begin { branch: None, run: None, resumed: false, top: None };
+    let ended = run_workflow(rt, state, &inner, inputs, begin).await?;
     let mut result = StepResult::new(Outcome::Failure);
     // The nested steps counted their costs in the run's as they went.
     result.cost_usd = state.spent.zip(spent_before).map(|(now, before)| now - before);

@@ -8,8 +8,10 @@
 
 pub mod journal;
 pub mod lock;
+pub mod profile;
 pub mod session;
 pub mod summary;
+pub mod workflow_run;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -171,6 +171,10 @@ pub struct IterationRecord {
     pub requests: u32,
     /// What went wrong, for `failed` and `rolled_back`.
     pub error: Option<String>,
+    /// Time git took to commit or roll back the iteration's change (it ended at `ended_at`);
+    /// left out by older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_ms: Option<u64>,
 }
 
 /// The whole record of a session.
@@ -304,6 +308,7 @@ impl IterationRecord {
             cost_usd: Some(0.0),
             requests: 0,
             error: None,
+            git_ms: None,
         }
     }
 }

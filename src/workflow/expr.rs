@@ -28,7 +28,7 @@ pub const RUN_FIELDS: &[&str] = &["failed", "failed_step", "cost_usd"];
 pub const ROOTS: &[&str] = &["steps", "inputs", "run"];
 
 /// How a step ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Success,
@@ -47,7 +47,7 @@ impl Outcome {
 }
 
 /// What a finished (or skipped) step exposes to the steps after it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct StepResult {
     pub outcome: Outcome,
     /// A shell step's exit code (`None` when killed or timed out).

@@ -19,7 +19,7 @@ use crate::common::{Project, stderr, stdout};
 /// uninterrupted run got: the review counts the committed iterations in its history and
 /// asks for `notes/note<n+1>.txt` until three are committed, then reports the target; the
 /// editing conversation creates the note, then says it is done.
-fn note_model() -> FakeApi {
+pub(crate) fn note_model() -> FakeApi {
     FakeApi::respond(|request: &Recorded| {
         let body = request.json();
         let messages = body["messages"].as_array().expect("messages");

@@ -19,12 +19,15 @@ fn workflow(p: &Project, server: Option<&FakeApi>, args: &[&str]) -> std::proces
     cmd.arg("workflow").args(args).output().unwrap()
 }
 
-/// The JSON lines with the times (which vary from run to run) taken out.
+/// The JSON lines with the times and the run's id (which vary from run to run) taken out.
 fn without_times(lines: Vec<Value>) -> Vec<Value> {
     lines
         .into_iter()
         .map(|mut line| {
             let object = line.as_object_mut().unwrap();
+            if object.remove("run").is_some_and(|v| !v.is_string()) {
+                panic!("run is not a string");
+            }
             for key in ["duration_ms", "elapsed_ms"] {
                 if object.remove(key).is_some_and(|v| !v.is_u64()) {
                     panic!("{key} is not a whole number");
@@ -135,7 +138,8 @@ fn a_failing_step_fails_the_run_skips_the_default_steps_and_runs_the_failure_han
     assert_eq!(
         stderr(&out),
         "error: workflow `failing` failed at step `build`: exited with 7\n\
-         hint: the step lines above say what failed; fix the cause and run the workflow again\n"
+         hint: the step lines above say what failed; fix the cause, then continue from that step with `mmm \
+         workflow run flow.yml --resume`\n"
     );
 }
 
@@ -561,4 +565,400 @@ fn new_writes_a_template_to_edit_that_checks() {
         "{}",
         stderr(&out)
     );
+}
+
+const RESUMABLE: &str = r#"name: resumable
+inputs:
+  word: {type: string, default: original}
+steps:
+  - id: first
+    shell: echo ran >> first.log; echo "first said $MMM_INPUT_WORD"
+  - id: wait
+    shell: if [ -f go ]; then echo went; else touch started; sleep 30; fi
+  - id: last
+    when: steps.first.outcome == "success"
+    shell: printf '%s' "$MMM_STEP_FIRST_OUTPUT" > last.txt
+"#;
+
+/// The workflow `RESUMABLE` started with `--input word=given`, stopped by `signal` while
+/// its `wait` step runs; returns the run's id (from its first JSON line) and the output.
+fn run_stopped_by(p: &Project, signal: &str) -> (String, std::process::Output) {
+    let started = std::time::Instant::now();
+    let child = crate::common::mmm_std(&p.root, &p.home)
+        .args(["workflow", "run", "flow.yml", "--input", "word=given", "--output", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while !p.root.join("started").exists() {
+        assert!(started.elapsed().as_secs() < 30, "the step never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let first = stdout(&out).lines().next().map(|l| serde_json::from_str::<Value>(l).unwrap()).unwrap();
+    (first["run"].as_str().unwrap().to_string(), out)
+}
+
+#[test]
+fn a_run_interrupted_or_killed_mid_step_resumes_from_that_step_with_earlier_results() {
+    use std::os::unix::process::ExitStatusExt;
+    for signal in ["-INT", "-KILL"] {
+        let p = Project::git();
+        p.write("flow.yml", RESUMABLE);
+        let (run, out) = run_stopped_by(&p, signal);
+        match signal {
+            "-INT" => assert_eq!(out.status.code(), Some(130), "{}", stderr(&out)),
+            _ => assert_eq!(out.status.signal(), Some(9)),
+        }
+        let record: Value = serde_json::from_str(&p.read(&format!(".mmm/sessions/{run}/workflow.json"))).unwrap();
+        let states: Vec<&str> =
+            record["steps"].as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap()).collect();
+        let cut = if signal == "-INT" { "interrupted" } else { "running" };
+        assert_eq!(states, ["success", cut], "{signal}");
+        assert_eq!(record["status"], if signal == "-INT" { "interrupted" } else { "running" });
+
+        p.write("go", "");
+        let out = workflow(&p, None, &["run", "flow.yml", "--resume", "--output", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{signal}: {}", stderr(&out));
+        // The first step ran once; its result (from the first process) reached the last step.
+        assert_eq!(p.read("first.log"), "ran\n", "{signal}");
+        assert_eq!(p.read("last.txt"), "first said given", "{signal}");
+        let raw = json_lines(&out);
+        let lines = without_times(raw.clone());
+        let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            types,
+            [
+                "workflow_started",
+                "step_restored",
+                "step_started",
+                "step_finished",
+                "step_started",
+                "step_finished",
+                "workflow_finished"
+            ]
+        );
+        assert_eq!(
+            raw[0],
+            json!({"type": "workflow_started", "workflow": "resumable", "path": "flow.yml",
+                   "steps": ["first", "wait", "last"], "run": run, "resumed": true})
+        );
+        assert_eq!(
+            lines[1],
+            json!({"type": "step_restored", "workflow": "resumable", "step": "first", "outcome": "success", "from_run": run})
+        );
+        assert_eq!(lines[2]["step"], "wait");
+        assert_eq!(lines[6]["outcome"], "success");
+        let record: Value = serde_json::from_str(&p.read(&format!(".mmm/sessions/{run}/workflow.json"))).unwrap();
+        assert_eq!(record["status"], "success");
+        assert_eq!(record["inputs"], json!({"word": "given"}));
+
+        // A run that succeeded is not resumed.
+        let out = workflow(&p, None, &["run", "flow.yml", "--resume"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "error: run {run} of `resumable` already succeeded\nhint: start a new run with `mmm workflow run \
+                 flow.yml` (`--from STEP` starts at a step)\n"
+            )
+        );
+    }
+}
+
+#[test]
+fn from_and_only_take_earlier_results_from_the_last_run() {
+    let p = Project::git();
+    p.write("flow.yml", RESUMABLE);
+    p.write("go", "");
+    // Never run: the steps before --only are skipped, so `last`'s condition is false.
+    let out = workflow(&p, None, &["run", "flow.yml", "--only", "last", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = without_times(json_lines(&out));
+    assert_eq!(
+        lines[1],
+        json!({"type": "step_restored", "workflow": "resumable", "step": "first", "outcome": "skipped"})
+    );
+    assert_eq!(lines[3]["outcome"], "skipped");
+    assert!(!p.root.join("last.txt").exists() && !p.root.join("first.log").exists());
+
+    let out = workflow(&p, None, &["run", "flow.yml", "--input", "word=one"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::remove_file(p.root.join("last.txt")).unwrap();
+    let out = workflow(&p, None, &["run", "flow.yml", "--only", "last", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let types: Vec<String> = json_lines(&out)
+        .iter()
+        .map(|l| format!("{} {}", l["type"].as_str().unwrap(), l["step"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "workflow_started ",
+            "step_restored first",
+            "step_restored wait",
+            "step_started last",
+            "step_finished last",
+            "workflow_finished "
+        ]
+    );
+    assert_eq!(p.read("first.log"), "ran\n");
+    assert_eq!(p.read("last.txt"), "first said one");
+
+    let out = workflow(&p, None, &["run", "flow.yml", "--from", "wait", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let steps: Vec<Value> =
+        json_lines(&out).into_iter().filter(|l| l["type"] == "step_started").map(|l| l["step"].clone()).collect();
+    assert_eq!(steps, [json!("wait"), json!("last")]);
+    assert_eq!(p.read("first.log"), "ran\n");
+
+    let out = workflow(&p, None, &["run", "flow.yml", "--from", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: `--from nope`: the workflow `resumable` has no step `nope`\nhint: its steps: first, wait, last\n"
+    );
+}
+
+#[test]
+fn a_workflow_killed_inside_an_improve_session_resumes_that_session() {
+    use std::os::unix::process::ExitStatusExt;
+    let p = project_with_check(CHECK);
+    p.write(
+        ".mmm/workflows/notes.yml",
+        "name: notes\nsteps:\n  - id: before\n    shell: echo prepared\n  - id: improve\n    improve: {focus: notes}\n  - id: after\n    shell: printf '%s|%s' \"$MMM_STEP_BEFORE_OUTPUT\" \"$MMM_STEP_IMPROVE_OUTCOME\" > after.txt\n",
+    );
+    p.run_git(&["add", "-A"]);
+    p.run_git(&["commit", "-q", "-m", "workflow"]);
+    let server = crate::recovery::note_model();
+    // Killed right after the session's sixth journal event: the first note is written,
+    // not yet committed.
+    let mut cmd = p.mmm();
+    cmd.env("ANTHROPIC_API_KEY", TEST_KEY).env("ANTHROPIC_BASE_URL", server.url());
+    let killed = cmd.args(["workflow", "run", "notes"]).env("MMM_DEBUG_ABORT_AFTER_EVENT", "6").output().unwrap();
+    assert_eq!(killed.status.signal(), Some(9), "{}", stderr(&killed));
+    assert_eq!(p.read("notes/note1.txt"), "made\n");
+    let branch = p.run_git(&["branch", "--show-current"]);
+    let id = session(&p)["id"].as_str().unwrap().to_string();
+
+    let out = workflow(&p, Some(&server), &["run", "notes", "--resume", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let started = lines.iter().find(|l| l["type"] == "session_started").unwrap();
+    assert_eq!((started["session"].as_str(), started["resumed"].as_bool()), (Some(id.as_str()), Some(true)));
+    assert!(lines.iter().any(|l| l["type"] == "recovered" && l["action"] == "rolled_back"));
+    let s = session(&p);
+    assert_eq!(s["id"], id, "no second session");
+    let outcomes: Vec<&str> =
+        s["iterations"].as_array().unwrap().iter().map(|i| i["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["crashed", "committed", "committed", "committed"]);
+    assert_eq!(p.run_git(&["branch", "--show-current"]), branch);
+    assert_eq!(
+        p.run_git(&["ls-tree", "-r", "--name-only", "HEAD", "notes"]),
+        "notes/note1.txt\nnotes/note2.txt\nnotes/note3.txt\n"
+    );
+    assert_eq!(p.read("after.txt"), "prepared|success");
+    assert_eq!(p.run_git(&["status", "--porcelain"]), "?? after.txt\n");
+}
+
+#[test]
+fn show_lists_inputs_steps_and_the_last_runs_state() {
+    let p = Project::git();
+    p.write("flow.yml", RESUMABLE);
+    let out = workflow(&p, None, &["show", "flow.yml", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shown = json_lines(&out).remove(0);
+    assert_eq!(
+        shown,
+        json!({"type": "workflow_show", "workflow": "resumable", "path": "flow.yml",
+               "inputs": [{"name": "word", "type": "string", "default": "original"}],
+               "steps": [
+                   {"step": "first", "kind": "shell", "when": "not run.failed", "attempts": 1, "continue_on_error": false,
+                    "what": "$ echo ran >> first.log; echo \"first said $MMM_INPUT_WORD\""},
+                   {"step": "wait", "kind": "shell", "when": "not run.failed", "attempts": 1, "continue_on_error": false,
+                    "what": "$ if [ -f go ]; then echo went; else touch started; sleep 30; fi"},
+                   {"step": "last", "kind": "shell", "when": "steps.first.outcome == \"success\"", "attempts": 1,
+                    "continue_on_error": false, "what": "$ printf '%s' \"$MMM_STEP_FIRST_OUTPUT\" > last.txt"}],
+               "last_run": null})
+    );
+    let out = workflow(&p, None, &["show", "flow.yml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Steps (never run)"), "{}", stdout(&out));
+
+    let (run, _) = run_stopped_by(&p, "-INT");
+    let out = workflow(&p, None, &["show", "flow.yml", "--output", "json"]);
+    let shown = json_lines(&out).remove(0);
+    assert_eq!(shown["last_run"]["id"], run.as_str());
+    assert_eq!(shown["last_run"]["status"], "interrupted");
+    let last: Vec<Value> = shown["steps"].as_array().unwrap().iter().map(|s| s["last"]["state"].clone()).collect();
+    assert_eq!(last, [json!("success"), json!("interrupted"), Value::Null]);
+    assert_eq!(shown["steps"][1]["last"]["error"], "interrupted");
+    let text = stdout(&workflow(&p, None, &["show", "flow.yml"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[2], "Inputs");
+    assert_eq!(lines[3], "  word (string, default \"original\")");
+    assert!(lines[5].starts_with(&format!("Steps (last run {run}: interrupted, started ")), "{text}");
+    assert_eq!(lines[6], "  1. first (shell) when `not run.failed`");
+    assert!(lines[8].starts_with("     last run: success, "), "{text}");
+}
+
+#[test]
+fn history_profiles_a_workflow_run_and_writes_a_chrome_trace() {
+    let p = project_with_check(CHECK);
+    p.write(
+        ".mmm/workflows/fix.yml",
+        "name: fix\nsteps:\n  - id: lint\n    shell: sleep 0.2\n  - id: improve\n    improve: {focus: greeting, max_iterations: 1}\n",
+    );
+    p.run_git(&["add", "-A"]);
+    p.run_git(&["commit", "-q", "-m", "workflow"]);
+    let server = FakeApi::with([review(6.0, issue()), replace("toolu_1", "hello", "hi"), done("Shorten the greeting")]);
+    let out = workflow(&p, Some(&server), &["run", "fix", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let run = lines[0]["run"].as_str().unwrap().to_string();
+    let session_id = session(&p)["id"].as_str().unwrap().to_string();
+
+    let out = p
+        .mmm()
+        .args(["history", &run, "--profile", "--trace-file", "trace.json", "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let profile = json_lines(&out).remove(0);
+    assert_eq!((profile["id"].as_str(), profile["trace_file"].as_str()), (Some(run.as_str()), Some("trace.json")));
+    let spans = profile["spans"].as_array().unwrap();
+    let mut kinds: Vec<(String, String)> = spans
+        .iter()
+        .map(|s| (s["phase"].as_str().unwrap().to_string(), s["name"].as_str().unwrap().to_string()))
+        .collect();
+    kinds.sort();
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        kinds,
+        [
+            pair("analysis", "analysis"),
+            pair("check", CHECK),
+            pair("check", CHECK),
+            pair("git", "commit #1"),
+            pair("review", "review-1"),
+            pair("step", "improve"),
+            pair("step", "lint"),
+            pair("turn", "implement-1"),
+            pair("turn", "implement-1"),
+        ]
+    );
+    // Slowest first; the steps hold their sessions' spans; the session's spans name it.
+    let durations: Vec<u64> = spans.iter().map(|s| s["duration_ms"].as_u64().unwrap()).collect();
+    assert!(durations.windows(2).all(|w| w[0] >= w[1]), "{durations:?}");
+    let step = |name: &str| spans.iter().find(|s| s["phase"] == "step" && s["name"] == name).unwrap();
+    assert!(step("lint")["duration_ms"].as_u64().unwrap() >= 200);
+    let improve = step("improve");
+    let (start, end) = (
+        improve["start_us"].as_i64().unwrap(),
+        improve["start_us"].as_i64().unwrap() + improve["duration_ms"].as_i64().unwrap() * 1000,
+    );
+    for s in spans.iter().filter(|s| s["phase"] != "step") {
+        assert_eq!(s["session"], session_id.as_str());
+        let at = s["start_us"].as_i64().unwrap();
+        // Journal times are to the millisecond.
+        assert!(at >= start - 2000 && at <= end + 2000, "{s} outside the improve step");
+    }
+    let costs: f64 = spans.iter().filter(|s| s["phase"] != "step").filter_map(|s| s["cost_usd"].as_f64()).sum();
+    assert!((costs - improve["cost_usd"].as_f64().unwrap()).abs() < 1e-9);
+    assert_eq!(profile["cost_usd"], improve["cost_usd"]);
+
+    // The trace parses as trace-event JSON: complete events with times in microseconds.
+    let trace: Value = serde_json::from_str(&p.read("trace.json")).unwrap();
+    assert_eq!(trace["displayTimeUnit"], "ms");
+    let events = trace["traceEvents"].as_array().unwrap();
+    let complete: Vec<&Value> = events.iter().filter(|e| e["ph"] == "X").collect();
+    assert_eq!(complete.len(), spans.len());
+    for e in &complete {
+        let keys: Vec<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["args", "cat", "dur", "name", "ph", "pid", "tid", "ts"]);
+        assert!(e["ts"].as_i64().unwrap() >= 0 && e["dur"].is_u64() && e["name"].is_string());
+    }
+    assert_eq!(complete.iter().map(|e| e["ts"].as_i64().unwrap()).min(), Some(0));
+    let threads: Vec<&str> =
+        events.iter().filter(|e| e["ph"] == "M").map(|e| e["args"]["name"].as_str().unwrap()).collect();
+    assert_eq!(threads, ["workflow steps", "analysis and model requests", "checks", "git"]);
+
+    // The table a person reads: slowest first, one line per span.
+    let out = p.mmm().args(["history", &session_id, "--profile"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let table: Vec<&str> = text.lines().collect();
+    assert!(table[0].starts_with(&format!("Profile of {session_id}: ")), "{text}");
+    assert!(table[1].starts_with("PHASE"), "{text}");
+    assert_eq!(table.len(), 2 + 7, "{text}");
+}
+
+#[test]
+fn add_copies_a_workflow_from_a_git_repository_pinned_to_a_commit_after_checking_it() {
+    let shared = Project::git();
+    shared.write("workflows/tidy.yml", "name: tidy\nsteps:\n  - id: lint\n    shell: echo v1\n");
+    shared.write("broken.yml", "name: broken\nsteps:\n  - id: lint\n    shel: echo typo\n");
+    shared.run_git(&["add", "-A"]);
+    shared.run_git(&["commit", "-q", "-m", "v1"]);
+    let v1 = shared.run_git(&["rev-parse", "HEAD"]).trim().to_string();
+    shared.write("workflows/tidy.yml", "name: tidy\nsteps:\n  - id: lint\n    shell: echo v2\n");
+    shared.run_git(&["commit", "-q", "-am", "v2"]);
+    let v2 = shared.run_git(&["rev-parse", "HEAD"]).trim().to_string();
+    let url = format!("file://{}", shared.root.display());
+
+    let p = Project::git();
+    let out = workflow(&p, None, &["add", &format!("{url}#tidy"), "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        json_lines(&out),
+        [
+            json!({"type": "workflow_added", "path": ".mmm/workflows/tidy.yml", "source": format!("{url}#tidy"), "commit": v2})
+        ]
+    );
+    assert_eq!(
+        p.read(".mmm/workflows/tidy.yml"),
+        format!(
+            "# Added by `mmm workflow add` from {url}#tidy (workflows/tidy.yml)\n# at commit {v2}\nname: tidy\nsteps:\n  - id: lint\n    shell: echo v2\n"
+        )
+    );
+    // Pinned to an older commit, under another name; it runs like any workflow.
+    let out = workflow(&p, None, &["add", &format!("{url}#tidy"), "--rev", &v1, "--name", "tidy-v1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(p.read(".mmm/workflows/tidy-v1.yml").contains(&format!("# at commit {v1}\n")));
+    let out = workflow(&p, None, &["run", "tidy-v1", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json_lines(&out)[2]["type"], "step_finished");
+
+    // Refused: a workflow that does not check, a name taken, a missing workflow.
+    let out = workflow(&p, None, &["add", &format!("{url}#broken")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "error: the workflow `broken` from {url} does not check; nothing was written:\n  {url}#broken:6:5: unknown field `shel`"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!p.root.join(".mmm/workflows/broken.yml").exists());
+    let left: Vec<_> =
+        std::fs::read_dir(p.root.join(".mmm/workflows")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left.len(), 2, "no staged file left behind: {left:?}");
+    let out = workflow(&p, None, &["add", &format!("{url}#tidy")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: .mmm/workflows/tidy.yml exists already\nhint: remove it first, or add this one under another name with --name\n"
+    );
+    let out = workflow(&p, None, &["add", &format!("{}#nope", shared.root.display())]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with(&format!("error: {} has no workflow `nope`\n", shared.root.display())));
+
+    // A directory is read as it is, with no commit to pin.
+    let out =
+        workflow(&p, None, &["add", &format!("{}#tidy", shared.root.display()), "--name", "local", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json_lines(&out)[0].get("commit"), None);
+    assert!(p.read(".mmm/workflows/local.yml").ends_with("shell: echo v2\n"));
 }
