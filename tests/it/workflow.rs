@@ -962,3 +962,73 @@ fn add_copies_a_workflow_from_a_git_repository_pinned_to_a_commit_after_checking
     assert_eq!(json_lines(&out)[0].get("commit"), None);
     assert!(p.read(".mmm/workflows/local.yml").ends_with("shell: echo v2\n"));
 }
+
+#[test]
+fn the_issues_example_fixes_a_failing_lint_on_the_second_try_validates_the_notes_and_skips_the_report() {
+    let p = project_with_check(CHECK);
+    p.write(
+        ".mmm/workflows/tidy-and-test.yml",
+        r#"name: tidy-and-test
+inputs:
+  focus: {type: string, default: "error handling"}
+steps:
+  - id: lint
+    shell: echo "the greeting is too long" >&2; exit 1
+    continue_on_error: true
+  - id: fix-lint
+    when: steps.lint.outcome == "failure"
+    improve: {focus: "make the linter clean, then {{ inputs.focus }}", max_iterations: 1}
+    retry: {attempts: 2, backoff_secs: 0}
+  - id: notes
+    claude:
+      prompt: "Summarise what changed for the changelog: {{ steps['fix-lint'].summary }}"
+      schema: {type: object, properties: {entry: {type: string}}, required: [entry]}
+  - id: report
+    when: run.failed
+    shell: echo "the workflow failed at $MMM_FAILED_STEP"
+"#,
+    );
+    p.run_git(&["add", "-A"]);
+    p.run_git(&["commit", "-q", "-m", "workflow"]);
+    let server = FakeApi::with([
+        // The first try's session changes nothing, so it keeps nothing: the step is tried again.
+        review(6.0, issue()),
+        done("Nothing to change"),
+        review(6.0, issue()),
+        replace("toolu_1", "hello", "hi"),
+        done("Shorten the greeting"),
+        Reply::stream(&Msg::new().text("{\"entry\": \"Shorter greeting\"}")),
+    ]);
+    let out = workflow(&p, Some(&server), &["run", "tidy-and-test", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = without_times(json_lines(&out));
+    let finished: Vec<(String, String, u64)> = lines
+        .iter()
+        .filter(|l| l["type"] == "step_finished")
+        .map(|l| {
+            (l["step"].as_str().unwrap().into(), l["outcome"].as_str().unwrap().into(), l["attempts"].as_u64().unwrap())
+        })
+        .collect();
+    let row = |s: &str, o: &str, a: u64| (s.to_string(), o.to_string(), a);
+    assert_eq!(
+        finished,
+        [
+            row("lint", "failure", 1),
+            row("fix-lint", "success", 2),
+            row("notes", "success", 1),
+            row("report", "skipped", 0)
+        ]
+    );
+    let retry = lines.iter().find(|l| l["type"] == "step_retry").unwrap();
+    assert_eq!((retry["step"].as_str(), retry["attempt"].as_u64()), (Some("fix-lint"), Some(1)));
+    assert!(retry["error"].as_str().unwrap().starts_with("the session kept no change"), "{retry}");
+    let notes = lines.iter().find(|l| l["type"] == "step_finished" && l["step"] == "notes").unwrap();
+    assert_eq!(notes["summary"], "{\"entry\":\"Shorter greeting\"}");
+    assert_eq!(p.read("src/app.txt"), "greeting = hi\n");
+    assert_eq!(server.requests().len(), 6);
+    assert_eq!(
+        server.request(5).json()["messages"][0]["content"][0]["text"],
+        "Summarise what changed for the changelog: Shorten the greeting"
+    );
+    assert!(last_message_text(&server, 0).contains("make the linter clean, then error handling"));
+}
