@@ -12,8 +12,30 @@ use crate::state::session::CheckRecord;
 /// Runs `commands` in `dir` one after another, stopping at the first that fails. They see
 /// none of mmm's credentials except those named in `pass_env`.
 pub async fn run(commands: &[String], dir: &Path, timeout: Duration, pass_env: &[String]) -> Vec<CommandResult> {
+    run_reusing(commands, &[], dir, timeout, pass_env).await
+}
+
+/// [`run`], except that the commands whose `reused` flag is set are not run: each counts as
+/// passed in no time (they passed on this same tree before).
+pub async fn run_reusing(
+    commands: &[String],
+    reused: &[bool],
+    dir: &Path,
+    timeout: Duration,
+    pass_env: &[String],
+) -> Vec<CommandResult> {
     let mut results = Vec::with_capacity(commands.len());
-    for command in commands {
+    for (i, command) in commands.iter().enumerate() {
+        if reused.get(i).copied().unwrap_or(false) {
+            results.push(CommandResult {
+                command: command.clone(),
+                exit_code: Some(0),
+                timed_out: false,
+                duration: Duration::ZERO,
+                output: String::new(),
+            });
+            continue;
+        }
         // A command that cannot even start (no shell, no directory) counts as a failure
         // whose output says why, so the user and the model see it like any other.
         let result = exec::run(command, dir, timeout, pass_env).await.unwrap_or_else(|e| CommandResult {
@@ -57,6 +79,7 @@ pub fn records(results: &[CommandResult]) -> Vec<CheckRecord> {
             timed_out: r.timed_out,
             duration_ms: r.duration.as_millis() as u64,
             output: (!r.passed()).then(|| tail(&r.output, RECORDED_LINES)),
+            reused: false,
         })
         .collect()
 }

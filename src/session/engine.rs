@@ -997,8 +997,16 @@ impl Session {
         self.activity(Some("running the checks (baseline)".into()));
         let untracked_before = self.git.untracked_entries();
         let rules = self.rules.snapshot()?;
+        // Checks that passed on this very tree are not run again.
+        let tree = super::reuse::clean_tree(&self.git);
+        let green = super::reuse::GreenChecks::load(&self.layout);
+        let reused: Vec<bool> = settings
+            .checks
+            .iter()
+            .map(|c| tree.as_deref().is_some_and(|t| green.passed(c, t, &settings.pass_env)))
+            .collect();
         let results = tokio::select! {
-            r = checks::run(&settings.checks, self.git.root(), timeout, &settings.pass_env) => Some(r),
+            r = checks::run_reusing(&settings.checks, &reused, self.git.root(), timeout, &settings.pass_env) => Some(r),
             _ = self.cancel.cancelled() => None,
         };
         let changed_rules = self.rules.put_back(&rules)?;
@@ -1014,10 +1022,24 @@ impl Session {
             self.note_check_outputs(&before)?;
         }
         let passed = checks::passed(&self.record.settings.checks, &results);
-        if self.record.baseline.is_empty() {
-            self.record.baseline = checks::records(&results);
+        let mut records = checks::records(&results);
+        for (record, reused) in records.iter_mut().zip(&reused) {
+            record.reused = *reused;
         }
-        self.emit(&Event::Baseline { passed, checks: checks::records(&results) });
+        if let Some(tree) = &tree {
+            let ran_green = results.iter().zip(&records).filter(|(r, rec)| r.passed() && !rec.reused);
+            let settings = &self.record.settings;
+            super::reuse::GreenChecks::record(
+                &self.layout,
+                tree,
+                &settings.pass_env,
+                ran_green.map(|(r, _)| r.command.as_str()),
+            );
+        }
+        if self.record.baseline.is_empty() {
+            self.record.baseline = records.clone();
+        }
+        self.emit(&Event::Baseline { passed, checks: records });
         self.checks_now = results;
         self.save()?;
         Ok(Some(()))

@@ -369,9 +369,14 @@ impl Event {
                 short(commit)
             )),
             Event::Baseline { passed, checks } => Some(if *passed {
+                let reused = checks.iter().filter(|c| c.reused).count();
+                let reused = match reused {
+                    0 => String::new(),
+                    n => format!(" ({n} not run again: passed on this same tree before)"),
+                };
                 match checks.len() {
-                    1 => format!("Baseline: {} the check passes", s.green("✓")),
-                    n => format!("Baseline: {} all {n} checks pass", s.green("✓")),
+                    1 => format!("Baseline: {} the check passes{reused}", s.green("✓")),
+                    n => format!("Baseline: {} all {n} checks pass{reused}", s.green("✓")),
                 }
             } else {
                 let failed = checks.iter().find(|c| !c.passed).map(|c| c.command.as_str()).unwrap_or("?");

@@ -14,6 +14,7 @@ pub mod integrity;
 pub mod prompts;
 pub mod recovery;
 pub mod retries;
+pub mod reuse;
 pub mod review;
 pub mod rules;
 pub mod setup;

@@ -100,6 +100,9 @@ pub struct CheckRecord {
     /// The end of a failed check's output (redacted), for reports and annotations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// Not run: it passed on this same tree before ([`crate::session::reuse`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reused: bool,
 }
 
 /// A file an iteration changed, with its line counts.

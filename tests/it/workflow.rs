@@ -1032,3 +1032,50 @@ steps:
     );
     assert!(last_message_text(&server, 0).contains("make the linter clean, then error handling"));
 }
+
+#[test]
+fn a_retried_step_does_not_run_again_a_check_that_passed_on_the_same_tree() {
+    // The check counts its runs in a file outside the work tree.
+    let p = project_with_check("echo ran >> ../checks.log; ! grep -q BUG src/app.txt");
+    p.write(
+        ".mmm/workflows/retry.yml",
+        "name: retry\nsteps:\n  - id: fix\n    improve: {focus: greeting, max_iterations: 1}\n    retry: {attempts: 2, backoff_secs: 0}\n",
+    );
+    p.run_git(&["add", "-A"]);
+    p.run_git(&["commit", "-q", "-m", "workflow"]);
+    let server = FakeApi::with([
+        review(6.0, issue()),
+        done("Nothing to change"),
+        review(6.0, issue()),
+        replace("toolu_1", "hello", "hi"),
+        done("Shorten the greeting"),
+    ]);
+    let out = workflow(&p, Some(&server), &["run", "retry", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let baselines: Vec<&Value> = lines.iter().filter(|l| l["type"] == "baseline").collect();
+    assert_eq!(baselines.len(), 2);
+    assert_eq!(baselines[0]["checks"][0].get("reused"), None);
+    assert_eq!(baselines[1]["checks"][0]["reused"], true);
+    assert_eq!(baselines[1]["checks"][0]["duration_ms"], 0);
+    // The first baseline and the second try's validation ran it; the second baseline did not.
+    let log = std::fs::read_to_string(p.root.parent().unwrap().join("checks.log")).unwrap();
+    assert_eq!(log, "ran\nran\n");
+    // Another tree (here the snapshot of an untracked file) means the check runs again.
+    p.write("notes.txt", "mine\n");
+    p.run_git(&["add", "notes.txt"]);
+    p.run_git(&["commit", "-q", "-m", "notes"]);
+    p.write("scratch.txt", "untracked\n");
+    let server = FakeApi::with([review(9.5, json!([]))]);
+    let out = p
+        .mmm()
+        .env("ANTHROPIC_API_KEY", TEST_KEY)
+        .env("ANTHROPIC_BASE_URL", server.url())
+        .args(["improve", "--allow-dirty", "--in-place", "--output", "json"])
+        .output()
+        .unwrap();
+    let baseline = json_lines(&out).into_iter().find(|l| l["type"] == "baseline").unwrap();
+    assert_eq!(baseline["checks"][0].get("reused"), None, "{}", stderr(&out));
+    let log = std::fs::read_to_string(p.root.parent().unwrap().join("checks.log")).unwrap();
+    assert_eq!(log, "ran\nran\nran\n");
+}
