@@ -22,6 +22,7 @@ pub async fn run(commands: &[String], dir: &Path, timeout: Duration, pass_env: &
             timed_out: false,
             duration: Duration::ZERO,
             output: format!("mmm could not start the command: {e:#}"),
+            resources: None,
         });
         let failed = !result.passed();
         results.push(result);
@@ -57,6 +58,8 @@ pub fn records(results: &[CommandResult]) -> Vec<CheckRecord> {
             timed_out: r.timed_out,
             duration_ms: r.duration.as_millis() as u64,
             output: (!r.passed()).then(|| tail(&r.output, RECORDED_LINES)),
+            cpu_ms: r.resources.map(|u| u.cpu_ms),
+            peak_rss_kb: r.resources.map(|u| u.peak_rss_kb),
         })
         .collect()
 }
@@ -112,6 +115,7 @@ mod tests {
             timed_out: false,
             duration: Duration::from_millis(1500),
             output: output.into(),
+            resources: None,
         }
     }
 
