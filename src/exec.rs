@@ -442,6 +442,19 @@ mod tests {
         run(command, dir, timeout, &[]).await.unwrap()
     }
 
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_finished_command_reports_its_cpu_time_and_peak_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        // A busy loop in a child of the shell: its usage counts once the shell waited for it.
+        let result = sh("sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'", dir.path(), LONG).await;
+        let used = result.resources.expect("wait4 reports usage");
+        assert!(used.cpu_ms > 0, "{used:?}");
+        assert!(used.peak_rss_kb > 0, "{used:?}");
+        let timed_out = sh("sleep 5", dir.path(), Duration::from_millis(100)).await;
+        assert_eq!((timed_out.timed_out, timed_out.resources), (true, None));
+    }
+
     #[tokio::test]
     async fn success_captures_stdout_and_stderr_together() {
         let dir = tempfile::tempdir().unwrap();

@@ -316,3 +316,40 @@ fn an_alert_that_cannot_be_delivered_is_a_warning_not_a_failure() {
     );
     assert!(!err.contains(&port.to_string()), "the webhook's URL is not shown: {err}");
 }
+
+#[test]
+fn the_html_report_holds_the_sessions_totals_and_no_key_nor_url() {
+    let data = tempfile::tempdir().unwrap();
+    let p = project_with_check(CHECK);
+    improve(&p, data.path(), &cached_session(), &[]);
+    let s = &sessions(&p)[0];
+    let out = mmm(&p, data.path(), &["report", "-o", "report.html", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        json_lines(&out)[0],
+        json!({"type": "report", "format": "html", "file": "report.html", "sessions": [s["id"]]})
+    );
+    let page = std::fs::read_to_string(p.root.join("report.html")).unwrap();
+    let attr = |name: &str| {
+        let start = page.find(&format!(" {name}=\"")).unwrap_or_else(|| panic!("no {name}")) + name.len() + 3;
+        page[start..start + page[start..].find('"').unwrap()].to_string()
+    };
+    let usage = &s["usage"];
+    assert_eq!(attr("data-iterations"), s["iterations"].as_array().unwrap().len().to_string());
+    assert_eq!(attr("data-commits"), "1");
+    assert_eq!(attr("data-input-tokens"), usage["input_tokens"].to_string());
+    assert_eq!(attr("data-output-tokens"), usage["output_tokens"].to_string());
+    assert_eq!(attr("data-cache-write-tokens"), usage["cache_creation_input_tokens"].to_string());
+    assert_eq!(attr("data-cache-read-tokens"), usage["cache_read_input_tokens"].to_string());
+    assert_eq!(attr("data-cost-usd").parse::<f64>().unwrap(), s["cost_usd"].as_f64().unwrap());
+    assert!(!page.contains(TEST_KEY));
+    assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("<script"));
+    assert_eq!(page.matches("<svg").count(), 4, "score, cost, tokens, time per phase");
+    assert!(page.contains("+greeting = hi"), "the committed diff is shown");
+
+    let out = mmm(&p, data.path(), &["report", "--format", "md"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(crate::common::stdout(&out).starts_with("## mmm improve: completed\n"));
+    let out = mmm(&p, data.path(), &["report", "--since", "2999-01-01"]);
+    assert_eq!(out.status.code(), Some(2));
+}
