@@ -206,7 +206,7 @@ Examples:
   mmm init --force    Rewrite both files with the defaults")]
     Init(InitArgs),
 
-    /// Register projects in the global index, list them, forget them, rebuild the index
+    /// Register projects in the global index, list, remove, reindex them
     #[command(
         subcommand,
         after_help = "\
@@ -223,7 +223,7 @@ repository when it ends."
     )]
     Projects(ProjectsCommand),
 
-    /// Sessions, iterations, outcomes, tokens and cost across registered projects
+    /// Sessions, outcomes, tokens and cost across registered projects
     #[command(after_help = "\
 Examples:
   mmm stats                         Totals over every indexed session
@@ -235,7 +235,7 @@ Figures come from the index, which every session updates as it ends; `mmm projec
 rebuilds it from the .mmm/ files.")]
     Stats(StatsArgs),
 
-    /// A session's report: one self-contained HTML page (charts, iterations, checks, diffs) or Markdown
+    /// Report sessions as one self-contained HTML page, or as Markdown
     #[command(after_help = "\
 Examples:
   mmm report -o report.html         The last session as one HTML file (no script, no URL)
@@ -572,19 +572,35 @@ impl WorkflowRunArgs {
 #[derive(Debug, Subcommand)]
 pub enum ProjectsCommand {
     /// Register a repository (default: the current one)
+    #[command(after_help = "\
+Examples:
+  mmm projects add                  Register the repository of the current directory
+  mmm projects add ../other         Register another repository")]
     Add {
         /// A directory inside the repository
         path: Option<PathBuf>,
     },
     /// List the registered projects
+    #[command(after_help = "\
+Examples:
+  mmm projects list
+  mmm projects list --output json | jq -r '.projects[].root'")]
     List,
     /// Forget a project and its sessions in the index (its .mmm/ files are left alone)
+    #[command(after_help = "\
+Examples:
+  mmm projects remove other         By name, when one project has it
+  mmm projects remove /src/other    By root path")]
     Remove {
         /// The project's name or root path, as `mmm projects list` shows them
         project: String,
     },
     /// Rebuild the index from the .mmm/ files of every registered project (and of PATHs,
     /// registered first)
+    #[command(after_help = "\
+Examples:
+  mmm projects reindex              Every registered project
+  mmm projects reindex . ../other   These too (after the database was deleted, say)")]
     Reindex {
         /// Repositories to register and index too
         paths: Vec<PathBuf>,

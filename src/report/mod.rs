@@ -24,7 +24,8 @@ use crate::state::session::{CheckRecord, Outcome, SessionRecord};
 /// Lines of a commit's diff the page shows.
 const DIFF_LINES: usize = 400;
 
-const TEMPLATE: &str = include_str!("page.html");
+mod page;
+use page::TEMPLATE;
 
 /// Sums over the reported sessions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

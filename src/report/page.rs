@@ -1,4 +1,7 @@
-<!DOCTYPE html>
+//! The report's page template: HTML with inline CSS, rendered by minijinja under a `.html`
+//! name, so every value is escaped for HTML. It references no URL and has no script.
+
+pub const TEMPLATE: &str = r##"<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -83,3 +86,4 @@ section.iteration { border-left: 3px solid #d8dce4; padding-left: 1rem; margin: 
 {% endfor %}
 </body>
 </html>
+"##;
