@@ -211,6 +211,44 @@ Examples:
   mmm init --force    Rewrite both files with the defaults")]
     Init(InitArgs),
 
+    /// Register projects in the global index, list, remove, reindex them
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  mmm projects add                  Register the current repository
+  mmm projects add ../other         Register another repository
+  mmm projects list                 Every registered project and its sessions
+  mmm projects remove other         Forget a project (by name or root); its .mmm/ stays
+  mmm projects reindex              Rebuild the index from every project's .mmm/ files
+  mmm projects reindex . ../other   The same, registering these repositories first
+
+The index is $XDG_DATA_HOME/mmm/mmm.db (~/.local/share/mmm/mmm.db). A session registers its
+repository when it ends."
+    )]
+    Projects(ProjectsCommand),
+
+    /// Sessions, outcomes, tokens and cost across registered projects
+    #[command(after_help = "\
+Examples:
+  mmm stats                         Totals over every indexed session
+  mmm stats --since 2026-12-01      Sessions started on or after that day (UTC)
+  mmm stats --by project            One row per project (also model, day, command, outcome)
+  mmm stats --by day --output json  Daily figures as JSON; money in *_usd fields
+
+Figures come from the index, which every session updates as it ends; `mmm projects reindex`
+rebuilds it from the .mmm/ files.")]
+    Stats(StatsArgs),
+
+    /// Report sessions as one self-contained HTML page, or as Markdown
+    #[command(after_help = "\
+Examples:
+  mmm report -o report.html         The last session as one HTML file (no script, no URL)
+  mmm report 20261124-061500-3f2a -o s.html
+  mmm report --since 2026-12-01 -o week.html
+  mmm report --format md            The last session as Markdown on stdout (the CI report)")]
+    Report(ReportArgs),
+
     /// List the Claude models your API key can use
     #[command(after_help = "\
 Examples:
@@ -599,6 +637,78 @@ impl WorkflowRunArgs {
         }
         flags
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectsCommand {
+    /// Register a repository (default: the current one)
+    #[command(after_help = "\
+Examples:
+  mmm projects add                  Register the repository of the current directory
+  mmm projects add ../other         Register another repository")]
+    Add {
+        /// A directory inside the repository
+        path: Option<PathBuf>,
+    },
+    /// List the registered projects
+    #[command(after_help = "\
+Examples:
+  mmm projects list
+  mmm projects list --output json | jq -r '.projects[].root'")]
+    List,
+    /// Forget a project and its sessions in the index (its .mmm/ files are left alone)
+    #[command(after_help = "\
+Examples:
+  mmm projects remove other         By name, when one project has it
+  mmm projects remove /src/other    By root path")]
+    Remove {
+        /// The project's name or root path, as `mmm projects list` shows them
+        project: String,
+    },
+    /// Rebuild the index from the .mmm/ files of every registered project (and of PATHs,
+    /// registered first)
+    #[command(after_help = "\
+Examples:
+  mmm projects reindex              Every registered project
+  mmm projects reindex . ../other   These too (after the database was deleted, say)")]
+    Reindex {
+        /// Repositories to register and index too
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A session id (from `mmm history`); default: the last session
+    #[arg(conflicts_with = "since")]
+    pub session: Option<String>,
+    /// Every session of this repository started on or after this day (`2026-12-01`, UTC)
+    /// or time (RFC 3339)
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// `html` (one self-contained page) or `md` (Markdown)
+    #[arg(long, value_enum, default_value = "html")]
+    pub format: ReportFormat,
+    /// Write the report to this file instead of stdout (required with --output json)
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    Html,
+    Md,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Only sessions started on or after this day (`2026-12-01`, UTC) or time (RFC 3339)
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Also give the figures per project, model, day (UTC), command or outcome
+    #[arg(long, value_enum, value_name = "GROUP")]
+    pub by: Option<crate::index::stats::By>,
 }
 
 #[derive(Debug, Args)]

@@ -85,6 +85,18 @@ pub struct CommandResult {
     /// stdout and stderr interleaved as they arrived; long output keeps its first and last
     /// lines with a `[... N lines omitted ...]` marker between. Redacted.
     pub output: String,
+    /// What it used, where the platform reports it (`wait4`); `None` when it timed out.
+    pub resources: Option<Resources>,
+}
+
+/// CPU time and peak memory of a command and the processes it waited for (`wait4`'s
+/// rusage of the child mmm waits for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resources {
+    /// User plus system time, in milliseconds.
+    pub cpu_ms: u64,
+    /// The largest resident set, in KiB.
+    pub peak_rss_kb: u64,
 }
 
 impl CommandResult {
@@ -117,9 +129,13 @@ pub async fn run_with_env(
     let mut cmd = shell(command);
     without_credentials(cmd.as_std_mut(), pass_env);
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    cmd.current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    cmd.current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // On Unix the group is killed on drop ([`ProcessGroup`]); the child itself is reaped by
+    // `wait4`, after which a kill by pid could hit a reused pid.
     #[cfg(unix)]
     cmd.process_group(0);
+    #[cfg(not(unix))]
+    cmd.kill_on_drop(true);
 
     let started = Instant::now();
     // The watchdog starts first, so that no instant exists in which the command runs
@@ -132,7 +148,7 @@ pub async fn run_with_env(
     let stderr = child.stderr.take().context("the command's stderr was not captured")?;
     let mut reader = tokio::spawn(pump(stdout, stderr, Arc::clone(&capture)));
 
-    let status = match tokio::time::timeout(timeout, child.wait()).await {
+    let status = match tokio::time::timeout(timeout, wait(&mut child)).await {
         Ok(status) => Some(status.with_context(|| format!("waiting for `{command}`"))?),
         Err(_elapsed) => None,
     };
@@ -141,6 +157,8 @@ pub async fn run_with_env(
     // (The leader is reaped by now, but while any member lives the kernel does not reuse
     // its id; with none left the kill finds no group and does nothing.)
     group.kill();
+    // Unix: the `wait4` thread reaps the killed leader on its own.
+    #[cfg(not(unix))]
     if status.is_none() {
         child.start_kill().ok();
         child.wait().await.ok();
@@ -153,11 +171,53 @@ pub async fn run_with_env(
     let output = capture.lock().unwrap_or_else(PoisonError::into_inner).render();
     Ok(CommandResult {
         command: command.to_string(),
-        exit_code: status.and_then(|s| s.code()),
+        exit_code: status.and_then(|(s, _)| s.code()),
         timed_out: status.is_none(),
+        resources: status.and_then(|(_, r)| r),
         duration,
         output: crate::redact::redact(&output).into_owned(),
     })
+}
+
+/// Waits for `child` to exit and reaps it, with what it used. On Unix through `wait4` (on a
+/// blocking thread: it blocks until the child exits, which the group kill makes happen).
+#[cfg(unix)]
+async fn wait(child: &mut tokio::process::Child) -> std::io::Result<(std::process::ExitStatus, Option<Resources>)> {
+    use std::os::unix::process::ExitStatusExt;
+    let Some(pid) = child.id().and_then(|id| libc::pid_t::try_from(id).ok()) else {
+        return child.wait().await.map(|s| (s, None));
+    };
+    let reaped = tokio::task::spawn_blocking(move || {
+        loop {
+            let mut status = 0;
+            // SAFETY: an all-zero rusage is a valid value of the plain C struct.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            // SAFETY: wait4 writes only to the two out-parameters, which live on this stack.
+            let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+            if got == pid {
+                return Ok((std::process::ExitStatus::from_raw(status), Some(resources(&usage))));
+            }
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    });
+    reaped.await.map_err(std::io::Error::other)?
+}
+
+#[cfg(not(unix))]
+async fn wait(child: &mut tokio::process::Child) -> std::io::Result<(std::process::ExitStatus, Option<Resources>)> {
+    child.wait().await.map(|s| (s, None))
+}
+
+/// CPU time and peak memory from an rusage (`ru_maxrss` is KiB on Linux, bytes on macOS).
+#[cfg(unix)]
+fn resources(usage: &libc::rusage) -> Resources {
+    let ms = |t: libc::timeval| (t.tv_sec as u64) * 1000 + (t.tv_usec as u64) / 1000;
+    let maxrss = usage.ru_maxrss.max(0) as u64;
+    let peak_rss_kb = if cfg!(target_os = "macos") { maxrss / 1024 } else { maxrss };
+    Resources { cpu_ms: ms(usage.ru_utime) + ms(usage.ru_stime), peak_rss_kb }
 }
 
 /// The platform shell running `command` verbatim.
@@ -380,6 +440,19 @@ mod tests {
 
     async fn sh(command: &str, dir: &Path, timeout: Duration) -> CommandResult {
         run(command, dir, timeout, &[]).await.unwrap()
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_finished_command_reports_its_cpu_time_and_peak_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        // A busy loop in a child of the shell: its usage counts once the shell waited for it.
+        let result = sh("sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'", dir.path(), LONG).await;
+        let used = result.resources.expect("wait4 reports usage");
+        assert!(used.cpu_ms > 0, "{used:?}");
+        assert!(used.peak_rss_kb > 0, "{used:?}");
+        let timed_out = sh("sleep 5", dir.path(), Duration::from_millis(100)).await;
+        assert_eq!((timed_out.timed_out, timed_out.resources), (true, None));
     }
 
     #[tokio::test]

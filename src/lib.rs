@@ -7,6 +7,7 @@
 //! an exit code; everything else lives in this library so tests can reach it.
 
 pub mod agent;
+pub mod alerts;
 pub mod analyzer;
 pub mod blocking;
 pub mod ci;
@@ -15,10 +16,12 @@ pub mod commands;
 pub mod error;
 pub mod exec;
 pub mod git;
+pub mod index;
 pub mod llm;
 pub mod logging;
 pub mod printer;
 pub mod redact;
+pub mod report;
 pub mod secrets;
 pub mod session;
 pub mod settings;

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::Ctx;
-use super::watch::Terminal;
 use crate::cli::ImproveArgs;
 use crate::git::Git;
 use crate::llm::{AnthropicClient, Model, OpenAiClient, Pricing};
@@ -39,7 +38,7 @@ pub fn exec(ctx: &Ctx<'_>, args: &ImproveArgs) -> anyhow::Result<()> {
         let env = Env {
             git: git.clone(),
             model,
-            observer: Arc::new(Terminal::new(ctx.printer.clone(), ctx.verbose > 0)),
+            observer: super::watch::observer(ctx, &git),
             cancel,
             secret_files: config.secret_files.clone(),
             protect: config.protect.clone(),

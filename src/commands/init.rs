@@ -128,6 +128,8 @@ pub fn config_template() -> String {
 fn example(kind: Kind) -> &'static str {
     match kind {
         Kind::Str => "\"\"",
+        // A share (0 to 1) takes a share.
+        Kind::Float { max, .. } if max < 5.0 => "0.5",
         Kind::Float { .. } => "5.0",
         Kind::Int { .. } => "2000000",
         Kind::Bool => "false",

@@ -12,8 +12,11 @@ mod improve;
 mod init;
 mod man;
 mod models;
+mod projects;
+mod report;
 mod run;
 mod specs;
+mod stats;
 mod status;
 mod undo;
 mod watch;
@@ -122,6 +125,9 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Undo(args) => undo::exec(&ctx, &args),
         Command::Clean(args) => clean::exec(&ctx, &args),
         Command::Models => models::exec(&ctx),
+        Command::Projects(command) => projects::exec(&ctx, &command),
+        Command::Stats(args) => stats::exec(&ctx, &args),
+        Command::Report(args) => report::exec(&ctx, &args),
         Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
     }
 }

@@ -8,7 +8,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::Ctx;
 use super::improve::{model, watch_interrupts};
-use super::watch::Terminal;
 use crate::cli::RunArgs;
 use crate::git::Git;
 use crate::llm::Pricing;
@@ -57,11 +56,5 @@ pub fn runtime<'a>(
 ) -> Runtime<'a> {
     let cancel = CancellationToken::new();
     tokio::spawn(watch_interrupts(cancel.clone(), ctx.printer.clone()));
-    Runtime {
-        cwd: ctx.cwd.clone(),
-        git: git.clone(),
-        observer: Arc::new(Terminal::new(ctx.printer.clone(), ctx.verbose > 0)),
-        cancel,
-        model,
-    }
+    Runtime { cwd: ctx.cwd.clone(), git: git.clone(), observer: super::watch::observer(ctx, git), cancel, model }
 }

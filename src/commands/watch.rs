@@ -107,6 +107,23 @@ impl Terminal {
     }
 }
 
+/// The observer a command gives its sessions: the terminal, with the index kept up to date
+/// as each session ends ([`crate::index::observer::Recorder`]) and the `[alerts]` checked
+/// then.
+pub fn observer(ctx: &super::Ctx<'_>, git: &crate::git::Git) -> Arc<dyn Observer> {
+    let terminal = Arc::new(Terminal::new(ctx.printer.clone(), ctx.verbose > 0));
+    let db = crate::index::path_from_env().ok();
+    let recorder = crate::index::observer::Recorder::new(terminal, git.root().to_path_buf(), db);
+    let alerts = crate::alerts::AlertSettings::resolve(&ctx.settings);
+    if !alerts.active() {
+        return Arc::new(recorder);
+    }
+    Arc::new(recorder.then(move |index, root, record| match crate::alerts::crossed(index, root, record, &alerts) {
+        Ok(crossed) => crossed.iter().flat_map(|alert| crate::alerts::deliver(alert, &alerts)).collect(),
+        Err(e) => vec![format!("could not check the alerts: {e:#}")],
+    }))
+}
+
 impl Observer for Terminal {
     fn event(&self, session: &str, event: &Event) {
         match event {

@@ -44,6 +44,7 @@ pub async fn run_reusing(
             timed_out: false,
             duration: Duration::ZERO,
             output: format!("mmm could not start the command: {e:#}"),
+            resources: None,
         });
         let failed = !result.passed();
         results.push(result);
@@ -80,6 +81,8 @@ pub fn records(results: &[CommandResult]) -> Vec<CheckRecord> {
             duration_ms: r.duration.as_millis() as u64,
             output: (!r.passed()).then(|| tail(&r.output, RECORDED_LINES)),
             reused: false,
+            cpu_ms: r.resources.map(|u| u.cpu_ms),
+            peak_rss_kb: r.resources.map(|u| u.peak_rss_kb),
         })
         .collect()
 }
@@ -135,6 +138,7 @@ mod tests {
             timed_out: false,
             duration: Duration::from_millis(1500),
             output: output.into(),
+            resources: None,
         }
     }
 

@@ -1293,6 +1293,7 @@ impl Session {
         let summary = Summary::of(&self.record, self.base_branch.as_deref(), reason, message);
         self.emit(&Event::Summary(Box::new(summary)));
         self.save()?;
+        self.observer.ended(&self.record);
         Ok(Finished { record: self.record, error })
     }
 }

@@ -27,6 +27,10 @@ pub trait Observer: Send + Sync {
     fn text(&self, _session: &str, _block: &str) {}
     /// Something the user should know that is not an event (a journal write failed).
     fn warn(&self, _session: &str, _message: &str) {}
+    /// The session has ended and `record`, its final record, is saved: for watchers that
+    /// keep their own account of sessions (the index, alerts). Called once per run, after
+    /// the `summary` event.
+    fn ended(&self, _record: &SessionRecord) {}
 }
 
 /// An event with the id of the session it belongs to: the form of every journal line and

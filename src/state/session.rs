@@ -103,6 +103,14 @@ pub struct CheckRecord {
     /// Not run: it passed on this same tree before ([`crate::session::reuse`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reused: bool,
+    /// CPU time (user + system) the command and the processes it waited for used, in
+    /// milliseconds, from `wait4`'s rusage; left out where the platform does not report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<u64>,
+    /// The largest resident set of the command or one of the processes it waited for, in KiB
+    /// (`wait4`'s `ru_maxrss`); left out where the platform does not report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_kb: Option<u64>,
 }
 
 /// A file an iteration changed, with its line counts.

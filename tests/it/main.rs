@@ -15,6 +15,7 @@ mod git_processes;
 mod hardening;
 mod honest;
 mod improve;
+mod index;
 mod init;
 mod llm;
 mod man;

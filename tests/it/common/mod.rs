@@ -18,7 +18,8 @@ pub struct Project {
     _tmp: TempDir,
     /// The project directory (a git repository when made with [`Project::git`]).
     pub root: PathBuf,
-    /// Stands in for `$HOME`; `$XDG_CONFIG_HOME` is `home/.config`.
+    /// Stands in for `$HOME`; `$XDG_CONFIG_HOME` is `home/.config`, `$XDG_DATA_HOME`
+    /// `home/.local/share`.
     pub home: PathBuf,
 }
 
@@ -87,7 +88,7 @@ impl Project {
 }
 
 /// `mmm` in `dir`, with every variable that could change its behaviour removed and
-/// `HOME` / `XDG_CONFIG_HOME` pointing at `home`.
+/// `HOME` / `XDG_CONFIG_HOME` / `XDG_DATA_HOME` (the index) pointing into `home`.
 pub fn mmm_in(dir: &Path, home: &Path) -> Command {
     Command::from_std(mmm_std(dir, home))
 }
@@ -103,14 +104,14 @@ pub fn mmm_std(dir: &Path, home: &Path) -> StdCommand {
             || key.starts_with("ANTHROPIC_")
             || key.starts_with("OPENAI_")
             || key.starts_with("GITHUB_")
-            || ["NO_COLOR", "RUST_LOG", "CI", "CLICOLOR_FORCE", "XDG_CONFIG_HOME"].contains(&key.as_ref())
+            || ["NO_COLOR", "RUST_LOG", "CI", "CLICOLOR_FORCE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"].contains(&key.as_ref())
             // A proxy would stand between mmm and the fake APIs on loopback.
             || ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"].contains(&key.to_ascii_uppercase().as_str())
         {
             cmd.env_remove(key.as_ref());
         }
     }
-    cmd.env("HOME", home).env("XDG_CONFIG_HOME", home.join(".config"));
+    cmd.env("HOME", home).env("XDG_CONFIG_HOME", home.join(".config")).env("XDG_DATA_HOME", home.join(".local/share"));
     cmd
 }
 
