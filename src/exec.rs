@@ -114,10 +114,42 @@ pub async fn run_with_env(
     pass_env: &[String],
     env: &[(String, String)],
 ) -> anyhow::Result<CommandResult> {
-    let mut cmd = shell(command);
+    let mut cmd = shell(command, dir);
     without_credentials(cmd.as_std_mut(), pass_env);
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    cmd.current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    run_captured(cmd, command, dir, timeout, None).await
+}
+
+/// Runs the program `argv` (no shell: each argument is passed as it is) in `dir`, sandboxed
+/// like a check (with the network when `network`), with `input` on its stdin, none of
+/// mmm's credentials whatever `validate.pass_env` says, and the same timeout, capture and
+/// redaction as [`run`]: for hooks and command tools.
+pub async fn run_argv(
+    argv: &[String],
+    dir: &Path,
+    timeout: Duration,
+    input: Vec<u8>,
+    network: bool,
+) -> anyhow::Result<CommandResult> {
+    let label = argv.join(" ");
+    let args: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+    anyhow::ensure!(!args.is_empty(), "an empty command");
+    let mut cmd = tokio::process::Command::from(crate::sandbox::command(&args, dir, network));
+    without_credentials(cmd.as_std_mut(), &[]);
+    run_captured(cmd, &label, dir, timeout, Some(input)).await
+}
+
+/// Starts `cmd` in `dir` in its own process group and captures what it prints until it
+/// exits or `timeout` passes; `input` is written to its stdin (else stdin is closed).
+async fn run_captured(
+    mut cmd: tokio::process::Command,
+    command: &str,
+    dir: &Path,
+    timeout: Duration,
+    input: Option<Vec<u8>>,
+) -> anyhow::Result<CommandResult> {
+    let stdin = if input.is_some() { Stdio::piped() } else { Stdio::null() };
+    cmd.current_dir(dir).stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     #[cfg(unix)]
     cmd.process_group(0);
 
@@ -131,6 +163,13 @@ pub async fn run_with_env(
     let stdout = child.stdout.take().context("the command's stdout was not captured")?;
     let stderr = child.stderr.take().context("the command's stderr was not captured")?;
     let mut reader = tokio::spawn(pump(stdout, stderr, Arc::clone(&capture)));
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        // Written beside the wait: a command that does not read it cannot block mmm.
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let _ = stdin.write_all(&input).await;
+        });
+    }
 
     let status = match tokio::time::timeout(timeout, child.wait()).await {
         Ok(status) => Some(status.with_context(|| format!("waiting for `{command}`"))?),
@@ -160,20 +199,13 @@ pub async fn run_with_env(
     })
 }
 
-/// The platform shell running `command` verbatim.
-fn shell(command: &str) -> tokio::process::Command {
+/// The platform shell running `command` verbatim in `dir`, sandboxed ([`crate::sandbox`]).
+fn shell(command: &str, dir: &Path) -> tokio::process::Command {
     #[cfg(unix)]
-    {
-        let mut cmd = tokio::process::Command::new("sh");
-        cmd.arg("-c").arg(command);
-        cmd
-    }
+    let argv = ["sh", "-c", command];
     #[cfg(windows)]
-    {
-        let mut cmd = tokio::process::Command::new("cmd");
-        cmd.arg("/C").arg(command);
-        cmd
-    }
+    let argv = ["cmd", "/C", command];
+    tokio::process::Command::from(crate::sandbox::command(&argv.map(std::ffi::OsString::from), dir, false))
 }
 
 /// The command's process group, killed when dropped unless killed already, and its

@@ -38,6 +38,10 @@ pub struct Ctx<'a> {
 
 /// Runs the parsed command line.
 pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
+    // The sandbox helper confines itself and execs its command: nothing else runs first.
+    if let Command::Sandbox(args) = &cli.command {
+        return crate::sandbox::helper::exec(args);
+    }
     // Completion scripts need no settings, so a broken config file cannot stop them.
     if let Command::Completions(args) = &cli.command {
         return completions::exec(printer, args);
@@ -99,6 +103,13 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
             printer.warn(warning);
         }
     }
+    // Whatever may run code the model wrote is confined (or refused, in `required` mode
+    // without Landlock) before anything runs.
+    let runs_checks =
+        matches!(cli.command, Command::Improve(_) | Command::Run(_) | Command::Workflow(WorkflowCommand::Run(_)));
+    if runs_checks && let Some(warning) = crate::sandbox::install(&settings, &inputs.env)? {
+        printer.warn(warning);
+    }
     let ctx = Ctx { cwd: inputs.cwd, settings, printer, verbose: cli.global.verbose };
 
     match cli.command {
@@ -120,7 +131,7 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Undo(args) => undo::exec(&ctx, &args),
         Command::Clean(args) => clean::exec(&ctx, &args),
         Command::Models => models::exec(&ctx),
-        Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
+        Command::Completions(_) | Command::Man(_) | Command::Sandbox(_) => unreachable!("handled above"),
     }
 }
 

@@ -11,6 +11,7 @@ use super::improve::{model, watch_interrupts};
 use super::watch::Terminal;
 use crate::cli::RunArgs;
 use crate::git::Git;
+use crate::hooks::HookRunner;
 use crate::llm::Pricing;
 use crate::session::spec::{self, RunOptions, Runtime};
 use crate::settings::session::SessionConfig;
@@ -31,8 +32,10 @@ pub fn exec(ctx: &Ctx<'_>, args: &RunArgs) -> anyhow::Result<()> {
     let pricing = Pricing::from_settings(&ctx.settings)?;
     let make_model = || model(ctx);
     let outcome = super::block_on(async {
-        let rt = runtime(ctx, &git, &make_model);
-        spec::run(&rt, &config, &pricing, &opts).await
+        let (rt, hooks) = runtime(ctx, &git, &make_model);
+        let outcome = spec::run(&rt, &config, &pricing, &opts).await;
+        let hooked = hooks.finish().await;
+        outcome.and_then(|o| hooked.map(|()| o))
     })??;
     if !outcome.sessions.is_empty() {
         let layout = Layout::new(git.root());
@@ -48,20 +51,24 @@ pub fn exec(ctx: &Ctx<'_>, args: &RunArgs) -> anyhow::Result<()> {
 }
 
 /// What sessions run with from a command: its directory, the work tree, the terminal as
-/// observer, Ctrl+C as the cancellation token (watched from now on), and the model. Inside
-/// the async runtime.
+/// observer (with the hooks, whose [`HookRunner::finish`] the caller awaits at the end),
+/// Ctrl+C as the cancellation token (watched from now on), and the model. Inside the async
+/// runtime.
 pub fn runtime<'a>(
     ctx: &Ctx<'_>,
     git: &Git,
     model: &'a (dyn Fn() -> anyhow::Result<Arc<dyn crate::llm::Model>> + Sync),
-) -> Runtime<'a> {
+) -> (Runtime<'a>, Arc<HookRunner>) {
     let cancel = CancellationToken::new();
     tokio::spawn(watch_interrupts(cancel.clone(), ctx.printer.clone()));
-    Runtime {
-        cwd: ctx.cwd.clone(),
-        git: git.clone(),
-        observer: Arc::new(Terminal::new(ctx.printer.clone(), ctx.verbose > 0)),
-        cancel,
-        model,
-    }
+    let hooks = observer(ctx, git, &cancel);
+    let rt = Runtime { cwd: ctx.cwd.clone(), git: git.clone(), observer: hooks.clone(), cancel, model };
+    (rt, hooks)
+}
+
+/// The terminal as observer, wrapped by the settings' hooks (which cancel `cancel` when a
+/// required one fails).
+pub fn observer(ctx: &Ctx<'_>, git: &Git, cancel: &CancellationToken) -> Arc<HookRunner> {
+    let terminal = Arc::new(Terminal::new(ctx.printer.clone(), ctx.verbose > 0));
+    HookRunner::new(terminal, ctx.settings.hooks.clone(), git.root().to_path_buf(), cancel.clone())
 }

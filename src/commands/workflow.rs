@@ -216,8 +216,11 @@ pub fn run(ctx: &Ctx<'_>, args: &WorkflowRunArgs) -> anyhow::Result<()> {
     let pricing = Pricing::from_settings(&ctx.settings)?;
     let make_model = || model(ctx);
     super::block_on(async {
-        let rt = Runtime { base: super::run::runtime(ctx, &git, &make_model), config, pricing };
-        runner::run(&rt, &workflow, inputs).await
+        let (base, hooks) = super::run::runtime(ctx, &git, &make_model);
+        let rt = Runtime { base, config, pricing };
+        let outcome = runner::run(&rt, &workflow, inputs).await;
+        let hooked = hooks.finish().await;
+        outcome.and_then(|o| hooked.map(|()| o))
     })?
 }
 

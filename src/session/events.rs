@@ -55,6 +55,10 @@ pub enum Event {
         /// `-c model=...`); left out when the model is unchanged.
         #[serde(skip_serializing_if = "Option::is_none")]
         previous_model: Option<String>,
+        /// What the sandbox enforces on the commands this run starts (checks, shell steps,
+        /// hooks, command tools); left out when nothing installed a sandbox (a library caller).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sandbox: Option<crate::sandbox::Enforcement>,
     },
     /// `--allow-dirty` committed the user's uncommitted changes first.
     Snapshot {
