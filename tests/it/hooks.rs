@@ -144,3 +144,28 @@ fn a_hook_with_an_unknown_event_is_refused_with_the_line() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("config.toml:5: unknown variant `iteration_done`"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_rolled_back_iteration_calls_its_hook_and_not_the_committed_one() {
+    let p = project(
+        "[[hooks]]\non = \"iteration_rolled_back\"\ncommand = [\"sh\", \"-c\", \"cat > \\\"$TMPDIR/rolled.json\\\"\"]\n\n\
+         [[hooks]]\non = \"iteration_committed\"\ncommand = [\"sh\", \"-c\", \"touch \\\"$TMPDIR/committed\\\"\"]\n",
+    );
+    let server = FakeApi::with([
+        crate::common::script::review(6.0, crate::common::script::issue()),
+        crate::common::script::replace("toolu_1", "hello", "BUG"),
+        crate::common::script::done("Break it"),
+    ]);
+    let tmp = p.home.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = mmm_with(&p, &server, "improve")
+        .env("TMPDIR", &tmp)
+        .args(["--max-iterations", "1", "-c", "fix_rounds=0", "--output", "json"])
+        .output()
+        .unwrap();
+    let printed = json_lines(&out).into_iter().find(|l| l["type"] == "iteration").expect("an iteration line");
+    let received: Value = serde_json::from_str(&std::fs::read_to_string(tmp.join("rolled.json")).unwrap()).unwrap();
+    assert_eq!(received, printed);
+    assert_eq!(received["outcome"], "rolled_back");
+    assert!(!tmp.join("committed").exists());
+}

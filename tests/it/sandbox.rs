@@ -169,3 +169,37 @@ fn a_build_rs_written_by_the_model_leaves_nothing_outside_the_repository() {
     let lines = build_rs_session(&p, &target, &["sandbox.mode=off"]);
     assert_eq!(read(&target), "pwned", "{lines:#?}");
 }
+
+#[test]
+fn a_workflow_shell_step_is_confined_like_a_check() {
+    let out = outside();
+    let target = out.path().join("from-a-step");
+    let p = Project::git();
+    p.write(
+        ".mmm/workflows/escape.yml",
+        &format!(
+            "name: escape\ndescription: A shell step that writes inside and then outside the repository.\nsteps:\n  \
+             - id: write\n    shell: echo in > inside.txt && echo out > {}\n",
+            target.display()
+        ),
+    );
+    let tmp = p.home.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let run = |mode: &str| {
+        p.mmm()
+            .env("TMPDIR", &tmp)
+            .args(["workflow", "run", "escape", "-c", mode, "--output", "json"])
+            .output()
+            .unwrap()
+    };
+    let confined = run("sandbox.mode=best-effort");
+    assert_eq!(confined.status.code(), Some(1), "{}", stderr(&confined));
+    let step = json_lines(&confined).into_iter().find(|l| l["type"] == "step_finished").unwrap();
+    assert_eq!(step["outcome"], "failure");
+    assert_eq!(p.read("inside.txt"), "in\n");
+    assert!(!target.exists(), "the shell step wrote outside the repository");
+
+    let unconfined = run("sandbox.mode=off");
+    assert_eq!(unconfined.status.code(), Some(0), "{}", stderr(&unconfined));
+    assert_eq!(read(&target), "out\n");
+}
