@@ -273,6 +273,35 @@ Examples:
   mmm completions zsh > ~/.zfunc/_mmm
   mmm completions fish > ~/.config/fish/completions/mmm.fish")]
     Completions(CompletionsArgs),
+
+    /// Internal: confine this process (Landlock, seccomp), then exec the command. mmm starts
+    /// its checks, hooks and command tools through it.
+    #[command(
+        name = "__sandbox",
+        hide = true,
+        after_help = "\
+Examples:
+  mmm __sandbox --write . -- sh -c 'cargo test'
+                                      Run `cargo test` able to write only under . (and no network)"
+    )]
+    Sandbox(SandboxArgs),
+}
+
+/// `mmm __sandbox`: what the sandbox helper confines itself to before it execs.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// `required` fails when the file system cannot be confined; `best-effort` goes on.
+    #[arg(long, default_value = "required")]
+    pub mode: String,
+    /// A directory (or file) the command may write under; repeatable.
+    #[arg(long = "write", value_name = "PATH")]
+    pub write: Vec<std::path::PathBuf>,
+    /// Allow IPv4 and IPv6 sockets.
+    #[arg(long)]
+    pub network: bool,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_parser = clap::value_parser!(std::ffi::OsString))]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]

@@ -126,10 +126,42 @@ pub async fn run_with_env(
     pass_env: &[String],
     env: &[(String, String)],
 ) -> anyhow::Result<CommandResult> {
-    let mut cmd = shell(command);
+    let mut cmd = shell(command, dir);
     without_credentials(cmd.as_std_mut(), pass_env);
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    cmd.current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    run_captured(cmd, command, dir, timeout, None).await
+}
+
+/// Runs the program `argv` (no shell: each argument is passed as it is) in `dir`, sandboxed
+/// like a check (with the network when `network`), with `input` on its stdin, none of
+/// mmm's credentials whatever `validate.pass_env` says, and the same timeout, capture and
+/// redaction as [`run`]: for hooks and command tools.
+pub async fn run_argv(
+    argv: &[String],
+    dir: &Path,
+    timeout: Duration,
+    input: Vec<u8>,
+    network: bool,
+) -> anyhow::Result<CommandResult> {
+    let label = argv.join(" ");
+    let args: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+    anyhow::ensure!(!args.is_empty(), "an empty command");
+    let mut cmd = tokio::process::Command::from(crate::sandbox::command(&args, dir, network));
+    without_credentials(cmd.as_std_mut(), &[]);
+    run_captured(cmd, &label, dir, timeout, Some(input)).await
+}
+
+/// Starts `cmd` in `dir` in its own process group and captures what it prints until it
+/// exits or `timeout` passes; `input` is written to its stdin (else stdin is closed).
+async fn run_captured(
+    mut cmd: tokio::process::Command,
+    command: &str,
+    dir: &Path,
+    timeout: Duration,
+    input: Option<Vec<u8>>,
+) -> anyhow::Result<CommandResult> {
+    let stdin = if input.is_some() { Stdio::piped() } else { Stdio::null() };
+    cmd.current_dir(dir).stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
     // On Unix the group is killed on drop ([`ProcessGroup`]); the child itself is reaped by
     // `wait4`, after which a kill by pid could hit a reused pid.
     #[cfg(unix)]
@@ -147,6 +179,13 @@ pub async fn run_with_env(
     let stdout = child.stdout.take().context("the command's stdout was not captured")?;
     let stderr = child.stderr.take().context("the command's stderr was not captured")?;
     let mut reader = tokio::spawn(pump(stdout, stderr, Arc::clone(&capture)));
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        // Written beside the wait: a command that does not read it cannot block mmm.
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let _ = stdin.write_all(&input).await;
+        });
+    }
 
     let status = match tokio::time::timeout(timeout, wait(&mut child)).await {
         Ok(status) => Some(status.with_context(|| format!("waiting for `{command}`"))?),
@@ -220,20 +259,13 @@ fn resources(usage: &libc::rusage) -> Resources {
     Resources { cpu_ms: ms(usage.ru_utime) + ms(usage.ru_stime), peak_rss_kb }
 }
 
-/// The platform shell running `command` verbatim.
-fn shell(command: &str) -> tokio::process::Command {
+/// The platform shell running `command` verbatim in `dir`, sandboxed ([`crate::sandbox`]).
+fn shell(command: &str, dir: &Path) -> tokio::process::Command {
     #[cfg(unix)]
-    {
-        let mut cmd = tokio::process::Command::new("sh");
-        cmd.arg("-c").arg(command);
-        cmd
-    }
+    let argv = ["sh", "-c", command];
     #[cfg(windows)]
-    {
-        let mut cmd = tokio::process::Command::new("cmd");
-        cmd.arg("/C").arg(command);
-        cmd
-    }
+    let argv = ["cmd", "/C", command];
+    tokio::process::Command::from(crate::sandbox::command(&argv.map(std::ffi::OsString::from), dir, false))
 }
 
 /// The command's process group, killed when dropped unless killed already, and its
@@ -442,19 +474,6 @@ mod tests {
         run(command, dir, timeout, &[]).await.unwrap()
     }
 
-    #[cfg(unix)]
-    #[tokio::test]
-    async fn a_finished_command_reports_its_cpu_time_and_peak_memory() {
-        let dir = tempfile::tempdir().unwrap();
-        // A busy loop in a child of the shell: its usage counts once the shell waited for it.
-        let result = sh("sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'", dir.path(), LONG).await;
-        let used = result.resources.expect("wait4 reports usage");
-        assert!(used.cpu_ms > 0, "{used:?}");
-        assert!(used.peak_rss_kb > 0, "{used:?}");
-        let timed_out = sh("sleep 5", dir.path(), Duration::from_millis(100)).await;
-        assert_eq!((timed_out.timed_out, timed_out.resources), (true, None));
-    }
-
     #[tokio::test]
     async fn success_captures_stdout_and_stderr_together() {
         let dir = tempfile::tempdir().unwrap();
@@ -581,5 +600,18 @@ mod tests {
         capture.finish(Stream::Stdout);
         capture.finish(Stream::Stderr);
         assert_eq!(capture.render(), "warning: x\ncompiling");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_finished_command_reports_its_cpu_time_and_peak_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        // A busy loop in a child of the shell: its usage counts once the shell waited for it.
+        let result = sh("sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'", dir.path(), LONG).await;
+        let used = result.resources.expect("wait4 reports usage");
+        assert!(used.cpu_ms > 0, "{used:?}");
+        assert!(used.peak_rss_kb > 0, "{used:?}");
+        let timed_out = sh("sleep 5", dir.path(), Duration::from_millis(100)).await;
+        assert_eq!((timed_out.timed_out, timed_out.resources), (true, None));
     }
 }

@@ -35,16 +35,20 @@ pub fn exec(ctx: &Ctx<'_>, args: &ImproveArgs) -> anyhow::Result<()> {
     let finished = super::block_on(async {
         let cancel = CancellationToken::new();
         tokio::spawn(watch_interrupts(cancel.clone(), ctx.printer.clone()));
+        let hooks = super::run::observer(ctx, &git, &cancel);
         let env = Env {
             git: git.clone(),
             model,
-            observer: super::watch::observer(ctx, &git),
+            observer: hooks.clone(),
             cancel,
             secret_files: config.secret_files.clone(),
             protect: config.protect.clone(),
             cache_refresh: config.cache_refresh,
+            command_tools: config.command_tools.clone(),
         };
-        improve::run(env, &config, &pricing, &opts).await
+        let finished = improve::run(env, &config, &pricing, &opts).await;
+        let hooked = hooks.finish().await;
+        finished.and_then(|f| hooked.map(|()| f))
     })??;
     let env: Vec<(String, String)> = std::env::vars().collect();
     let records = std::slice::from_ref(&finished.record);

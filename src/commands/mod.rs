@@ -41,6 +41,10 @@ pub struct Ctx<'a> {
 
 /// Runs the parsed command line.
 pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
+    // The sandbox helper confines itself and execs its command: nothing else runs first.
+    if let Command::Sandbox(args) = &cli.command {
+        return crate::sandbox::helper::exec(args);
+    }
     // Completion scripts need no settings, so a broken config file cannot stop them.
     if let Command::Completions(args) = &cli.command {
         return completions::exec(printer, args);
@@ -102,6 +106,13 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
             printer.warn(warning);
         }
     }
+    // Whatever may run code the model wrote is confined (or refused, in `required` mode
+    // without Landlock) before anything runs.
+    let runs_checks =
+        matches!(cli.command, Command::Improve(_) | Command::Run(_) | Command::Workflow(WorkflowCommand::Run(_)));
+    if runs_checks && let Some(warning) = crate::sandbox::install(&settings, &inputs.env)? {
+        printer.warn(warning);
+    }
     let ctx = Ctx { cwd: inputs.cwd, settings, printer, verbose: cli.global.verbose };
 
     match cli.command {
@@ -128,7 +139,7 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Projects(command) => projects::exec(&ctx, &command),
         Command::Stats(args) => stats::exec(&ctx, &args),
         Command::Report(args) => report::exec(&ctx, &args),
-        Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
+        Command::Completions(_) | Command::Man(_) | Command::Sandbox(_) => unreachable!("handled above"),
     }
 }
 

@@ -10,6 +10,7 @@ use super::Ctx;
 use super::improve::{model, watch_interrupts};
 use crate::cli::RunArgs;
 use crate::git::Git;
+use crate::hooks::HookRunner;
 use crate::llm::Pricing;
 use crate::session::spec::{self, RunOptions, Runtime};
 use crate::settings::session::SessionConfig;
@@ -30,8 +31,10 @@ pub fn exec(ctx: &Ctx<'_>, args: &RunArgs) -> anyhow::Result<()> {
     let pricing = Pricing::from_settings(&ctx.settings)?;
     let make_model = || model(ctx);
     let outcome = super::block_on(async {
-        let rt = runtime(ctx, &git, &make_model);
-        spec::run(&rt, &config, &pricing, &opts).await
+        let (rt, hooks) = runtime(ctx, &git, &make_model);
+        let outcome = spec::run(&rt, &config, &pricing, &opts).await;
+        let hooked = hooks.finish().await;
+        outcome.and_then(|o| hooked.map(|()| o))
     })??;
     if !outcome.sessions.is_empty() {
         let layout = Layout::new(git.root());
@@ -47,14 +50,23 @@ pub fn exec(ctx: &Ctx<'_>, args: &RunArgs) -> anyhow::Result<()> {
 }
 
 /// What sessions run with from a command: its directory, the work tree, the terminal as
-/// observer, Ctrl+C as the cancellation token (watched from now on), and the model. Inside
-/// the async runtime.
+/// observer (with the hooks, whose [`HookRunner::finish`] the caller awaits at the end),
+/// Ctrl+C as the cancellation token (watched from now on), and the model. Inside the async
+/// runtime.
 pub fn runtime<'a>(
     ctx: &Ctx<'_>,
     git: &Git,
     model: &'a (dyn Fn() -> anyhow::Result<Arc<dyn crate::llm::Model>> + Sync),
-) -> Runtime<'a> {
+) -> (Runtime<'a>, Arc<HookRunner>) {
     let cancel = CancellationToken::new();
     tokio::spawn(watch_interrupts(cancel.clone(), ctx.printer.clone()));
-    Runtime { cwd: ctx.cwd.clone(), git: git.clone(), observer: super::watch::observer(ctx, git), cancel, model }
+    let hooks = observer(ctx, git, &cancel);
+    let rt = Runtime { cwd: ctx.cwd.clone(), git: git.clone(), observer: hooks.clone(), cancel, model };
+    (rt, hooks)
+}
+
+/// The terminal as observer, wrapped by the settings' hooks (which cancel `cancel` when a
+/// required one fails).
+pub fn observer(ctx: &Ctx<'_>, git: &Git, cancel: &CancellationToken) -> Arc<HookRunner> {
+    HookRunner::new(super::watch::observer(ctx, git), ctx.settings.hooks.clone(), git.root().to_path_buf(), cancel.clone())
 }

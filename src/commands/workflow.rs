@@ -223,9 +223,12 @@ pub fn run(ctx: &Ctx<'_>, args: &WorkflowRunArgs) -> anyhow::Result<()> {
     let pricing = Pricing::from_settings(&ctx.settings)?;
     let make_model = || model(ctx);
     super::block_on(async {
-        let rt = Runtime { base: super::run::runtime(ctx, &git, &make_model), config, pricing };
+        let (base, hooks) = super::run::runtime(ctx, &git, &make_model);
+        let rt = Runtime { base, config, pricing };
         let start = runner::Start { resume: args.resume.clone(), from: args.from.clone(), only: args.only.clone() };
-        runner::run(&rt, &workflow, inputs, &start).await
+        let outcome = runner::run(&rt, &workflow, inputs, &start).await;
+        let hooked = hooks.finish().await;
+        outcome.and_then(|o| hooked.map(|()| o))
     })?
 }
 

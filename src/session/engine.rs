@@ -79,6 +79,8 @@ pub struct Env {
     /// The prompt cache's time to live, when it is refreshed during long checks
     /// ([`Session::checks_keeping_cache`]); `None`: never.
     pub cache_refresh: Option<Duration>,
+    /// The user's command tools (`[tools.<name>]`), offered in editing conversations.
+    pub command_tools: Vec<crate::settings::extensions::ToolDef>,
 }
 
 /// What a new session is.
@@ -109,6 +111,7 @@ pub struct Session {
     secret_files: Vec<String>,
     protect: Vec<String>,
     cache_refresh: Option<Duration>,
+    command_tools: Vec<crate::settings::extensions::ToolDef>,
     /// Cache refreshes sent by this run ([`Session::checks_keeping_cache`]).
     refreshes: std::sync::atomic::AtomicU32,
     refreshes_before: u32,
@@ -749,6 +752,7 @@ impl Session {
             secret_files: env.secret_files,
             protect: env.protect,
             cache_refresh: env.cache_refresh,
+            command_tools: env.command_tools,
             refreshes: std::sync::atomic::AtomicU32::new(0),
             next_review: Mutex::new(None),
             journal,
@@ -795,6 +799,7 @@ impl Session {
             resumed,
             previous_model,
             analysis_ms: self.project.analysis_ms,
+            sandbox: crate::sandbox::enforcement_now(),
         });
     }
 
@@ -843,7 +848,9 @@ impl Session {
             .with_submodules(self.submodules.clone())
             .with_protected(&self.protect)?;
         let editor = if self.model.builtin_tools() { EditorForm::Builtin } else { EditorForm::Schema };
-        Ok(Tools::keeping(workspace, self.originals.clone()).with_editor(editor))
+        Ok(Tools::keeping(workspace, self.originals.clone())
+            .with_editor(editor)
+            .with_commands(self.command_tools.clone()))
     }
 
     /// The cost of `usage` of `model`, when its price is known.

@@ -61,6 +61,10 @@ pub enum Event {
         previous_model: Option<String>,
         /// How long the analysis before the session took, in milliseconds.
         analysis_ms: u64,
+        /// What the sandbox enforces on the commands this run starts (checks, shell steps,
+        /// hooks, command tools); left out when nothing installed a sandbox (a library caller).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sandbox: Option<crate::sandbox::Enforcement>,
     },
     /// `--allow-dirty` committed the user's uncommitted changes first.
     Snapshot {

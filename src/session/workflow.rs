@@ -920,6 +920,7 @@ async fn improve_step(
         secret_files: config.secret_files.clone(),
         protect: config.protect.clone(),
         cache_refresh: config.cache_refresh,
+        command_tools: config.command_tools.clone(),
     };
     let resume = state.resume.take().filter(|(label, _)| *label == step.label()).map(|(_, id)| Some(id));
     let opts = ImproveOptions { focus, allow_dirty: false, resume, use_cache: true };

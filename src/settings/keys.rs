@@ -315,6 +315,34 @@ pub static KEYS: &[KeyDef] = &[
         secret: false,
     },
     KeyDef {
+        name: "sandbox.mode",
+        kind: Kind::Str,
+        default: Default::Str("best-effort"),
+        doc: "How checks, workflow shell steps, hooks and command tools are confined (Linux: Landlock and seccomp): \
+              `required` (refuse to run without Landlock), `best-effort` (confine where the kernel can, warn once \
+              where it cannot) or `off`.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "sandbox.writable",
+        kind: Kind::List,
+        default: Default::List(&[]),
+        doc: "Directories sandboxed commands may write besides the work tree, the temporary directory and the \
+              cargo, npm, pip and go caches (`~` is the home directory).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "sandbox.network",
+        kind: Kind::Bool,
+        default: Default::Bool(false),
+        doc: "Let sandboxed commands open network sockets (a baseline that must download dependencies needs it, or \
+              fetch them once before: `cargo fetch`, `npm ci`).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
         name: "secret_files",
         kind: Kind::List,
         default: Default::List(&[]),
@@ -568,9 +596,12 @@ pub fn closest(name: &str) -> Option<&'static str> {
 fn closest_to(name: &str) -> Option<&'static str> {
     KEYS.iter()
         .flat_map(|k| {
-            // A grouped key also matches by its last part: `commands` → `validate.commands`.
+            // A grouped key also matches by its last part: `commands` → `validate.commands`,
+            // one edit further than a top-level key as close (`modle` → `model`, not
+            // `sandbox.mode`).
             let short = k.name.rsplit('.').next().unwrap_or(k.name);
-            [(k.name, edit_distance(name, k.name)), (k.name, edit_distance(name, short))]
+            let grouped = usize::from(short != k.name);
+            [(k.name, edit_distance(name, k.name)), (k.name, edit_distance(name, short) + grouped)]
         })
         .filter(|&(_, d)| d <= typo_distance(name))
         .min_by_key(|&(_, d)| d)

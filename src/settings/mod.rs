@@ -9,6 +9,7 @@
 //! environment and are never written anywhere by this module.
 
 pub mod check;
+pub mod extensions;
 pub mod keys;
 pub mod session;
 pub mod value;
@@ -175,6 +176,10 @@ pub struct Settings {
     pub project_file: Option<PathBuf>,
     /// Warnings to show the user (unknown `MMM_*` variables, for example).
     pub warnings: Vec<String>,
+    /// `[[hooks]]` of the global file, then the project file's.
+    pub hooks: Vec<extensions::HookDef>,
+    /// `[tools.<name>]` (the project file's tool replaces the global file's of that name).
+    pub tools: Vec<extensions::ToolDef>,
 }
 
 impl Settings {
@@ -198,8 +203,20 @@ impl Settings {
         let warnings = unknown_env_warnings(inputs);
         first(apply_flags(&mut entries, inputs, &mut set))?;
         resolve_named_key(&mut entries, inputs);
+        let (mut hooks, mut tools) = (Vec::new(), Vec::<extensions::ToolDef>::new());
+        let files = [inputs.global_file.as_ref().filter(|p| p.is_file()), project_file.as_ref()];
+        for path in files.into_iter().flatten() {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::usage(format!("reading settings file {}: {e}", path.display())))?;
+            let (file_hooks, file_tools) = extensions::read(path, &text)?;
+            hooks.extend(file_hooks);
+            for tool in file_tools {
+                tools.retain(|t| t.name != tool.name);
+                tools.push(tool);
+            }
+        }
 
-        Ok(Self { entries, prices, repo_root, project_file, warnings })
+        Ok(Self { entries, prices, repo_root, project_file, warnings, hooks, tools })
     }
 
     /// Every key, in registry order.
@@ -340,9 +357,18 @@ fn apply_file(
             Err(e) => problems.push(e),
         };
     let mut price_problems = Vec::new();
+    let mut extension_checked = false;
     for (key, value) in table.get_ref() {
         let name = key.get_ref().as_ref();
         match value.get_ref() {
+            // Hooks and command tools are lists of things, read whole by `extensions`.
+            _ if name == "hooks" || name == "tools" => {
+                if !std::mem::replace(&mut extension_checked, true)
+                    && let Err(e) = extensions::read(path, &text)
+                {
+                    price_problems.push(e);
+                }
+            }
             _ if name == "prices" => {
                 let at_key = at(key.span().start);
                 let read = read_prices(value.get_ref(), &at_key, &at, &source(path.to_path_buf()));
@@ -524,7 +550,11 @@ fn resolve_named_key(entries: &mut [Entry], inputs: &Inputs) {
 }
 
 /// Values a key may take, when its type says too little.
-const CHOICES: &[(&str, &[&str])] = &[("provider", &["anthropic", "openai"]), ("editor_tool", &["builtin", "custom"])];
+const CHOICES: &[(&str, &[&str])] = &[
+    ("provider", &["anthropic", "openai"]),
+    ("editor_tool", &["builtin", "custom"]),
+    ("sandbox.mode", &["required", "best-effort", "off"]),
+];
 
 /// What a value's type cannot say: a check command must say something to run; a provider
 /// or editor tool is one of the known ones.

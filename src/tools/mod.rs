@@ -15,6 +15,7 @@
 //! ([`Originals`]) what each held before the tools first wrote it, so that a roll back can
 //! put back even what git does not track (an ignored file, a file in an ignored directory).
 
+pub mod command;
 pub mod editor;
 pub mod search;
 pub mod submit;
@@ -306,6 +307,8 @@ pub struct Tools {
     declare: Option<(usize, Mutex<Option<submit::Declaration>>)>,
     /// How the editor is defined for the model.
     editor: EditorForm,
+    /// The user's command tools (`[tools.<name>]`, [`command`]).
+    commands: Vec<crate::settings::extensions::ToolDef>,
 }
 
 /// How the text editor is offered to the model.
@@ -325,7 +328,20 @@ impl Tools {
 
     /// Tools that keep the originals of the files they write in `originals`.
     pub fn keeping(workspace: Workspace, originals: Originals) -> Self {
-        Self { workspace, changed: Mutex::new(BTreeSet::new()), originals, declare: None, editor: EditorForm::Builtin }
+        Self {
+            workspace,
+            changed: Mutex::new(BTreeSet::new()),
+            originals,
+            declare: None,
+            editor: EditorForm::Builtin,
+            commands: Vec::new(),
+        }
+    }
+
+    /// Also offers the user's command tools.
+    pub fn with_commands(mut self, commands: Vec<crate::settings::extensions::ToolDef>) -> Self {
+        self.commands = commands;
+        self
     }
 
     /// Offers the editor in `form` (the built-in type by default).
@@ -363,6 +379,7 @@ impl Tools {
         if self.declare.is_some() {
             definitions.push(submit::definition());
         }
+        definitions.extend(self.commands.iter().map(command::definition));
         definitions
     }
 
@@ -379,7 +396,10 @@ impl Tools {
             },
             SEARCH_TOOL_NAME => search::execute(&self.workspace, input),
             submit::SUBMIT_CHANGE_TOOL_NAME => self.declare_change(input),
-            _ => self.unknown(name),
+            _ => match self.commands.iter().find(|c| c.name == name) {
+                Some(tool) => command::execute(tool, self.workspace.root(), input),
+                None => self.unknown(name),
+            },
         };
         if let Some(changed) = &outcome.changed {
             self.changed.lock().unwrap_or_else(PoisonError::into_inner).insert(changed.clone());
@@ -389,9 +409,13 @@ impl Tools {
 
     /// The error for a tool this conversation does not offer.
     fn unknown(&self, name: &str) -> ToolReply {
-        let available = match self.declare {
-            Some(_) => format!("`{EDITOR_TOOL_NAME}`, `{SEARCH_TOOL_NAME}` and `{}`", submit::SUBMIT_CHANGE_TOOL_NAME),
-            None => format!("`{EDITOR_TOOL_NAME}` and `{SEARCH_TOOL_NAME}`"),
+        let mut names = vec![EDITOR_TOOL_NAME, SEARCH_TOOL_NAME];
+        names.extend(self.declare.as_ref().map(|_| submit::SUBMIT_CHANGE_TOOL_NAME));
+        names.extend(self.commands.iter().map(|c| c.name.as_str()));
+        let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        let available = match quoted.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => quoted.join(""),
         };
         ToolReply::error(format!("Error: Unknown tool `{name}`. The available tools are {available}."))
     }
