@@ -33,6 +33,7 @@ pub async fn run_reusing(
                 timed_out: false,
                 duration: Duration::ZERO,
                 output: String::new(),
+                resources: None,
             });
             continue;
         }
