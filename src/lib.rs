@@ -17,6 +17,7 @@ pub mod exec;
 pub mod git;
 pub mod llm;
 pub mod logging;
+pub mod plugins;
 pub mod printer;
 pub mod redact;
 pub mod secrets;

@@ -44,6 +44,7 @@ pub fn exec(ctx: &Ctx<'_>, args: &ImproveArgs) -> anyhow::Result<()> {
             secret_files: config.secret_files.clone(),
             protect: config.protect.clone(),
             cache_refresh: config.cache_refresh,
+            mcp: config.mcp.clone(),
         };
         improve::run(env, &config, &pricing, &opts).await
     })??;

@@ -12,6 +12,7 @@ mod improve;
 mod init;
 mod man;
 mod models;
+mod plugins;
 mod run;
 mod specs;
 mod status;
@@ -24,7 +25,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cli::{Cli, Command, ConfigCommand, SpecCommand, WorkflowCommand};
+use crate::cli::{Cli, Command, ConfigCommand, PluginsCommand, SpecCommand, WorkflowCommand};
 use crate::printer::Printer;
 use crate::settings::{FlagValue, Inputs, Settings};
 
@@ -120,6 +121,14 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Undo(args) => undo::exec(&ctx, &args),
         Command::Clean(args) => clean::exec(&ctx, &args),
         Command::Models => models::exec(&ctx),
+        Command::Plugins(PluginsCommand::List) => plugins::list(&ctx),
+        Command::Plugins(PluginsCommand::Import(args)) => plugins::import(&ctx, &args),
+        Command::Plugins(PluginsCommand::Docs(args)) => plugins::docs(&ctx, &args),
+        Command::Plugins(PluginsCommand::Add(args)) => plugins::add(&ctx, &args),
+        Command::Plugins(PluginsCommand::Remove(args)) => plugins::remove(&ctx, &args.name),
+        Command::Plugins(PluginsCommand::Update(args)) => plugins::update(&ctx, &args),
+        Command::Plugins(PluginsCommand::Enable(args)) => plugins::enable(&ctx, &args.name, true),
+        Command::Plugins(PluginsCommand::Disable(args)) => plugins::enable(&ctx, &args.name, false),
         Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
     }
 }

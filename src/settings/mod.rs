@@ -10,6 +10,7 @@
 
 pub mod check;
 pub mod keys;
+pub mod mcp;
 pub mod session;
 pub mod value;
 
@@ -175,6 +176,8 @@ pub struct Settings {
     pub project_file: Option<PathBuf>,
     /// Warnings to show the user (unknown `MMM_*` variables, for example).
     pub warnings: Vec<String>,
+    /// Where the `[mcp.<name>]` tables are read from, again at each iteration boundary.
+    pub mcp: mcp::McpSource,
 }
 
 impl Settings {
@@ -198,8 +201,18 @@ impl Settings {
         let warnings = unknown_env_warnings(inputs);
         first(apply_flags(&mut entries, inputs, &mut set))?;
         resolve_named_key(&mut entries, inputs);
+        // Files created while a session runs count too: the tables are read again at each
+        // iteration boundary.
+        let project_path = project_file.clone().or_else(|| repo_root.as_ref().map(|r| r.join(PROJECT_FILE)));
+        let mcp = mcp::McpSource {
+            files: inputs.global_file.iter().chain(&project_path).cloned().collect(),
+            plugins_index: repo_root.as_ref().map(|r| {
+                r.join(crate::plugins::marketplace::PLUGINS_DIR).join(crate::plugins::marketplace::INDEX_FILE)
+            }),
+        };
+        mcp.read()?;
 
-        Ok(Self { entries, prices, repo_root, project_file, warnings })
+        Ok(Self { entries, prices, repo_root, project_file, warnings, mcp })
     }
 
     /// Every key, in registry order.
@@ -343,6 +356,8 @@ fn apply_file(
     for (key, value) in table.get_ref() {
         let name = key.get_ref().as_ref();
         match value.get_ref() {
+            // Read by `mcp::McpSource`, at startup and at each iteration boundary.
+            _ if name == "mcp" => {}
             _ if name == "prices" => {
                 let at_key = at(key.span().start);
                 let read = read_prices(value.get_ref(), &at_key, &at, &source(path.to_path_buf()));

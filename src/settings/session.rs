@@ -43,6 +43,8 @@ pub struct SessionConfig {
     /// The prompt cache's time to live, when the cache is refreshed during long checks
     /// (`cache_refresh`, `cache_ttl`); `None`: never refreshed.
     pub cache_refresh: Option<Duration>,
+    /// Where the `[mcp.<name>]` servers are read from, at each iteration boundary.
+    pub mcp: super::mcp::McpSource,
 }
 
 impl SessionConfig {
@@ -79,6 +81,7 @@ impl SessionConfig {
                 .bool("cache_refresh")
                 .then(|| settings.duration("cache_ttl").unwrap_or(Duration::from_secs(300)))
                 .filter(|ttl| !ttl.is_zero()),
+            mcp: settings.mcp.clone(),
         }
     }
 }

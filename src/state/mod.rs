@@ -79,6 +79,7 @@ cache/
 state.json
 state.lock
 lock
+plugins/
 *.tmp
 ";
 

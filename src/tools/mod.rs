@@ -306,6 +306,9 @@ pub struct Tools {
     declare: Option<(usize, Mutex<Option<submit::Declaration>>)>,
     /// How the editor is defined for the model.
     editor: EditorForm,
+    /// The plugins' tools ([`crate::plugins`]), with the generation of the definitions the
+    /// conversation was last given.
+    plugins: Option<(crate::plugins::Plugins, std::sync::atomic::AtomicU64)>,
 }
 
 /// How the text editor is offered to the model.
@@ -325,7 +328,20 @@ impl Tools {
 
     /// Tools that keep the originals of the files they write in `originals`.
     pub fn keeping(workspace: Workspace, originals: Originals) -> Self {
-        Self { workspace, changed: Mutex::new(BTreeSet::new()), originals, declare: None, editor: EditorForm::Builtin }
+        Self {
+            workspace,
+            changed: Mutex::new(BTreeSet::new()),
+            originals,
+            declare: None,
+            editor: EditorForm::Builtin,
+            plugins: None,
+        }
+    }
+
+    /// Also offers the tools the plugins offer (the editing conversation only).
+    pub fn with_plugins(mut self, plugins: crate::plugins::Plugins) -> Self {
+        self.plugins = Some((plugins, std::sync::atomic::AtomicU64::new(0)));
+        self
     }
 
     /// Offers the editor in `form` (the built-in type by default).
@@ -363,7 +379,20 @@ impl Tools {
         if self.declare.is_some() {
             definitions.push(submit::definition());
         }
+        if let Some((plugins, seen)) = &self.plugins {
+            let offered = plugins.tools();
+            seen.store(plugins.generation(), std::sync::atomic::Ordering::SeqCst);
+            definitions.extend(offered.iter().map(crate::plugins::PluginTool::definition));
+        }
         definitions
+    }
+
+    /// The definitions again when the plugins' tools changed since they were last given
+    /// (a server said its list changed): the next request offers the new list.
+    pub fn refreshed_definitions(&self) -> Option<Vec<Value>> {
+        let (plugins, seen) = self.plugins.as_ref()?;
+        plugins.tools();
+        (plugins.generation() != seen.load(std::sync::atomic::Ordering::SeqCst)).then(|| self.definitions())
     }
 
     /// Runs the tool `name` with the model's `input`. Does blocking file I/O: from async
@@ -379,7 +408,10 @@ impl Tools {
             },
             SEARCH_TOOL_NAME => search::execute(&self.workspace, input),
             submit::SUBMIT_CHANGE_TOOL_NAME => self.declare_change(input),
-            _ => self.unknown(name),
+            _ => match &self.plugins {
+                Some((plugins, _)) if name.starts_with(crate::plugins::PREFIX) => plugins.call(name, input),
+                _ => self.unknown(name),
+            },
         };
         if let Some(changed) = &outcome.changed {
             self.changed.lock().unwrap_or_else(PoisonError::into_inner).insert(changed.clone());

@@ -57,6 +57,7 @@ fn config() -> SessionConfig {
         protect: Vec::new(),
         has_credentials: true,
         cache_refresh: None,
+        mcp: Default::default(),
     }
 }
 
@@ -100,6 +101,7 @@ fn env(p: &Project, server: &FakeApi, observer: Arc<dyn Observer>, cancel: Cance
         secret_files: Vec::new(),
         protect: Vec::new(),
         cache_refresh: None,
+        mcp: Default::default(),
     }
 }
 
