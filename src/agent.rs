@@ -22,6 +22,11 @@ pub use crate::tools::ToolReply;
 /// Runs the tools a conversation offers.
 pub trait ToolRunner: Send {
     fn run(&mut self, name: &str, input: &Value) -> ToolReply;
+    /// The tool definitions again, when they changed since the conversation was given them
+    /// (a plugin's tool list changed): the next request offers these.
+    fn refreshed_definitions(&mut self) -> Option<Vec<Value>> {
+        None
+    }
 }
 
 /// Sees everything the loop does, and can end it between turns.
@@ -133,6 +138,10 @@ pub async fn run_turns(
             return Ok(Ended::TurnLimit { turns });
         }
         turns += 1;
+        if let Some(definitions) = crate::blocking::call(|| tools.refreshed_definitions()) {
+            conversation.request.tools =
+                definitions.into_iter().filter_map(|d| serde_json::from_value(d).ok()).collect();
+        }
         if conversation.cache.grows {
             let next = conversation.requests + 1;
             conversation.context.compact(&mut conversation.request, &mut conversation.cache, next);

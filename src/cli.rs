@@ -194,6 +194,23 @@ Examples:
   mmm analyze --output json | jq .checks")]
     Analyze(AnalyzeArgs),
 
+    /// MCP servers as plugins: list them, import a .mcp.json, document their tools
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  mmm plugins list                  The [mcp.<name>] servers the settings declare
+  mmm plugins import                Add the stdio servers of ./.mcp.json to .mmm/config.toml
+  mmm plugins docs -o docs/tools    One Markdown page per server's tools, and one for mmm's own
+  mmm plugins add https://github.com/org/marketplace#github --yes
+                                    Install a marketplace plugin, pinned to the commit
+  mmm plugins update github         Show what changed upstream, then move the pin
+
+A server's tools are offered to the model as mcp__<server>__<tool> while it edits, never
+in reviews or verdicts. See docs/plugins.md."
+    )]
+    Plugins(PluginsCommand),
+
     /// Show and check settings
     #[command(
         subcommand,
@@ -805,6 +822,116 @@ Examples:
 Exit code 0 when nothing is wrong (notes do not count), 2 when something is. A model name
 mmm does not know is an error when it looks like a typo of one it knows, else a note.")]
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// List the MCP servers the settings files declare
+    #[command(after_help = "\
+Examples:
+  mmm plugins list
+  mmm plugins list --output json")]
+    List,
+
+    /// Add the stdio servers of a Claude Code .mcp.json as [mcp.<name>] tables
+    #[command(after_help = "\
+Examples:
+  mmm plugins import                    Read ./.mcp.json (at the repository root)
+  mmm plugins import ~/work/.mcp.json   Read another file
+
+Servers already configured are left as they are. Variables are passed through by name only:
+a value written in .mcp.json is never copied; `${NAME}` for the same name is kept as NAME.")]
+    Import(PluginsImportArgs),
+
+    /// Write Markdown for every configured plugin's tools and for mmm's built-in tools
+    #[command(after_help = "\
+Examples:
+  mmm plugins docs                  Into ./plugin-docs/
+  mmm plugins docs -o docs/tools    Into docs/tools/
+
+Each configured server is started to list its tools, then stopped. One page per server
+(what it runs, the variables it gets, each tool's input as a table) and builtin.md.")]
+    Docs(PluginsDocsArgs),
+
+    /// Install a plugin from a marketplace (a git repository), pinned to its commit
+    #[command(after_help = "\
+Examples:
+  mmm plugins add https://github.com/org/marketplace#github
+  mmm plugins add ../my-marketplace#run-test --yes     Without asking (CI)
+
+The marketplace is a git repository with .claude-plugin/marketplace.json (Claude Code's
+format). The plugin's permissions (what its MCP servers run, the variables they read, the
+tools they offer) are shown and must be accepted before it is enabled: interactively, or
+with --yes. Installed plugins live in .mmm/plugins/.")]
+    Add(PluginsAddArgs),
+
+    /// Uninstall a plugin: its entry and its clone in .mmm/plugins/
+    #[command(after_help = "\
+Examples:
+  mmm plugins remove github")]
+    Remove(PluginNameArgs),
+
+    /// Move a plugin to its marketplace's latest commit, showing what changed first
+    #[command(after_help = "\
+Examples:
+  mmm plugins update github          Show the new commit, version and permissions; ask
+  mmm plugins update github --yes    Apply without asking
+
+Nothing changes unless the update is accepted; new permissions are listed line by line.")]
+    Update(PluginsUpdateArgs),
+
+    /// Offer an installed plugin's tools again
+    #[command(after_help = "\
+Examples:
+  mmm plugins enable github")]
+    Enable(PluginNameArgs),
+
+    /// Stop offering an installed plugin's tools (it stays installed and pinned)
+    #[command(after_help = "\
+Examples:
+  mmm plugins disable github")]
+    Disable(PluginNameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PluginsAddArgs {
+    /// <git-url>#<plugin>: the marketplace repository and the plugin's name in it
+    #[arg(value_name = "GIT_URL#NAME")]
+    pub spec: String,
+
+    /// Accept the plugin's permissions without asking
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginsUpdateArgs {
+    /// The installed plugin
+    pub name: String,
+
+    /// Apply the update without asking
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginNameArgs {
+    /// The installed plugin
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginsImportArgs {
+    /// The .mcp.json to read (default: .mcp.json at the repository root)
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginsDocsArgs {
+    /// The directory to write the pages to
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = "plugin-docs")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -58,6 +58,22 @@ pub fn hide_credential(name: &str) {
     }
 }
 
+/// Whether the variable `name` holds one of mmm's credentials ([`CREDENTIAL_VARS`], or one
+/// given to [`hide_credential`]).
+pub fn is_credential(name: &str) -> bool {
+    CREDENTIAL_VARS.contains(&name) || HIDDEN.read().unwrap_or_else(PoisonError::into_inner).iter().any(|h| h == name)
+}
+
+/// Text from something mmm ran (a plugin's tool result) bounded and redacted exactly like
+/// a check's output: the first and last lines with a `[... N lines omitted ...]` marker
+/// between, very long lines shortened, keys redacted.
+pub fn bounded_output(text: &str) -> String {
+    let mut capture = Capture::default();
+    capture.push(Stream::Stdout, text.as_bytes());
+    capture.finish(Stream::Stdout);
+    crate::redact::redact(&capture.render()).into_owned()
+}
+
 /// Removes mmm's credentials ([`CREDENTIAL_VARS`] and those given to [`hide_credential`])
 /// from `command`'s environment, except those named in `pass` (the user's `validate.pass_env`).
 pub fn without_credentials<'c>(
@@ -589,6 +605,16 @@ mod tests {
             result.output,
             format!("{} [... 3000 bytes cut ...]\n[REDACTED:aws-access-key-id]", "x".repeat(2000))
         );
+    }
+
+    #[test]
+    fn bounded_output_keeps_head_and_tail_and_redacts() {
+        let text: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+        let bounded = bounded_output(&text);
+        assert!(bounded.starts_with("line 0\nline 1\n"), "{bounded}");
+        assert!(bounded.contains("\n[... 700 lines omitted ...]\nline 800\n"), "{bounded}");
+        assert!(bounded.ends_with("line 999"), "{bounded}");
+        assert!(is_credential("ANTHROPIC_API_KEY") && !is_credential("GITHUB_TOKEN"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod hooks;
 pub mod index;
 pub mod llm;
 pub mod logging;
+pub mod plugins;
 pub mod printer;
 pub mod redact;
 pub mod report;

@@ -45,6 +45,7 @@ pub fn exec(ctx: &Ctx<'_>, args: &ImproveArgs) -> anyhow::Result<()> {
             protect: config.protect.clone(),
             cache_refresh: config.cache_refresh,
             command_tools: config.command_tools.clone(),
+            mcp: config.mcp.clone(),
         };
         let finished = improve::run(env, &config, &pricing, &opts).await;
         let hooked = hooks.finish().await;

@@ -14,6 +14,7 @@ mod man;
 mod models;
 mod projects;
 mod report;
+mod plugins;
 mod run;
 mod specs;
 mod stats;
@@ -27,7 +28,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cli::{Cli, Command, ConfigCommand, SpecCommand, WorkflowCommand};
+use crate::cli::{Cli, Command, ConfigCommand, PluginsCommand, SpecCommand, WorkflowCommand};
 use crate::printer::Printer;
 use crate::settings::{FlagValue, Inputs, Settings};
 
@@ -139,6 +140,14 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Projects(command) => projects::exec(&ctx, &command),
         Command::Stats(args) => stats::exec(&ctx, &args),
         Command::Report(args) => report::exec(&ctx, &args),
+        Command::Plugins(PluginsCommand::List) => plugins::list(&ctx),
+        Command::Plugins(PluginsCommand::Import(args)) => plugins::import(&ctx, &args),
+        Command::Plugins(PluginsCommand::Docs(args)) => plugins::docs(&ctx, &args),
+        Command::Plugins(PluginsCommand::Add(args)) => plugins::add(&ctx, &args),
+        Command::Plugins(PluginsCommand::Remove(args)) => plugins::remove(&ctx, &args.name),
+        Command::Plugins(PluginsCommand::Update(args)) => plugins::update(&ctx, &args),
+        Command::Plugins(PluginsCommand::Enable(args)) => plugins::enable(&ctx, &args.name, true),
+        Command::Plugins(PluginsCommand::Disable(args)) => plugins::enable(&ctx, &args.name, false),
         Command::Completions(_) | Command::Man(_) | Command::Sandbox(_) => unreachable!("handled above"),
     }
 }

@@ -81,6 +81,8 @@ pub struct Env {
     pub cache_refresh: Option<Duration>,
     /// The user's command tools (`[tools.<name>]`), offered in editing conversations.
     pub command_tools: Vec<crate::settings::extensions::ToolDef>,
+    /// Where the `[mcp.<name>]` plugin servers are read from, at each iteration boundary.
+    pub mcp: crate::settings::mcp::McpSource,
 }
 
 /// What a new session is.
@@ -152,6 +154,9 @@ pub struct Session {
     reviewed: Mutex<Option<f64>>,
     /// The current attempt's start and its last saved work in progress.
     wip: Mutex<Wip>,
+    /// The plugin servers of this work tree, brought in line with the settings files at
+    /// each iteration boundary ([`Session::tools`]).
+    plugins: crate::plugins::Plugins,
     /// Journal events written by this process (for the crash sweep).
     _lock: WorkTreeLock,
 }
@@ -722,6 +727,11 @@ impl Session {
         let hooks_at_start = rules.hooks_snapshot()?;
         let originals = Originals::on_disk(recovery::originals_dir(&layout, &record.id));
         let direct_model = env.model.clone();
+        let plugins = crate::plugins::Plugins::new(
+            env.mcp.clone(),
+            env.git.root(),
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect(),
+        );
         let (model, switched): (Arc<dyn Model>, _) = match &record.settings.fallback_model {
             Some(fallback) if *fallback != record.settings.model => {
                 let wrapped = Fallback::new(env.model, record.settings.model.clone(), fallback.clone());
@@ -767,6 +777,7 @@ impl Session {
             reviewed: Mutex::new(None),
             wip: Mutex::default(),
             submodules,
+            plugins,
             _lock: lock,
         })
     }
@@ -841,16 +852,26 @@ impl Session {
     }
 
     /// The confined tools for an editing conversation, the editor in the form the model's
-    /// endpoint takes.
-    pub fn tools(&self) -> anyhow::Result<Tools> {
+    /// endpoint takes, and the plugins' tools: the `[mcp]` tables are read again first and
+    /// the servers brought in line with them (a server that cannot start is a warning).
+    pub async fn tools(&self) -> anyhow::Result<Tools> {
+        match self.plugins.reload().await {
+            Ok(reloaded) => {
+                for (name, why) in &reloaded.failed {
+                    self.warn(&format!("plugin `{name}` is not available this iteration: {why}"));
+                }
+            }
+            Err(e) => self.warn(&format!("the `[mcp]` settings were not reloaded, the plugins stay as they were: {e}")),
+        }
         let root = self.git.root();
         let workspace = Workspace::new(root, SecretFiles::new(root, &self.secret_files)?)?
             .with_submodules(self.submodules.clone())
             .with_protected(&self.protect)?;
         let editor = if self.model.builtin_tools() { EditorForm::Builtin } else { EditorForm::Schema };
-        Ok(Tools::keeping(workspace, self.originals.clone())
+        let tools = Tools::keeping(workspace, self.originals.clone())
             .with_editor(editor)
-            .with_commands(self.command_tools.clone()))
+            .with_commands(self.command_tools.clone());
+        Ok(tools.with_plugins(self.plugins.clone()))
     }
 
     /// The cost of `usage` of `model`, when its price is known.

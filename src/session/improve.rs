@@ -159,7 +159,7 @@ impl Policy for Improve {
         it.issues = issues.clone();
         let retried = memory.failures(&issues[0]) > 0;
         let editing = self.editing_model(session, index, retried);
-        let mut tools = session.tools()?.declaring(issues.len());
+        let mut tools = session.tools().await?.declaring(issues.len());
         let text = match &narrowed {
             Some(failed) => prompts::narrowed_request(&failed.issue, failed.failures),
             None => prompts::implement_request(&issues, &review.summary),

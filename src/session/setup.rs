@@ -477,6 +477,10 @@ impl ToolRunner for Tools {
     fn run(&mut self, name: &str, input: &Value) -> ToolReply {
         self.execute(name, input)
     }
+
+    fn refreshed_definitions(&mut self) -> Option<Vec<Value>> {
+        Tools::refreshed_definitions(self)
+    }
 }
 
 #[cfg(test)]

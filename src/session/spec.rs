@@ -187,6 +187,7 @@ fn env(rt: &Runtime<'_>, model: Arc<dyn Model>, config: &SessionConfig) -> Env {
         protect: config.protect.clone(),
         cache_refresh: config.cache_refresh,
         command_tools: config.command_tools.clone(),
+        mcp: config.mcp.clone(),
     }
 }
 
@@ -392,7 +393,7 @@ impl SpecPolicy {
     /// The editing rounds and verdicts, until every criterion is met or the rounds run out.
     async fn tries(&self, session: &Session, index: u32) -> anyhow::Result<Tried> {
         let settings = &session.record.settings;
-        let mut tools = session.tools()?;
+        let mut tools = session.tools().await?;
         let criteria = self.criteria();
         let spec_text = redact(&prompts::spec_text(&self.spec.title, &self.spec.body, &criteria)).into_owned();
         let mut request = MessagesRequest::new(session.model_name(), settings.max_output_tokens);

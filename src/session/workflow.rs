@@ -921,6 +921,7 @@ async fn improve_step(
         protect: config.protect.clone(),
         cache_refresh: config.cache_refresh,
         command_tools: config.command_tools.clone(),
+        mcp: config.mcp.clone(),
     };
     let resume = state.resume.take().filter(|(label, _)| *label == step.label()).map(|(_, id)| Some(id));
     let opts = ImproveOptions { focus, allow_dirty: false, resume, use_cache: true };

@@ -11,6 +11,7 @@
 pub mod check;
 pub mod extensions;
 pub mod keys;
+pub mod mcp;
 pub mod session;
 pub mod value;
 
@@ -180,6 +181,8 @@ pub struct Settings {
     pub hooks: Vec<extensions::HookDef>,
     /// `[tools.<name>]` (the project file's tool replaces the global file's of that name).
     pub tools: Vec<extensions::ToolDef>,
+    /// Where the `[mcp.<name>]` tables are read from, again at each iteration boundary.
+    pub mcp: mcp::McpSource,
 }
 
 impl Settings {
@@ -216,7 +219,18 @@ impl Settings {
             }
         }
 
-        Ok(Self { entries, prices, repo_root, project_file, warnings, hooks, tools })
+        // Files created while a session runs count too: the tables are read again at each
+        // iteration boundary.
+        let project_path = project_file.clone().or_else(|| repo_root.as_ref().map(|r| r.join(PROJECT_FILE)));
+        let mcp = mcp::McpSource {
+            files: inputs.global_file.iter().chain(&project_path).cloned().collect(),
+            plugins_index: repo_root.as_ref().map(|r| {
+                r.join(crate::plugins::marketplace::PLUGINS_DIR).join(crate::plugins::marketplace::INDEX_FILE)
+            }),
+        };
+        mcp.read()?;
+
+        Ok(Self { entries, prices, repo_root, project_file, warnings, hooks, tools, mcp })
     }
 
     /// Every key, in registry order.
@@ -369,6 +383,8 @@ fn apply_file(
                     price_problems.push(e);
                 }
             }
+            // Read by `mcp::McpSource`, at startup and at each iteration boundary.
+            _ if name == "mcp" => {}
             _ if name == "prices" => {
                 let at_key = at(key.span().start);
                 let read = read_prices(value.get_ref(), &at_key, &at, &source(path.to_path_buf()));

@@ -45,6 +45,8 @@ pub struct SessionConfig {
     pub cache_refresh: Option<Duration>,
     /// `[tools.<name>]`: command tools offered in editing conversations.
     pub command_tools: Vec<super::extensions::ToolDef>,
+    /// Where the `[mcp.<name>]` servers are read from, at each iteration boundary.
+    pub mcp: super::mcp::McpSource,
 }
 
 impl SessionConfig {
@@ -82,6 +84,7 @@ impl SessionConfig {
                 .then(|| settings.duration("cache_ttl").unwrap_or(Duration::from_secs(300)))
                 .filter(|ttl| !ttl.is_zero()),
             command_tools: settings.tools.clone(),
+            mcp: settings.mcp.clone(),
         }
     }
 }

@@ -81,6 +81,7 @@ cache/
 state.json
 state.lock
 lock
+plugins/
 *.tmp
 ";
 

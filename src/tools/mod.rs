@@ -309,6 +309,9 @@ pub struct Tools {
     editor: EditorForm,
     /// The user's command tools (`[tools.<name>]`, [`command`]).
     commands: Vec<crate::settings::extensions::ToolDef>,
+    /// The plugins' tools ([`crate::plugins`]), with the generation of the definitions the
+    /// conversation was last given.
+    plugins: Option<(crate::plugins::Plugins, std::sync::atomic::AtomicU64)>,
 }
 
 /// How the text editor is offered to the model.
@@ -335,12 +338,19 @@ impl Tools {
             declare: None,
             editor: EditorForm::Builtin,
             commands: Vec::new(),
+            plugins: None,
         }
     }
 
     /// Also offers the user's command tools.
     pub fn with_commands(mut self, commands: Vec<crate::settings::extensions::ToolDef>) -> Self {
         self.commands = commands;
+        self
+    }
+
+    /// Also offers the tools the plugins offer (the editing conversation only).
+    pub fn with_plugins(mut self, plugins: crate::plugins::Plugins) -> Self {
+        self.plugins = Some((plugins, std::sync::atomic::AtomicU64::new(0)));
         self
     }
 
@@ -380,7 +390,20 @@ impl Tools {
             definitions.push(submit::definition());
         }
         definitions.extend(self.commands.iter().map(command::definition));
+        if let Some((plugins, seen)) = &self.plugins {
+            let offered = plugins.tools();
+            seen.store(plugins.generation(), std::sync::atomic::Ordering::SeqCst);
+            definitions.extend(offered.iter().map(crate::plugins::PluginTool::definition));
+        }
         definitions
+    }
+
+    /// The definitions again when the plugins' tools changed since they were last given
+    /// (a server said its list changed): the next request offers the new list.
+    pub fn refreshed_definitions(&self) -> Option<Vec<Value>> {
+        let (plugins, seen) = self.plugins.as_ref()?;
+        plugins.tools();
+        (plugins.generation() != seen.load(std::sync::atomic::Ordering::SeqCst)).then(|| self.definitions())
     }
 
     /// Runs the tool `name` with the model's `input`. Does blocking file I/O: from async
@@ -398,7 +421,10 @@ impl Tools {
             submit::SUBMIT_CHANGE_TOOL_NAME => self.declare_change(input),
             _ => match self.commands.iter().find(|c| c.name == name) {
                 Some(tool) => command::execute(tool, self.workspace.root(), input),
-                None => self.unknown(name),
+                None => match &self.plugins {
+                    Some((plugins, _)) if name.starts_with(crate::plugins::PREFIX) => plugins.call(name, input),
+                    _ => self.unknown(name),
+                },
             },
         };
         if let Some(changed) = &outcome.changed {

@@ -29,6 +29,7 @@ fn help_lists_only_working_commands_with_examples() {
             "undo",
             "clean",
             "analyze",
+            "plugins",
             "config",
             "init",
             "projects",

@@ -58,6 +58,7 @@ fn config() -> SessionConfig {
         has_credentials: true,
         cache_refresh: None,
         command_tools: Vec::new(),
+        mcp: Default::default(),
     }
 }
 
@@ -102,6 +103,7 @@ fn env(p: &Project, server: &FakeApi, observer: Arc<dyn Observer>, cancel: Cance
         protect: Vec::new(),
         cache_refresh: None,
         command_tools: Vec::new(),
+        mcp: Default::default(),
     }
 }
 
