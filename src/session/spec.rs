@@ -186,6 +186,7 @@ fn env(rt: &Runtime<'_>, model: Arc<dyn Model>, config: &SessionConfig) -> Env {
         secret_files: config.secret_files.clone(),
         protect: config.protect.clone(),
         cache_refresh: config.cache_refresh,
+        shared: None,
     }
 }
 

@@ -564,6 +564,7 @@ async fn improve_step(
         secret_files: config.secret_files.clone(),
         protect: config.protect.clone(),
         cache_refresh: config.cache_refresh,
+        shared: None,
     };
     let opts = ImproveOptions { focus, allow_dirty: false, resume: None, use_cache: true };
     let finished = improve::run(env, &config, &rt.pricing, &opts).await;

@@ -55,6 +55,7 @@ fn config() -> SessionConfig {
         in_place: false,
         secret_files: Vec::new(),
         protect: Vec::new(),
+        parallel_copy: Vec::new(),
         has_credentials: true,
         cache_refresh: None,
     }
@@ -100,6 +101,7 @@ fn env(p: &Project, server: &FakeApi, observer: Arc<dyn Observer>, cancel: Cance
         secret_files: Vec::new(),
         protect: Vec::new(),
         cache_refresh: None,
+        shared: None,
     }
 }
 

@@ -21,6 +21,7 @@ mod man;
 mod models;
 mod openai;
 mod output;
+mod parallel;
 mod recovery;
 mod retries;
 mod rules;
