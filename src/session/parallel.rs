@@ -764,9 +764,11 @@ mod tests {
         let groups = split(&issues, 2);
         let descriptions: Vec<Vec<&str>> =
             groups.iter().map(|g| g.iter().map(|i| i.description.as_str()).collect()).collect();
-        assert_eq!(descriptions, vec![vec!["1", "3"], vec!["2", "4", "5"]]);
-        assert_eq!(reserved_for(&groups, 0), vec!["b.rs".to_string(), "c.rs".to_string()]);
-        assert_eq!(reserved_for(&groups, 1), vec!["a.rs".to_string()]);
+        // a.rs (two issues) first; then b.rs and the issue without a file to the smaller
+        // group; c.rs to the first of two equal groups.
+        assert_eq!(descriptions, vec![vec!["1", "3", "5"], vec!["2", "4"]]);
+        assert_eq!(reserved_for(&groups, 0), vec!["b.rs".to_string()]);
+        assert_eq!(reserved_for(&groups, 1), vec!["a.rs".to_string(), "c.rs".to_string()]);
         // More workers than files: only as many groups as there are.
         assert_eq!(split(&issues[..3], 5).len(), 2);
         assert!(split(&[], 3).is_empty());
