@@ -84,6 +84,9 @@ Examples:
   mmm improve --focus \"error handling\"  Steer the review
   mmm improve --dry-run                 Analyze, run the checks and review; change nothing
   mmm improve --resume                  Continue the last interrupted session
+  mmm improve --parallel 4 --budget-usd 8
+                                        Four workers on disjoint files, $8 in all
+  mmm improve --parallel --resume       Continue every interrupted worker of the last parallel run
   mmm improve --ci --summary-file report.md --fail-under 7 --push
                                         Unattended, with a report, a gate and a branch to review")]
     Improve(Box<ImproveArgs>),
@@ -184,6 +187,19 @@ Examples:
 A branch with commits of its own, the checked-out branch and a running session's branch
 are never removed.")]
     Clean(CleanArgs),
+
+    /// Merge session branches with git (no work tree touched), then check the result
+    #[command(after_help = "\
+Examples:
+  mmm merge                              The last parallel run's branches, into a new mmm/merge-... branch
+  mmm merge 20261202-171500-3f2a         That parallel run's (or that session's) branches
+  mmm merge --branches 'mmm/improve-*' --into mmm/all
+  mmm merge --remote origin --branches 'mmm/shard-<plan>-*' --push
+
+Each branch is merged with `git merge-tree`; one that conflicts is left out and listed with its
+files. The checks run on the merged tree in a temporary work tree; the target branch moves only
+when they pass. Exit 0: everything merged and checked; 1: a branch conflicted or the checks fail.")]
+    Merge(MergeArgs),
 
     /// Analyze a project: languages, build/test commands, structure, health score
     #[command(after_help = "\
@@ -351,6 +367,13 @@ pub struct ImproveArgs {
     /// Exit with code 3 when the final score is below SCORE
     #[arg(long, value_name = "SCORE", value_parser = parse_score)]
     pub fail_under: Option<f64>,
+
+    /// Review once, split the issues by file among N workers, each in a work tree of its own
+    /// under .mmm/worktrees/ on its own branch; with --resume, continue the last parallel run
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "0",
+          value_parser = clap::value_parser!(u32).range(0..=64),
+          conflicts_with_all = ["dry_run", "focus", "fail_under", "in_place", "allow_dirty"])]
+    pub parallel: Option<u32>,
 
     #[command(flatten)]
     pub session: SessionArgs,
@@ -793,6 +816,29 @@ pub struct UndoArgs {
     /// Delete the session's branch even if it was merged, pushed or holds other commits
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Session ids or parallel run ids whose branches to merge (default: the last parallel run)
+    #[arg(value_name = "SESSIONS", conflicts_with = "branches")]
+    pub sessions: Vec<String>,
+
+    /// Merge the branches whose names match GLOB (under the remote's with --remote)
+    #[arg(long, value_name = "GLOB")]
+    pub branches: Option<String>,
+
+    /// The branch to merge into (made from HEAD if missing; never one checked out)
+    #[arg(long, value_name = "BRANCH")]
+    pub into: Option<String>,
+
+    /// Fetch from REMOTE first and merge its branches
+    #[arg(long, value_name = "REMOTE", requires = "branches")]
+    pub remote: Option<String>,
+
+    /// Push the merged branch (to --remote, else origin) once the checks pass
+    #[arg(long)]
+    pub push: bool,
 }
 
 #[derive(Debug, Args)]

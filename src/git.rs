@@ -483,21 +483,26 @@ impl Git {
             bail!("refusing to push: remote `{remote}` and branch `{branch}` must not start with `-`");
         }
         let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
-        // Unattended: a remote that wants a password fails instead of waiting for one.
-        let out = blocking::call(|| {
-            git_command()
-                .arg("-C")
-                .arg(&self.root)
-                .args(["push", "--quiet", remote, &refspec])
-                .env("GIT_TERMINAL_PROMPT", "0")
-                .stdin(std::process::Stdio::null())
-                .output()
-        })
-        .context("running git push")?;
+        let out = self.unattended(&["push", "--quiet", remote, &refspec])?;
         if !out.status.success() {
             bail!("git push {remote} {branch} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
         }
         Ok(())
+    }
+
+    /// Runs git for a remote, unattended: a remote that wants a password fails instead of
+    /// waiting for one.
+    fn unattended(&self, args: &[&str]) -> anyhow::Result<Output> {
+        blocking::call(|| {
+            git_command()
+                .arg("-C")
+                .arg(&self.root)
+                .args(args)
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .stdin(std::process::Stdio::null())
+                .output()
+        })
+        .with_context(|| format!("running git {}", args.first().copied().unwrap_or_default()))
     }
 
     /// Untracked, not ignored paths relative to the root (`/`-separated); with
@@ -718,6 +723,103 @@ impl Git {
             self.run(&["worktree", "prune"])?;
         }
         Ok(stale)
+    }
+
+    /// Adds a work tree at `path` with HEAD detached at `commit` (`git worktree add
+    /// --detach`): nothing of the work tree this `Git` opens changes.
+    pub fn add_worktree_detached(&self, path: &Path, commit: &str) -> anyhow::Result<Git> {
+        let target = path.to_str().context("a work tree path that is not UTF-8")?;
+        self.run(&["worktree", "add", "--quiet", "--detach", target, commit])?;
+        Git::open(path)
+    }
+
+    /// Adds a work tree at `path` with the existing local branch `branch` checked out.
+    pub fn add_worktree_on(&self, path: &Path, branch: &str) -> anyhow::Result<Git> {
+        let target = path.to_str().context("a work tree path that is not UTF-8")?;
+        self.run(&["worktree", "add", "--quiet", target, branch])?;
+        Git::open(path)
+    }
+
+    /// Removes the work tree at `path` (`--force`: what it holds uncommitted goes; its
+    /// branch and commits stay), then prunes git's record of it.
+    pub fn remove_worktree(&self, path: &Path) -> anyhow::Result<()> {
+        let target = path.to_str().context("a work tree path that is not UTF-8")?;
+        let out = self.output(&["worktree", "remove", "--force", "--force", target])?;
+        if !out.status.success() {
+            // Not a registered work tree (any more): remove what is left on disk.
+            if path.exists() {
+                blocking::call(|| std::fs::remove_dir_all(path))
+                    .with_context(|| format!("removing {}", path.display()))?;
+            }
+            self.run(&["worktree", "prune"])?;
+        }
+        Ok(())
+    }
+
+    /// Merges `theirs` into the commit `ours` without touching any work tree or index
+    /// (`git merge-tree --write-tree`): `Ok(tree)` when it merges cleanly, `Err(files)`
+    /// with the conflicting files when it does not.
+    pub fn merge_tree(&self, ours: &str, theirs: &str) -> anyhow::Result<Result<String, Vec<String>>> {
+        let out = self.output(&["merge-tree", "--write-tree", "--name-only", "--no-messages", ours, theirs])?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines();
+        match out.status.code() {
+            Some(0) => Ok(Ok(lines.next().unwrap_or_default().to_string())),
+            Some(1) => {
+                let files: BTreeSet<String> = lines.skip(1).filter(|l| !l.is_empty()).map(str::to_string).collect();
+                Ok(Err(files.into_iter().collect()))
+            }
+            _ => bail!("git merge-tree {ours} {theirs} failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+        }
+    }
+
+    /// A commit of `tree` with `parents` and `message` (`git commit-tree`); nothing else
+    /// changes. The user's identity applies.
+    pub fn commit_tree(&self, tree: &str, parents: &[&str], message: &str) -> anyhow::Result<String> {
+        let mut args = vec!["commit-tree", tree];
+        for parent in parents {
+            args.extend(["-p", parent]);
+        }
+        args.extend(["-m", message]);
+        Ok(self.run(&args)?.trim().to_string())
+    }
+
+    /// Points `refname` at `new`, only if it still points at `old` (`None`: only if it does
+    /// not exist yet), so a ref that moved meanwhile is never overwritten.
+    pub fn update_ref(&self, refname: &str, new: &str, old: Option<&str>) -> anyhow::Result<()> {
+        let zero = "0".repeat(40);
+        self.run(&["update-ref", refname, new, old.unwrap_or(&zero)]).map(drop)
+    }
+
+    /// Fetches every branch of `remote` into `refs/remotes/<remote>/` (never forced over a
+    /// local branch; remote-tracking refs are git's own to move).
+    pub fn fetch(&self, remote: &str) -> anyhow::Result<()> {
+        if remote.starts_with('-') {
+            bail!("refusing to fetch: remote `{remote}` must not start with `-`");
+        }
+        let out = self.unattended(&["fetch", "--quiet", "--prune", remote])?;
+        if !out.status.success() {
+            bail!("git fetch {remote} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(())
+    }
+
+    /// The refs under `prefix` whose name after it matches the glob `pattern`
+    /// (`git for-each-ref` globbing: `*` stays within one path part), as full names, sorted.
+    pub fn refs_matching(&self, prefix: &str, pattern: &str) -> anyhow::Result<Vec<String>> {
+        let full = format!("{prefix}{pattern}");
+        let out = self.run(&["for-each-ref", "--format=%(refname)", &full])?;
+        Ok(out.lines().map(str::to_string).collect())
+    }
+
+    /// The commit `rev` names.
+    pub fn commit_of(&self, rev: &str) -> anyhow::Result<String> {
+        let spec = format!("{rev}^{{commit}}");
+        Ok(self
+            .run(&["rev-parse", "--verify", "--quiet", &spec])
+            .with_context(|| format!("no commit `{rev}`"))?
+            .trim()
+            .to_string())
     }
 
     /// Whether reverting `commits` (in the order given) on top of HEAD would go through

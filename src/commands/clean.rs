@@ -1,5 +1,6 @@
 //! `mmm clean`: removes what sessions leave behind and nobody needs — `mmm/...` branches
-//! of sessions that made no commit, stale git worktrees (`git worktree prune`), and the
+//! of sessions that made no commit, parallel workers' trees under `.mmm/worktrees/` whose
+//! worker is gone, stale git worktrees (`git worktree prune`), and the
 //! work-in-progress refs (`refs/mmm/wip/<session>`) of sessions that are over.
 //!
 //! It never removes a branch with commits of its own (commits no other branch or remote
@@ -69,6 +70,12 @@ pub fn exec(ctx: &Ctx<'_>, args: &CleanArgs) -> anyhow::Result<()> {
         sessions.iter().filter(|r| live(&r.id) || r.status == SessionStatus::Running).collect();
 
     let mut removed = Vec::new();
+    // Parallel workers' trees whose lock no process holds: their session ended or died
+    // (its branch and commits stay; `--parallel --resume` makes a new tree).
+    for tree in crate::session::parallel::sweep(&git, !args.dry_run)? {
+        let name = tree.strip_prefix(git.root()).unwrap_or(&tree).display().to_string();
+        removed.push(Removed { kind: "worktree", name, reason: "no running worker holds its lock".into() });
+    }
     let checked_out = git.checked_out_branches()?;
     for full in git.refs_under("refs/heads/mmm/")? {
         let name = full.trim_start_matches("refs/heads/").to_string();

@@ -10,10 +10,12 @@ use tokio_util::sync::CancellationToken;
 use super::Ctx;
 use crate::cli::ImproveArgs;
 use crate::git::Git;
+use crate::hooks::HookRunner;
 use crate::llm::{AnthropicClient, Model, OpenAiClient, Pricing};
 use crate::session::engine::Env;
 use crate::session::exit_result;
 use crate::session::improve::{self, ImproveOptions};
+use crate::session::parallel::ParallelOptions;
 use crate::settings::session::SessionConfig;
 
 pub fn exec(ctx: &Ctx<'_>, args: &ImproveArgs) -> anyhow::Result<()> {
@@ -32,21 +34,11 @@ pub fn exec(ctx: &Ctx<'_>, args: &ImproveArgs) -> anyhow::Result<()> {
     }
     let model = model(ctx)?;
     let pricing = Pricing::from_settings(&ctx.settings)?;
+    if let Some(workers) = args.parallel {
+        return parallel(ctx, args, git, model, &config, &pricing, workers);
+    }
     let finished = super::block_on(async {
-        let cancel = CancellationToken::new();
-        tokio::spawn(watch_interrupts(cancel.clone(), ctx.printer.clone()));
-        let hooks = super::run::observer(ctx, &git, &cancel);
-        let env = Env {
-            git: git.clone(),
-            model,
-            observer: hooks.clone(),
-            cancel,
-            secret_files: config.secret_files.clone(),
-            protect: config.protect.clone(),
-            cache_refresh: config.cache_refresh,
-            command_tools: config.command_tools.clone(),
-            mcp: config.mcp.clone(),
-        };
+        let (env, hooks) = session_env(ctx, &git, model, &config);
         let finished = improve::run(env, &config, &pricing, &opts).await;
         let hooked = hooks.finish().await;
         finished.and_then(|f| hooked.map(|()| f))
@@ -55,6 +47,60 @@ pub fn exec(ctx: &Ctx<'_>, args: &ImproveArgs) -> anyhow::Result<()> {
     let records = std::slice::from_ref(&finished.record);
     crate::ci::publish::publish(ctx.printer, &git, records, "mmm improve", &args.results, &env)?;
     exit_result(finished, "improve", args.fail_under)
+}
+
+/// What a run's sessions are given: the terminal (and the index, alerts and hooks) as
+/// observer, and Ctrl+C as the token (watched from here on; call it inside the runtime). The
+/// hook runner must be finished when the run ends.
+fn session_env(ctx: &Ctx<'_>, git: &Git, model: Arc<dyn Model>, config: &SessionConfig) -> (Env, Arc<HookRunner>) {
+    let cancel = CancellationToken::new();
+    tokio::spawn(watch_interrupts(cancel.clone(), ctx.printer.clone()));
+    let hooks = super::run::observer(ctx, git, &cancel);
+    let env = Env {
+        git: git.clone(),
+        model,
+        observer: hooks.clone(),
+        cancel,
+        secret_files: config.secret_files.clone(),
+        protect: config.protect.clone(),
+        cache_refresh: config.cache_refresh,
+        command_tools: config.command_tools.clone(),
+        mcp: config.mcp.clone(),
+        shared: None,
+    };
+    (env, hooks)
+}
+
+/// `--parallel N`: the run's workers share the terminal, the budget and Ctrl+C; one line
+/// per worker at the end.
+fn parallel(
+    ctx: &Ctx<'_>,
+    args: &ImproveArgs,
+    git: Git,
+    model: Arc<dyn Model>,
+    config: &SessionConfig,
+    pricing: &Pricing,
+    workers: u32,
+) -> anyhow::Result<()> {
+    if workers == 0 && args.resume.is_none() {
+        return Err(crate::CliError::usage("--parallel needs the number of workers: --parallel N")
+            .with_hint("for example `mmm improve --parallel 4`; `--parallel --resume` continues the last parallel run")
+            .into());
+    }
+    let opts = ParallelOptions {
+        workers: workers as usize,
+        resume: args.resume.clone(),
+        use_cache: !args.no_cache,
+        copy: config.parallel_copy.clone(),
+    };
+    let finished = super::block_on(async {
+        let (env, hooks) = session_env(ctx, &git, model, config);
+        let finished = crate::session::parallel::run(env, config, pricing, &opts).await;
+        let hooked = hooks.finish().await;
+        finished.and_then(|f| hooked.map(|()| f))
+    })??;
+    ctx.printer.report(&finished.report())?;
+    finished.exit()
 }
 
 /// The model client the settings describe: the `provider`'s (a clear error without a key).

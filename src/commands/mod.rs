@@ -11,6 +11,7 @@ mod history;
 mod improve;
 mod init;
 mod man;
+mod merge;
 mod models;
 mod projects;
 mod report;
@@ -136,6 +137,7 @@ pub fn exec(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Diff(args) => diff::exec(&ctx, &args),
         Command::Undo(args) => undo::exec(&ctx, &args),
         Command::Clean(args) => clean::exec(&ctx, &args),
+        Command::Merge(args) => merge::exec(&ctx, &args),
         Command::Models => models::exec(&ctx),
         Command::Projects(command) => projects::exec(&ctx, &command),
         Command::Stats(args) => stats::exec(&ctx, &args),

@@ -83,6 +83,46 @@ pub struct Env {
     pub command_tools: Vec<crate::settings::extensions::ToolDef>,
     /// Where the `[mcp.<name>]` plugin servers are read from, at each iteration boundary.
     pub mcp: crate::settings::mcp::McpSource,
+    /// Set when the session is one worker of a parallel run ([`super::parallel`]).
+    pub shared: Option<Shared>,
+}
+
+/// What a parallel worker shares with the run it belongs to: the records live in the main
+/// work tree's `.mmm/` (the worker's own tree is removed when it ends; only its lock is
+/// its own), the run's base branch (the worker's tree starts detached), and one budget.
+#[derive(Clone)]
+pub struct Shared {
+    pub layout: Layout,
+    pub base_branch: Option<String>,
+    pub spend: Arc<Spend>,
+    /// The session's id, chosen by the run (its work tree is named after it).
+    pub id: String,
+    /// The files of the other workers' issues, which this worker's tools may not write.
+    pub reserved: Vec<String>,
+}
+
+/// What every session of a run has cost so far, together: `--budget-usd` is their total.
+#[derive(Debug, Default)]
+pub struct Spend {
+    /// Spent before any worker started (the run's one review).
+    before: f64,
+    by_session: Mutex<BTreeMap<String, f64>>,
+}
+
+impl Spend {
+    pub fn new(before: f64) -> Self {
+        Self { before, by_session: Mutex::default() }
+    }
+
+    /// `session` has cost `cost` so far (earlier runs included).
+    pub fn set(&self, session: &str, cost: f64) {
+        self.by_session.lock().unwrap_or_else(|p| p.into_inner()).insert(session.to_string(), cost);
+    }
+
+    /// The run's cost so far.
+    pub fn total(&self) -> f64 {
+        self.before + self.by_session.lock().unwrap_or_else(|p| p.into_inner()).values().sum::<f64>()
+    }
 }
 
 /// What a new session is.
@@ -157,6 +197,10 @@ pub struct Session {
     /// The plugin servers of this work tree, brought in line with the settings files at
     /// each iteration boundary ([`Session::tools`]).
     plugins: crate::plugins::Plugins,
+    /// Set for a parallel worker: the run's shared budget.
+    spend: Option<Arc<Spend>>,
+    /// The files other parallel workers change ([`Shared::reserved`]).
+    reserved: Vec<String>,
     /// Journal events written by this process (for the crash sweep).
     _lock: WorkTreeLock,
 }
@@ -596,10 +640,14 @@ impl Session {
     /// `session_started` event.
     pub fn start(env: Env, project: Project, new: NewSession) -> anyhow::Result<Session> {
         let git = env.git.clone();
-        let layout = Layout::new(git.root());
-        let id = session_id();
-        let lock = WorkTreeLock::acquire(&layout.lock_file(), &id)?;
-        let base_branch = git.current_branch()?;
+        let layout = state_layout(&env);
+        let id = env.shared.as_ref().map_or_else(session_id, |s| s.id.clone());
+        let lock = WorkTreeLock::acquire(&Layout::new(git.root()).lock_file(), &id)?;
+        let base_branch = match &env.shared {
+            Some(shared) => shared.base_branch.clone(),
+            None => git.current_branch()?,
+        };
+        let worker = env.shared.is_some();
         let branch = if new.settings.in_place {
             base_branch.clone().unwrap_or_else(|| "HEAD".into())
         } else {
@@ -658,7 +706,10 @@ impl Session {
         };
         let session = Session::open(env, project, layout, record, new.price, lock, base_branch)?;
         session.save()?;
-        ProjectState::update(&session.layout.state_file(), |s| s.last_session = Some(id.clone()))?;
+        // A worker is resumed with its run (`--parallel --resume`), never as the last session.
+        if !worker {
+            ProjectState::update(&session.layout.state_file(), |s| s.last_session = Some(id.clone()))?;
+        }
         session.emit_started(false, None);
         if let Some(event) = snapshot_event {
             session.emit(&event);
@@ -679,8 +730,9 @@ impl Session {
         previous_model: Option<String>,
     ) -> anyhow::Result<Session> {
         let git = env.git.clone();
-        let layout = Layout::new(git.root());
-        let lock = WorkTreeLock::acquire(&layout.lock_file(), &record.id)?;
+        let layout = state_layout(&env);
+        let lock = WorkTreeLock::acquire(&Layout::new(git.root()).lock_file(), &record.id)?;
+        let worker = env.shared.is_some();
         let recovered = recovery::recover(&git, &layout, &mut record, &price)?;
         let dirty = super::setup::user_changes(&git)?;
         if !dirty.is_empty() {
@@ -698,10 +750,13 @@ impl Session {
         record.status = SessionStatus::Running;
         record.ended_at = None;
         record.stop_reason = None;
-        let session = Session::open(env, project, layout, record, price, lock, None)?;
+        let base_branch = env.shared.as_ref().and_then(|s| s.base_branch.clone());
+        let session = Session::open(env, project, layout, record, price, lock, base_branch)?;
         session.save()?;
         let id = session.record.id.clone();
-        ProjectState::update(&session.layout.state_file(), |s| s.last_session = Some(id))?;
+        if !worker {
+            ProjectState::update(&session.layout.state_file(), |s| s.last_session = Some(id))?;
+        }
         session.emit_started(true, previous_model);
         for event in recovered {
             session.emit(&event);
@@ -732,6 +787,10 @@ impl Session {
             env.git.root(),
             std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect(),
         );
+        let (spend, reserved) = match env.shared {
+            Some(shared) => (Some(shared.spend), shared.reserved),
+            None => (None, Vec::new()),
+        };
         let (model, switched): (Arc<dyn Model>, _) = match &record.settings.fallback_model {
             Some(fallback) if *fallback != record.settings.model => {
                 let wrapped = Fallback::new(env.model, record.settings.model.clone(), fallback.clone());
@@ -778,6 +837,8 @@ impl Session {
             wip: Mutex::default(),
             submodules,
             plugins,
+            spend,
+            reserved,
             _lock: lock,
         })
     }
@@ -866,7 +927,8 @@ impl Session {
         let root = self.git.root();
         let workspace = Workspace::new(root, SecretFiles::new(root, &self.secret_files)?)?
             .with_submodules(self.submodules.clone())
-            .with_protected(&self.protect)?;
+            .with_protected(&self.protect)?
+            .with_reserved(&self.reserved);
         let editor = if self.model.builtin_tools() { EditorForm::Builtin } else { EditorForm::Schema };
         let tools = Tools::keeping(workspace, self.originals.clone())
             .with_editor(editor)
@@ -883,9 +945,14 @@ impl Session {
     /// returns its cost.
     fn count(&self, requested: &str, usage: &Usage) -> Option<f64> {
         let model = self.sent_to(requested);
-        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        *live.by_model.entry(model.clone()).or_default() += *usage;
-        live.requests += 1;
+        {
+            let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+            *live.by_model.entry(model.clone()).or_default() += *usage;
+            live.requests += 1;
+        }
+        if let Some(spend) = &self.spend {
+            spend.set(&self.record.id, self.total_cost().unwrap_or(0.0));
+        }
         self.cost(&model, usage)
     }
 
@@ -968,7 +1035,7 @@ impl Session {
         let streak = |f: fn(Outcome) -> bool| iterations.iter().rev().take_while(|i| f(i.outcome)).count() as u32;
         Progress {
             iterations: iterations.len() as u32,
-            cost_usd: self.total_cost().unwrap_or(0.0),
+            cost_usd: self.budget_spent(),
             tokens: usage.total(),
             elapsed: Duration::from_secs(self.elapsed_secs()),
             stalled_streak: streak(|o| o != Outcome::Committed),
@@ -979,7 +1046,20 @@ impl Session {
     /// Whether a budget or token limit is spent (checked between model turns).
     pub fn over_budget(&self) -> bool {
         let usage = self.total_usage();
-        stop::over_budget(&self.record.settings.limits, self.total_cost().unwrap_or(0.0), usage.total())
+        stop::over_budget(&self.record.settings.limits, self.budget_spent(), usage.total())
+    }
+
+    /// What counts against `budget_usd`: this session's cost, or, for a parallel worker,
+    /// the whole run's.
+    fn budget_spent(&self) -> f64 {
+        let own = self.total_cost().unwrap_or(0.0);
+        match &self.spend {
+            Some(spend) => {
+                spend.set(&self.record.id, own);
+                spend.total()
+            }
+            None => own,
+        }
     }
 
     /// Hooks for one conversation, labelled for the transcript (`review-3`, `implement-3`).
@@ -1353,6 +1433,15 @@ pub async fn drive<P: Policy>(mut session: Session, mut policy: P) -> anyhow::Re
             let reason = StopReason::Error { message: format!("{error:#}") };
             session.finish(&mut policy, reason, Some(error))
         }
+    }
+}
+
+/// Where a session keeps its records: its own work tree's `.mmm/`, or for a parallel
+/// worker the run's.
+fn state_layout(env: &Env) -> Layout {
+    match &env.shared {
+        Some(shared) => shared.layout.clone(),
+        None => Layout::new(env.git.root()),
     }
 }
 

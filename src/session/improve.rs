@@ -52,6 +52,8 @@ pub async fn run(
     opts: &ImproveOptions,
 ) -> anyhow::Result<Finished> {
     let git = env.git.clone();
+    // Trees of parallel workers that are gone (a crash) go at every start.
+    super::parallel::sweep(&git, true)?;
     if let Some(id) = &opts.resume {
         let mut record = setup::load_for_resume(&Layout::new(git.root()), id.as_deref(), SessionKind::Improve)?;
         let previous_model = setup::switch_model(&mut record, config);
@@ -95,20 +97,9 @@ impl Policy for Improve {
         let checks_text = redact(&checks::describe(&settings.checks, &session.checks_now)).into_owned();
         // What earlier failures say: the issues set aside (the session moves on from those
         // the last iteration set aside), and the issue this iteration narrows to.
-        let memory = IssueMemory::of(&session.record.iterations, settings.narrow_after);
-        if let Some(last) = session.record.iterations.last() {
-            for failed in memory.set_aside_by(last.index) {
-                let (issue, failures) = (failed.issue.clone(), failed.failures);
-                session.switch(Switch::Focus { iteration: index, action: FocusAction::MovedOn, issue, failures });
-            }
-        }
-        let narrowed = memory.narrowed(settings.narrow_after).cloned();
+        let (memory, narrowed) = remember_failures(session, index);
         let mut focus = match &narrowed {
-            Some(failed) => {
-                let (issue, failures) = (failed.issue.clone(), failed.failures);
-                session.switch(Switch::Focus { iteration: index, action: FocusAction::Narrowed, issue, failures });
-                Some(prompts::narrowed_focus(&failed.issue, failed.failures))
-            }
+            Some(failed) => Some(prompts::narrowed_focus(&failed.issue, failed.failures)),
             None => focus_for(settings.focus.as_deref(), checks_green),
         };
         let set_aside: Vec<&Issue> = memory.set_aside().map(|f| &f.issue).collect();
@@ -156,48 +147,83 @@ impl Policy for Improve {
             return Ok(Attempt::Stop { reason, score: Some(review.score) });
         }
         it.score_before = Some(review.score);
-        it.issues = issues.clone();
         let retried = memory.failures(&issues[0]) > 0;
         let editing = self.editing_model(session, index, retried);
-        let mut tools = session.tools().await?.declaring(issues.len());
-        let text = match &narrowed {
-            Some(failed) => prompts::narrowed_request(&failed.issue, failed.failures),
-            None => prompts::implement_request(&issues, &review.summary),
-        };
-        let request = implement_request(&editing, settings, &session.project, &text, &tools);
-        let mut conversation = Conversation::laid_out(request, CachePlan::growing(1));
-        let change = session.edit_until_green(index, &mut conversation, &mut tools).await?;
-        it.outcome = match change.kind {
-            ChangeKind::Green => Outcome::Committed,
-            ChangeKind::StillFailing => Outcome::RolledBack,
-            ChangeKind::NoChange => Outcome::NoChange,
-            ChangeKind::Declined | ChangeKind::ApiFailed | ChangeKind::RulesChanged => Outcome::Failed,
-            ChangeKind::Fatal(error) => return Ok(Attempt::Fatal { error }),
-        };
-        if !change.results.is_empty() {
-            it.validation = checks::records(&change.results);
-        }
-        it.error = change.error.filter(|_| it.outcome != Outcome::NoChange);
-        it.fix_rounds = change.rounds;
-        let declared = tools.declaration();
-        it.summary = match &declared {
-            Some(declared) => Some(declared.summary.clone()),
-            None => summary_line(&change.final_text),
-        };
-        it.addressed = declared.map(|d| d.addressed).unwrap_or_default();
-        if it.outcome != Outcome::Committed {
-            return Ok(Attempt::Undo { it: Box::new(it) });
-        }
-        let subject = it.summary.clone().unwrap_or_else(|| first_line(&issues[0].description));
-        let message = commit_message(&subject, &change.final_text, &issues, &it.addressed, session.id());
-        Ok(Attempt::Keep { it: Box::new(it), paths: change.changed, message, checks: change.results })
+        edit_issues(session, index, it, issues, narrowed.as_ref(), &review.summary, &editing).await
     }
+}
+
+/// What earlier failures say at the start of iteration `index`: the memory of failed
+/// issues, and the issue this iteration narrows to. The switches are reported: the issues
+/// the last iteration set aside (the session moves on from them), and the narrowing.
+pub(super) fn remember_failures(session: &Session, index: u32) -> (IssueMemory, Option<retries::Failed>) {
+    let memory = IssueMemory::of(&session.record.iterations, session.record.settings.narrow_after);
+    if let Some(last) = session.record.iterations.last() {
+        for failed in memory.set_aside_by(last.index) {
+            let (issue, failures) = (failed.issue.clone(), failed.failures);
+            session.switch(Switch::Focus { iteration: index, action: FocusAction::MovedOn, issue, failures });
+        }
+    }
+    let narrowed = memory.narrowed(session.record.settings.narrow_after).cloned();
+    if let Some(failed) = &narrowed {
+        let (issue, failures) = (failed.issue.clone(), failed.failures);
+        session.switch(Switch::Focus { iteration: index, action: FocusAction::Narrowed, issue, failures });
+    }
+    (memory, narrowed)
+}
+
+/// The rest of an attempt once its issues are chosen (`narrowed`: the one failed issue it
+/// narrows to): an editing conversation on `editing` until the checks pass, and what to
+/// keep. The improve policy and the parallel workers share it.
+pub(super) async fn edit_issues(
+    session: &Session,
+    index: u32,
+    mut it: IterationRecord,
+    issues: Vec<Issue>,
+    narrowed: Option<&retries::Failed>,
+    summary: &str,
+    editing: &str,
+) -> anyhow::Result<Attempt> {
+    let settings = &session.record.settings;
+    it.issues = issues.clone();
+    let mut tools = session.tools().await?.declaring(issues.len());
+    let text = match narrowed {
+        Some(failed) => prompts::narrowed_request(&failed.issue, failed.failures),
+        None => prompts::implement_request(&issues, summary),
+    };
+    let request = implement_request(editing, settings, &session.project, &text, &tools);
+    let mut conversation = Conversation::laid_out(request, CachePlan::growing(1));
+    let change = session.edit_until_green(index, &mut conversation, &mut tools).await?;
+    it.outcome = match change.kind {
+        ChangeKind::Green => Outcome::Committed,
+        ChangeKind::StillFailing => Outcome::RolledBack,
+        ChangeKind::NoChange => Outcome::NoChange,
+        ChangeKind::Declined | ChangeKind::ApiFailed | ChangeKind::RulesChanged => Outcome::Failed,
+        ChangeKind::Fatal(error) => return Ok(Attempt::Fatal { error }),
+    };
+    if !change.results.is_empty() {
+        it.validation = checks::records(&change.results);
+    }
+    it.error = change.error.filter(|_| it.outcome != Outcome::NoChange);
+    it.fix_rounds = change.rounds;
+    let declared = tools.declaration();
+    it.summary = match &declared {
+        Some(declared) => Some(declared.summary.clone()),
+        None => summary_line(&change.final_text),
+    };
+    it.addressed = declared.map(|d| d.addressed).unwrap_or_default();
+    if it.outcome != Outcome::Committed {
+        return Ok(Attempt::Undo { it: Box::new(it) });
+    }
+    let subject = it.summary.clone().unwrap_or_else(|| first_line(&issues[0].description));
+    let message = commit_message(&subject, &change.final_text, &issues, &it.addressed, session.id());
+    Ok(Attempt::Keep { it: Box::new(it), paths: change.changed, message, checks: change.results })
 }
 
 impl Improve {
     /// The model this iteration edits with: `escalate_model` when it retries an issue that
     /// failed, else the session's; each change of it is a switch.
-    fn editing_model(&mut self, session: &Session, index: u32, retried: bool) -> String {
+    pub(super) fn editing_model(&mut self, session: &Session, index: u32, retried: bool) -> String {
         let model = session.model_name();
         let escalate = session.record.settings.escalate_model.as_deref();
         let editing = retries::editing_model(&model, escalate, retried).to_string();
@@ -254,16 +280,7 @@ pub async fn dry_run(
     let passed = checks::passed(&settings.checks, &baseline);
     let review = match model {
         Some(model) => {
-            let focus = focus_for(settings.focus.as_deref(), passed);
-            let checks_text = redact(&checks::describe(&settings.checks, &baseline)).into_owned();
-            let request = review_request(&settings.model, &settings, &project, focus.as_deref(), &checks_text, &[]);
-            let hooks = crate::agent::NoHooks;
-            let reviewed =
-                setup::ask_for_tool(model.as_ref(), &hooks, "review", review_conversation(request), &review_call())
-                    .await;
-            let review =
-                reviewed.map_err(|failure| failure.fatal.unwrap_or_else(|| anyhow::anyhow!(failure.message)))?;
-            Some(review.capped(passed))
+            Some(review_outside_session(model.as_ref(), &crate::agent::NoHooks, &settings, &project, &baseline).await?)
         }
         None => None,
     };
@@ -281,6 +298,24 @@ pub async fn dry_run(
         would_address: review.as_ref().map(|r| r.top_issues(ISSUES_PER_ITERATION).to_vec()).unwrap_or_default(),
         review,
     })
+}
+
+/// One review of the project as it stands (the checks' `baseline` results), outside any
+/// session: `--dry-run`, and the one review a parallel run splits among its workers.
+pub(super) async fn review_outside_session(
+    model: &dyn Model,
+    hooks: &dyn crate::agent::Hooks,
+    settings: &SessionSettings,
+    project: &Project,
+    baseline: &[crate::exec::CommandResult],
+) -> anyhow::Result<Review> {
+    let passed = checks::passed(&settings.checks, baseline);
+    let focus = focus_for(settings.focus.as_deref(), passed);
+    let checks_text = redact(&checks::describe(&settings.checks, baseline)).into_owned();
+    let request = review_request(&settings.model, settings, project, focus.as_deref(), &checks_text, &[]);
+    let reviewed = setup::ask_for_tool(model, hooks, "review", review_conversation(request), &review_call()).await;
+    let review = reviewed.map_err(|failure| failure.fatal.unwrap_or_else(|| anyhow::anyhow!(failure.message)))?;
+    Ok(review.capped(passed))
 }
 
 impl Report for Plan {

@@ -11,6 +11,8 @@ pub mod engine;
 pub mod events;
 pub mod improve;
 pub mod integrity;
+pub mod merge;
+pub mod parallel;
 pub mod prompts;
 pub mod recovery;
 pub mod retries;

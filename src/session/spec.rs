@@ -188,6 +188,7 @@ fn env(rt: &Runtime<'_>, model: Arc<dyn Model>, config: &SessionConfig) -> Env {
         cache_refresh: config.cache_refresh,
         command_tools: config.command_tools.clone(),
         mcp: config.mcp.clone(),
+        shared: None,
     }
 }
 

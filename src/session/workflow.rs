@@ -922,6 +922,7 @@ async fn improve_step(
         cache_refresh: config.cache_refresh,
         command_tools: config.command_tools.clone(),
         mcp: config.mcp.clone(),
+        shared: None,
     };
     let resume = state.resume.take().filter(|(label, _)| *label == step.label()).map(|(_, id)| Some(id));
     let opts = ImproveOptions { focus, allow_dirty: false, resume, use_cache: true };

@@ -360,6 +360,15 @@ pub static KEYS: &[KeyDef] = &[
         secret: false,
     },
     KeyDef {
+        name: "parallel.copy",
+        kind: Kind::List,
+        default: Default::List(&[]),
+        doc: "Files or directories (paths from the repository root) that git ignores but a build needs, such as \
+              `.env`, copied into each worker's work tree by `mmm improve --parallel`; nothing is copied by default.",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
         name: "provider",
         kind: Kind::Str,
         default: Default::Str("anthropic"),

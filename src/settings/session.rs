@@ -38,6 +38,8 @@ pub struct SessionConfig {
     pub secret_files: Vec<String>,
     /// Patterns of files the tools may not edit because they define the checks (`protect`).
     pub protect: Vec<String>,
+    /// `[parallel] copy`: ignored files copied into parallel workers' trees.
+    pub parallel_copy: Vec<String>,
     /// Whether an API key or token is set (a dry run reviews only then).
     pub has_credentials: bool,
     /// The prompt cache's time to live, when the cache is refreshed during long checks
@@ -74,6 +76,7 @@ impl SessionConfig {
             in_place: settings.bool("in_place"),
             secret_files: settings.list("secret_files").to_vec(),
             protect: settings.list("protect").to_vec(),
+            parallel_copy: settings.list("parallel.copy").to_vec(),
             has_credentials: match settings.str("provider") {
                 Some("openai") => settings.str("openai_api_key").is_some(),
                 _ => settings.str("api_key").is_some() || settings.str("auth_token").is_some(),

@@ -78,6 +78,8 @@ pub const GITIGNORE: &str = "\
 .gitignore
 sessions/
 cache/
+worktrees/
+parallel/
 state.json
 state.lock
 lock

@@ -511,6 +511,10 @@ pub enum StopReason {
         score: f64,
         issues: u32,
     },
+    /// A parallel worker worked on every issue of its group: each committed or set aside.
+    GroupDone {
+        issues: u32,
+    },
     IterationLimit {
         iterations: u32,
     },
@@ -559,6 +563,9 @@ impl fmt::Display for StopReason {
                 f,
                 "every issue the review found ({issues}) was set aside after failed attempts (score {score:.1})"
             ),
+            StopReason::GroupDone { issues } => {
+                write!(f, "every issue given to this worker ({issues}) was committed or set aside")
+            }
             StopReason::IterationLimit { iterations } => write!(f, "iteration limit reached ({iterations})"),
             StopReason::Budget { spent_usd, budget_usd } => {
                 write!(f, "budget spent: ${spent_usd:.2} of ${budget_usd:.2}")

@@ -59,6 +59,9 @@ pub struct Workspace {
     submodules: Arc<Vec<PathBuf>>,
     /// Files the tools may not write because they define the checks (`protect`).
     protected: Arc<Gitignore>,
+    /// Files another parallel worker has the issues of (relative to the root): read, never
+    /// written, so two workers never change the same file.
+    reserved: Arc<std::collections::BTreeSet<PathBuf>>,
 }
 
 impl Workspace {
@@ -72,6 +75,7 @@ impl Workspace {
             secrets: Arc::new(secrets),
             submodules: Arc::new(Vec::new()),
             protected: Arc::new(Gitignore::empty()),
+            reserved: Arc::default(),
         })
     }
 
@@ -86,6 +90,13 @@ impl Workspace {
         }
         self.protected = Arc::new(builder.build().context("building the protect patterns")?);
         Ok(self)
+    }
+
+    /// Also refuses writes to `paths` (relative to the root): the files of other parallel
+    /// workers' issues.
+    pub fn with_reserved(mut self, paths: &[String]) -> Self {
+        self.reserved = Arc::new(paths.iter().map(PathBuf::from).collect());
+        self
     }
 
     /// Also refuses writes inside `submodules` (paths relative to the root, from the
@@ -221,6 +232,12 @@ impl Workspace {
         if intent == Intent::Write && self.is_protected(relative, is_dir) {
             return Err(ToolError::new(format!(
                 "Error: Permission denied. `{shown}` defines how changes are checked (protected by the `protect` setting) and cannot be edited."
+            )));
+        }
+        if intent == Intent::Write && self.reserved.contains(relative) {
+            return Err(ToolError::new(format!(
+                "Error: Permission denied. `{shown}` is being changed by another mmm worker running in parallel; \
+                 leave it as it is and change only the files of your own issues."
             )));
         }
         if intent == Intent::Write
@@ -452,6 +469,19 @@ pub(crate) mod tests {
         // A submodule the index records but that is not checked out (no `.git` at all).
         let ws = ws.with_submodules(["third_party/absent".to_string()]);
         assert!(refused(&ws, "third_party/absent/x.h", Intent::Write).contains("inside `third_party/absent`"));
+    }
+
+    #[test]
+    fn another_workers_files_can_be_read_but_not_written() {
+        let (_dir, ws) = workspace();
+        let ws = ws.with_reserved(&["src/b.txt".to_string()]);
+        assert_eq!(
+            refused(&ws, "./src/../src/b.txt", Intent::Write),
+            "Error: Permission denied. `src/b.txt` is being changed by another mmm worker running in parallel; \
+             leave it as it is and change only the files of your own issues."
+        );
+        assert!(ws.resolve("src/b.txt", Intent::Read).is_ok());
+        assert!(ws.resolve("src/a.txt", Intent::Write).is_ok());
     }
 
     #[test]

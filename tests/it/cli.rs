@@ -28,6 +28,7 @@ fn help_lists_only_working_commands_with_examples() {
             "diff",
             "undo",
             "clean",
+            "merge",
             "analyze",
             "plugins",
             "config",

@@ -55,6 +55,7 @@ fn config() -> SessionConfig {
         in_place: false,
         secret_files: Vec::new(),
         protect: Vec::new(),
+        parallel_copy: Vec::new(),
         has_credentials: true,
         cache_refresh: None,
         command_tools: Vec::new(),
@@ -104,6 +105,7 @@ fn env(p: &Project, server: &FakeApi, observer: Arc<dyn Observer>, cancel: Cance
         cache_refresh: None,
         command_tools: Vec::new(),
         mcp: Default::default(),
+        shared: None,
     }
 }
 

@@ -24,6 +24,7 @@ mod man;
 mod models;
 mod openai;
 mod output;
+mod parallel;
 mod plugins;
 mod recovery;
 mod retries;
