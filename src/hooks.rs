@@ -191,6 +191,7 @@ mod tests {
             checks: vec![],
             resumed: false,
             previous_model: None,
+            analysis_ms: 0,
             sandbox: None,
         }
     }

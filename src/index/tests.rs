@@ -28,6 +28,7 @@ fn record(id: &str, model: &str, outcomes: &[Outcome], cost: Option<f64>) -> Ses
             output: None,
             cpu_ms: Some(3),
             peak_rss_kb: Some(1000),
+            reused: false,
         }];
         r.iterations.push(it);
     }
