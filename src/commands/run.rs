@@ -68,5 +68,10 @@ pub fn runtime<'a>(
 /// The terminal as observer, wrapped by the settings' hooks (which cancel `cancel` when a
 /// required one fails).
 pub fn observer(ctx: &Ctx<'_>, git: &Git, cancel: &CancellationToken) -> Arc<HookRunner> {
-    HookRunner::new(super::watch::observer(ctx, git), ctx.settings.hooks.clone(), git.root().to_path_buf(), cancel.clone())
+    HookRunner::new(
+        super::watch::observer(ctx, git),
+        ctx.settings.hooks.clone(),
+        git.root().to_path_buf(),
+        cancel.clone(),
+    )
 }
