@@ -60,6 +60,8 @@ use crate::tools::{EditorForm, Originals, Tools, Workspace};
 pub struct Project {
     pub summary: String,
     pub repo_map: String,
+    /// The analysis's map with its graph, to rank toward an iteration's issues.
+    pub map: Vec<crate::analyzer::MapFile>,
     pub checks: Vec<String>,
 }
 

@@ -162,7 +162,13 @@ impl Policy for Improve {
         let mut tools = session.tools()?.declaring(issues.len());
         let text = match &narrowed {
             Some(failed) => prompts::narrowed_request(&failed.issue, failed.failures),
-            None => prompts::implement_request(&issues, &review.summary),
+            None => {
+                let targets = prompts::issue_targets(&issues);
+                let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+                let related = crate::analyzer::render_map_for(&session.project.map, &targets, RELATED_MAP_TOKENS)
+                    .map(|m| redact(&m).into_owned());
+                prompts::implement_request(&issues, &review.summary, related.as_deref())
+            }
         };
         let request = implement_request(&editing, settings, &session.project, &text, &tools);
         let mut conversation = Conversation::laid_out(request, CachePlan::growing(1));
@@ -344,6 +350,9 @@ fn review_request(
 fn review_conversation(request: MessagesRequest) -> Conversation {
     Conversation::laid_out(request, CachePlan::one_call(1))
 }
+
+/// Token budget of the repository map ranked toward an iteration's issues.
+const RELATED_MAP_TOKENS: usize = 1_500;
 
 /// The editing conversation's first request on `model`; `text` is the iteration's part
 /// ([`prompts::implement_request`], [`prompts::narrowed_request`]).

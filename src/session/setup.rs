@@ -39,6 +39,7 @@ pub async fn analyze(root: &Path, secret_files: &[String], use_cache: bool) -> a
         summary: redact(&analysis.prompt_summary()).into_owned(),
         repo_map: redact(&analysis.repo_map(REPO_MAP_TOKENS)).into_owned(),
         checks: analysis.validation_commands(),
+        map: analysis.map,
     })
 }
 
