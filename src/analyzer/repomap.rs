@@ -177,28 +177,54 @@ fn edges(nodes: &[&FileEntry]) -> Vec<Vec<(u32, f64)>> {
         .filter(|(_, (_, files))| files.len() <= MAX_DEFINERS)
         .map(|(h, (name, files))| (h, (name_weight(name, files.len()), files)))
         .collect();
-    nodes
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let mut out: Vec<(u32, f64)> = Vec::new();
-            for h in f.scan.refs.iter() {
-                if let Some((weight, files)) = weights.get(h) {
-                    out.extend(files.iter().filter(|&&d| d as usize != i).map(|&d| (d, *weight)));
-                }
+    // Most identifiers a file mentions are defined nowhere in the tree (keywords, locals, the
+    // standard library's names): a bit per hash, in a table that stays in the cache, answers
+    // them without a probe of the (much larger) map.
+    let mut defined = vec![0u64; DEFINED_BITS / 64];
+    for h in weights.keys() {
+        let bit = *h as usize % DEFINED_BITS;
+        defined[bit / 64] |= 1 << (bit % 64);
+    }
+    let edges_of = |i: usize, f: &FileEntry| {
+        let mut out: Vec<(u32, f64)> = Vec::new();
+        for h in f.scan.refs.iter() {
+            let bit = *h as usize % DEFINED_BITS;
+            if defined[bit / 64] >> (bit % 64) & 1 == 0 {
+                continue;
             }
-            out.sort_unstable_by_key(|e| e.0);
-            out.dedup_by(|b, a| {
-                let same = a.0 == b.0;
-                if same {
-                    a.1 += b.1;
-                }
-                same
-            });
-            out
-        })
-        .collect()
+            if let Some((weight, files)) = weights.get(h) {
+                out.extend(files.iter().filter(|&&d| d as usize != i).map(|&d| (d, *weight)));
+            }
+        }
+        out.sort_unstable_by_key(|e| e.0);
+        out.dedup_by(|b, a| {
+            let same = a.0 == b.0;
+            if same {
+                a.1 += b.1;
+            }
+            same
+        });
+        out
+    };
+    // The lookups are independent per file: split across the cores, in order.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(nodes.len() / 1024).max(1);
+    let chunk = nodes.len().div_ceil(threads).max(1);
+    let edges_of = &edges_of;
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = nodes
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, part)| {
+                scope
+                    .spawn(move || part.iter().enumerate().map(|(j, f)| edges_of(c * chunk + j, f)).collect::<Vec<_>>())
+            })
+            .collect();
+        parts.into_iter().flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
 }
+
+/// Bits of the table of defined names' hashes in [`edges`] (128 KiB).
+const DEFINED_BITS: usize = 1 << 20;
 
 /// PageRank over weighted edges with teleports (and the rank of files that use nothing)
 /// distributed as `personal` (any non-negative weights, not all zero).

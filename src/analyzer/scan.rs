@@ -10,7 +10,7 @@
 //! `parse` has a grammar for, [`Scanner::refine`] replaces the symbols, function lengths,
 //! test code and references with the parser's, on the same bytes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
@@ -229,7 +229,10 @@ const SYNTAXES: [Syntax; 19] = [
 /// Per-thread state reused from file to file.
 #[derive(Default)]
 pub struct Scanner {
+    /// The identifiers of the file being scanned, each once, in the order first seen.
     seen: Vec<u32>,
+    /// Which of them are in `seen` already (hashes are spread evenly: no hashing again).
+    seen_set: HashSet<u32, BuildHasherDefault<Prehashed>>,
     events: Vec<(usize, Event)>,
     stack: Vec<Open>,
     lines: LineCounter,
@@ -251,6 +254,7 @@ impl Scanner {
         let mut out = FileScan::default();
         self.collect_events(buf, lang, is_test);
         self.seen.clear();
+        self.seen_set.clear();
         self.stack.clear();
         let mut symbols = Builder { names: String::new(), items: Vec::new() };
         let closer = syntax::closer(syntax);
@@ -341,7 +345,6 @@ impl Scanner {
         }
         self.close_all(&mut symbols, last_code);
         self.seen.sort_unstable();
-        self.seen.dedup();
         out.refs = self.seen.as_slice().into();
         out.has_main |= symbols.has_main();
         out.symbols = Symbols { names: symbols.names.into_boxed_str(), items: symbols.items.into_boxed_slice() };
@@ -437,7 +440,9 @@ impl Scanner {
                 }
                 ident_bytes += i - start;
                 if i - start >= MIN_IDENT {
-                    self.seen.push(h);
+                    if self.seen_set.insert(h) {
+                        self.seen.push(h);
+                    }
                 }
             } else {
                 i += 1;

@@ -511,14 +511,19 @@ fn parse_candidate(file: &FileEntry, buf: &[u8]) -> Option<u32> {
 /// Keeps `file` among the thread's [`MAX_PARSED_FILES`] best candidates.
 fn keep_candidate(candidates: &mut Vec<Candidate>, file: &FileEntry, buf: &[u8]) {
     let Some(longest) = parse_candidate(file, buf) else { return };
-    let worst = candidates.iter().enumerate().min_by_key(|(_, c)| (c.longest, std::cmp::Reverse(c.path.clone())));
-    let candidate = Candidate { longest, path: file.path.clone(), bytes: buf.to_vec() };
-    match worst {
-        _ if candidates.len() < MAX_PARSED_FILES => candidates.push(candidate),
-        Some((i, w)) if (w.longest, std::cmp::Reverse(&w.path)) < (longest, std::cmp::Reverse(&file.path)) => {
-            candidates[i] = candidate;
-        }
-        _ => {}
+    let candidate = || Candidate { longest, path: file.path.clone(), bytes: buf.to_vec() };
+    if candidates.len() < MAX_PARSED_FILES {
+        return candidates.push(candidate());
+    }
+    // The worst kept: the shortest longest function, the last path among equals.
+    fn rank(c: &Candidate) -> (u32, std::cmp::Reverse<&str>) {
+        (c.longest, std::cmp::Reverse(&*c.path))
+    }
+    let worst = candidates.iter().enumerate().min_by(|(_, a), (_, b)| rank(a).cmp(&rank(b)));
+    if let Some((i, w)) = worst
+        && rank(w) < (longest, std::cmp::Reverse(&*file.path))
+    {
+        candidates[i] = candidate();
     }
 }
 

@@ -62,6 +62,8 @@ pub struct Project {
     pub repo_map: String,
     /// The analysis's map with its graph, to rank toward an iteration's issues.
     pub map: Vec<crate::analyzer::MapFile>,
+    /// Token budget of the map ranked toward an iteration's issues (0: none).
+    pub related_map_tokens: usize,
     pub checks: Vec<String>,
 }
 

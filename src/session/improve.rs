@@ -57,14 +57,14 @@ pub async fn run(
         let previous_model = setup::switch_model(&mut record, config);
         let price = setup::price_fn(pricing, &record.settings)?;
         setup::check_resumed_models(env.model.as_ref(), &record.settings).await?;
-        let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
+        let project = setup::analyze(git.root(), config, opts.use_cache).await?;
         let session = Session::resume(env, project, record, price, previous_model)?;
         return engine::drive(session, Improve::default()).await;
     }
     let dirty = setup::user_changes(&git)?;
     setup::preflight(&git, &dirty, opts.allow_dirty, config.in_place)?;
     setup::check_models(env.model.as_ref(), pricing, config).await?;
-    let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
+    let project = setup::analyze(git.root(), config, opts.use_cache).await?;
     let settings = setup::session_settings(config, opts.focus.clone(), &project)?;
     setup::programs_resolve(&settings.checks)?;
     let price = setup::price_fn(pricing, &settings)?;
@@ -165,7 +165,10 @@ impl Policy for Improve {
             None => {
                 let targets = prompts::issue_targets(&issues);
                 let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
-                let related = crate::analyzer::render_map_for(&session.project.map, &targets, RELATED_MAP_TOKENS)
+                let budget = session.project.related_map_tokens;
+                let related = (budget > 0)
+                    .then(|| crate::analyzer::render_map_for(&session.project.map, &targets, budget))
+                    .flatten()
                     .map(|m| redact(&m).into_owned());
                 prompts::implement_request(&issues, &review.summary, related.as_deref())
             }
@@ -252,7 +255,7 @@ pub async fn dry_run(
 ) -> anyhow::Result<Plan> {
     let dirty = setup::user_changes(git)?;
     setup::preflight(git, &dirty, true, config.in_place)?;
-    let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
+    let project = setup::analyze(git.root(), config, opts.use_cache).await?;
     let settings = setup::session_settings(config, opts.focus.clone(), &project)?;
     setup::programs_resolve(&settings.checks)?;
     let timeout = Duration::from_secs(settings.check_timeout_secs);
@@ -350,9 +353,6 @@ fn review_request(
 fn review_conversation(request: MessagesRequest) -> Conversation {
     Conversation::laid_out(request, CachePlan::one_call(1))
 }
-
-/// Token budget of the repository map ranked toward an iteration's issues.
-const RELATED_MAP_TOKENS: usize = 1_500;
 
 /// The editing conversation's first request on `model`; `text` is the iteration's part
 /// ([`prompts::implement_request`], [`prompts::narrowed_request`]).

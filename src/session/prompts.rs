@@ -89,9 +89,12 @@ pub struct ProjectContext<'a> {
 }
 
 /// The part of a first message that stays the same for the whole session: the project
-/// summary and the repository map.
+/// summary and the repository map (left out when `repo_map_tokens = 0` makes it empty).
 pub fn project_context(project: &ProjectContext<'_>) -> String {
-    format!("# Project\n\n{}\n\n# Repository map\n\n{}\n", project.summary.trim(), project.repo_map.trim())
+    match project.repo_map.trim() {
+        "" => format!("# Project\n\n{}\n", project.summary.trim()),
+        map => format!("# Project\n\n{}\n\n# Repository map\n\n{map}\n", project.summary.trim()),
+    }
 }
 
 /// The review request's per-iteration text, after [`project_context`].
@@ -267,6 +270,8 @@ mod tests {
     fn the_review_request_carries_every_part() {
         let ctx = ProjectContext { summary: "A Rust CLI.", repo_map: "src/main.rs: fn main" };
         assert_eq!(project_context(&ctx), "# Project\n\nA Rust CLI.\n\n# Repository map\n\nsrc/main.rs: fn main\n");
+        let without_map = ProjectContext { summary: "A Rust CLI.", repo_map: "" };
+        assert_eq!(project_context(&without_map), "# Project\n\nA Rust CLI.\n");
         let text = review_request(Some("tests"), "- `cargo test` passed", &["committed: add tests (score 6.0)".into()]);
         assert_eq!(
             text,

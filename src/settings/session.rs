@@ -43,6 +43,10 @@ pub struct SessionConfig {
     /// The prompt cache's time to live, when the cache is refreshed during long checks
     /// (`cache_refresh`, `cache_ttl`); `None`: never refreshed.
     pub cache_refresh: Option<Duration>,
+    /// `repo_map_tokens`: the budget of the map in the prompts' stable part.
+    pub repo_map_tokens: usize,
+    /// `related_map_tokens`: the budget of the map ranked toward an iteration's issues.
+    pub related_map_tokens: usize,
 }
 
 impl SessionConfig {
@@ -79,6 +83,8 @@ impl SessionConfig {
                 .bool("cache_refresh")
                 .then(|| settings.duration("cache_ttl").unwrap_or(Duration::from_secs(300)))
                 .filter(|ttl| !ttl.is_zero()),
+            repo_map_tokens: settings.int("repo_map_tokens").unwrap_or(6000) as usize,
+            related_map_tokens: settings.int("related_map_tokens").unwrap_or(1500) as usize,
         }
     }
 }

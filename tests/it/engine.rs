@@ -57,6 +57,8 @@ fn config() -> SessionConfig {
         protect: Vec::new(),
         has_credentials: true,
         cache_refresh: None,
+        repo_map_tokens: 6000,
+        related_map_tokens: 1500,
     }
 }
 
