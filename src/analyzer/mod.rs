@@ -17,6 +17,7 @@ mod comments;
 mod health;
 mod lang;
 mod lines;
+mod parse;
 mod projects;
 mod render;
 mod repomap;
@@ -32,7 +33,7 @@ use serde::{Deserialize, Serialize};
 pub use cache::{CacheStatus, load_or_analyze};
 pub use health::{Component, FocusArea, Health};
 pub use projects::{Check, Commands, Dependencies, Project};
-pub use repomap::{CHARS_PER_TOKEN, MapFile, MapSymbol};
+pub use repomap::{CHARS_PER_TOKEN, Link, MapFile, MapSymbol, render_for as render_map_for};
 pub use scan::LineCounts;
 pub use structure::{DirCount, Docs, Structure};
 pub use walk::Skipped;
@@ -42,7 +43,7 @@ use crate::secrets::SecretFiles;
 use crate::settings::Settings;
 
 /// The version of the [`Analysis`] JSON schema.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// How to analyze.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -137,7 +138,7 @@ pub fn analyze(root: &Path, opts: &Options) -> anyhow::Result<Analysis> {
     let health = health::assess(&walked.files, &structure, &projects, &checks);
     let focus_areas = health::focus(&health, &structure, &checks);
     tracing::debug!("health after {:?}", started.elapsed());
-    let map = repomap::build(&walked.files, &walked.idents, &structure.entry_points);
+    let map = repomap::build(&walked.files, &structure.entry_points);
     tracing::debug!("repo map after {:?}", started.elapsed());
     let languages = languages(&walked.files);
     let primary_language = primary_language(&languages, &projects);
@@ -267,6 +268,14 @@ impl Analysis {
         repomap::render(&self.map, token_budget)
     }
 
+    /// The repo map ranked toward what an issue or a spec names (`targets`: paths such as
+    /// `src/a.rs` or `src/a.rs:12`, or names such as `load_config`), by personalised PageRank
+    /// over the map's graph, cut to about `token_budget` tokens. The plain [`Analysis::repo_map`]
+    /// when no target is a file or a symbol of the map.
+    pub fn repo_map_for(&self, targets: &[&str], token_budget: usize) -> String {
+        repomap::render_for(&self.map, targets, token_budget).unwrap_or_else(|| self.repo_map(token_budget))
+    }
+
     /// The human report (used by `mmm analyze`).
     pub fn human(&self, styles: &crate::printer::Styles) -> String {
         render::human(self, styles)
@@ -279,7 +288,11 @@ impl Analysis {
 pub fn outline(name: &str, text: &str) -> Vec<(u32, String)> {
     let file_name = name.rsplit('/').next().unwrap_or(name);
     let Some(lang) = lang::Lang::from_file_name(file_name) else { return Vec::new() };
-    let scan = scan::Scanner::default().scan(text.as_bytes(), lang, false);
+    let mut scanner = scan::Scanner::default();
+    let mut scan = scanner.scan(text.as_bytes(), lang, false);
+    if let Some(grammar) = parse::Grammar::for_file(lang, file_name) {
+        scanner.refine(text.as_bytes(), grammar, false, &mut scan);
+    }
     scan.symbols
         .iter()
         .map(|(s, symbol)| {
@@ -330,6 +343,39 @@ mod tests {
     }
 
     #[test]
+    fn the_repo_map_ranks_by_pagerank_and_personalises_toward_what_an_issue_names() {
+        let dir = tree(&[
+            ("src/a.rs", "pub fn alpha_handler() {\n    shared_state();\n}\n"),
+            ("src/b.rs", "pub fn beta_handler() {\n    shared_state();\n}\n"),
+            ("src/c.rs", "pub fn shared_state() {}\n"),
+            ("src/d.rs", "pub fn delta_helper() {\n    beta_handler();\n}\n"),
+        ]);
+        let a = analyze(dir.path(), &Options::default()).unwrap();
+        let order = |map: &str| map.lines().filter(|l| !l.starts_with(' ')).map(str::to_string).collect::<Vec<_>>();
+        // c is used by a and b, b by d; a and d by nobody (equal rank: by path).
+        assert_eq!(
+            order(&a.repo_map(1000)),
+            ["src/c.rs (1 line, 2 refs)", "src/b.rs (3 lines, 1 ref)", "src/a.rs (3 lines)", "src/d.rs (3 lines)"]
+        );
+        // Toward d: d, then what d uses (b), then what b uses (c); a is unrelated.
+        assert_eq!(
+            order(&a.repo_map_for(&["src/d.rs"], 1000)),
+            ["src/d.rs (3 lines)", "src/b.rs (3 lines, 1 ref)", "src/c.rs (1 line, 2 refs)", "src/a.rs (3 lines)"]
+        );
+        // Toward a name: the file defining it, then what it uses; the rest by path.
+        assert_eq!(
+            order(&a.repo_map_for(&["alpha_handler()"], 1000)),
+            ["src/a.rs (3 lines)", "src/c.rs (1 line, 2 refs)", "src/b.rs (3 lines, 1 ref)", "src/d.rs (3 lines)"]
+        );
+        // Nothing the map knows: the plain map.
+        assert_eq!(a.repo_map_for(&["nothing_here", "x.py"], 1000), a.repo_map(1000));
+        assert_eq!(
+            a.repo_map_for(&["d.rs:2"], 20),
+            "src/d.rs (3 lines)\n  fn delta_helper:1\n… 3 more files not shown\n"
+        );
+    }
+
+    #[test]
     fn commands_of_projects_in_subdirectories_name_their_directory() {
         let dir = tree(&[
             ("api/Cargo.toml", "[package]\nname = \"api\"\n"),
@@ -349,7 +395,7 @@ mod tests {
         assert_eq!(a.checks()[3], Check { name: "test (web)".into(), dir: "web".into(), command: "npm test".into() });
         let summary = a.prompt_summary();
         let lines: Vec<&str> = summary.lines().collect();
-        assert_eq!(lines[0], "Project analysis (mmm analyzer, schema v2)");
+        assert_eq!(lines[0], "Project analysis (mmm analyzer, schema v3)");
         assert_eq!(lines[1], "Files: 3 (3 read); primary language: Rust");
         assert_eq!(
             lines[2],

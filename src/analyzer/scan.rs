@@ -1,12 +1,14 @@
 //! The single pass over one file's bytes: line counts (code, comment, blank, test code), the
 //! to-do markers (TODO, FIXME, HACK) with their lines, smells outside tests, top-level symbols with
 //! function lengths, whether the file is an entry point, and the identifiers it mentions
-//! (for the repo map's reference counts).
+//! (for the repo map's graph).
 //!
 //! Everything comes from one read of the file; nothing of the content is kept beyond short
-//! symbol names and TODO texts. Function lengths follow indentation (a function ends at the
-//! next line indented no deeper than its definition, or at its closing `}`/`end`), so they
-//! are approximate for unusually formatted code.
+//! symbol names, TODO texts and identifier hashes. Function lengths follow indentation (a
+//! function ends at the next line indented no deeper than its definition, or at its closing
+//! `}`/`end`), so they are approximate for unusually formatted code. For the languages
+//! `parse` has a grammar for, [`Scanner::refine`] replaces the symbols, function lengths,
+//! test code and references with the parser's, on the same bytes.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -17,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lang::{Lang, LineKind, Syntax};
 use super::lines::{LineCounter, trim};
+use super::parse::{FileParser, Grammar, Parsed};
 use super::syntax::{self, SymbolKind, is_ident};
 
 /// Most symbols kept per file; the rest are counted in no map.
@@ -126,6 +129,12 @@ pub struct FileScan {
     pub data_lines: u64,
     /// Lines of Rust doc-tests (code blocks in `///`/`//!` comments, which `cargo test` runs).
     pub doc_test: u64,
+    /// Sorted, distinct hashes ([`ident_hash`]) of the identifiers the code mentions, for the
+    /// repo map's graph.
+    pub refs: Box<[u32]>,
+    /// Symbols, function lengths, test code and references come from the parser (`parse`),
+    /// not the line heuristics.
+    pub parsed: bool,
 }
 
 /// A hasher for keys that already are hashes.
@@ -146,8 +155,8 @@ impl Hasher for Prehashed {
     }
 }
 
-pub type IdentMap = HashMap<u32, u32, BuildHasherDefault<Prehashed>>;
-type IdentSet = HashSet<u32, BuildHasherDefault<Prehashed>>;
+/// A map keyed by identifier hashes.
+pub type IdentMap<V> = HashMap<u32, V, BuildHasherDefault<Prehashed>>;
 
 /// FNV-1a of an identifier: what reference counting keys on.
 pub fn ident_hash(name: &[u8]) -> u32 {
@@ -217,15 +226,19 @@ const SYNTAXES: [Syntax; 19] = [
     Syntax::Lua,
 ];
 
-/// Per-thread state reused from file to file, and the identifier counts it gathers.
+/// Per-thread state reused from file to file.
 #[derive(Default)]
 pub struct Scanner {
-    /// For each identifier hash, how many scanned files mention it.
-    pub idents: IdentMap,
-    seen: IdentSet,
+    /// The identifiers of the file being scanned, each once, in the order first seen.
+    seen: Vec<u32>,
+    /// Which of them are in `seen` already (hashes are spread evenly: no hashing again).
+    seen_set: HashSet<u32, BuildHasherDefault<Prehashed>>,
     events: Vec<(usize, Event)>,
     stack: Vec<Open>,
     lines: LineCounter,
+    /// Bit `n` set: line `n` (0-based) of the last file scanned is code.
+    code_lines: Vec<u64>,
+    parser: FileParser,
 }
 
 struct Builder {
@@ -241,11 +254,13 @@ impl Scanner {
         let mut out = FileScan::default();
         self.collect_events(buf, lang, is_test);
         self.seen.clear();
+        self.seen_set.clear();
         self.stack.clear();
         let mut symbols = Builder { names: String::new(), items: Vec::new() };
         let closer = syntax::closer(syntax);
         let has_comments = !def.lines.line.is_empty() || !def.lines.block.is_empty();
         self.lines.reset();
+        self.code_lines.clear();
         let mut tests = TestItem::None;
         let mut doctest = false;
         let mut last_code = 0u32;
@@ -268,6 +283,11 @@ impl Scanner {
                 }
                 LineKind::Code => {
                     out.lines.code += 1;
+                    let (word, bit) = ((line_no - 1) as usize / 64, (line_no - 1) % 64);
+                    if self.code_lines.len() <= word {
+                        self.code_lines.resize(word + 1, 0);
+                    }
+                    self.code_lines[word] |= 1 << bit;
                     let test_area = syntax == Syntax::Rust && {
                         let (inside, started) = tests.step(line);
                         if started {
@@ -324,12 +344,47 @@ impl Scanner {
             pos = end + 1;
         }
         self.close_all(&mut symbols, last_code);
-        for &h in &self.seen {
-            *self.idents.entry(h).or_insert(0) += 1;
-        }
+        self.seen.sort_unstable();
+        out.refs = self.seen.as_slice().into();
         out.has_main |= symbols.has_main();
         out.symbols = Symbols { names: symbols.names.into_boxed_str(), items: symbols.items.into_boxed_slice() };
         out
+    }
+
+    /// Replaces the line heuristics' symbols, `main`, test code and references in `out` (the
+    /// result of [`Scanner::scan`] on the same `buf`, just before) with the parser's; false,
+    /// leaving `out` as it is, when the parser gives up (syntax error, time limit).
+    pub fn refine(&mut self, buf: &[u8], grammar: Grammar, is_test: bool, out: &mut FileScan) -> bool {
+        let Some(parsed) = self.parser.parse(buf, grammar, is_test) else { return false };
+        let Parsed { defs, has_main, tests, refs } = parsed;
+        let mut names = String::new();
+        let mut items = Vec::with_capacity(defs.len());
+        for d in defs {
+            names.push_str(&d.name);
+            items.push(Symbol {
+                kind: d.kind,
+                line: d.line,
+                lines: d.lines,
+                parent: d.parent,
+                name_end: names.len() as u32,
+            });
+        }
+        out.symbols = Symbols { names: names.into_boxed_str(), items: items.into_boxed_slice() };
+        out.has_main = has_main;
+        if !is_test {
+            out.test_code = tests.iter().map(|t| self.code_lines_between(t.first, t.last)).sum();
+        }
+        out.refs = refs.into_boxed_slice();
+        out.parsed = true;
+        true
+    }
+
+    /// Code lines from `first` to `last` (1-based, inclusive) of the file scanned last.
+    fn code_lines_between(&self, first: u32, last: u32) -> u64 {
+        (first.max(1)..=last)
+            .map(|n| (n - 1) as usize)
+            .filter(|&i| self.code_lines.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1))
+            .count() as u64
     }
 
     /// Counts one file's lines without analysing it (generated files).
@@ -385,7 +440,9 @@ impl Scanner {
                 }
                 ident_bytes += i - start;
                 if i - start >= MIN_IDENT {
-                    self.seen.insert(h);
+                    if self.seen_set.insert(h) {
+                        self.seen.push(h);
+                    }
                 }
             } else {
                 i += 1;
@@ -542,7 +599,7 @@ impl TestItem {
 
 /// `#[test]`, `#[tokio::test(...)]`, `#[rstest]`, `#[bench]`, or a `#[cfg(...)]` that holds only
 /// where `test` is set (`all(test, not(miri))`, `any(test, feature = "x")`, but not `not(test)`).
-fn is_test_attribute(t: &[u8]) -> bool {
+pub(super) fn is_test_attribute(t: &[u8]) -> bool {
     let Some(inner) = t.strip_prefix(b"#[") else { return false };
     let end = inner.iter().position(|&b| !(is_ident(b) || b == b':')).unwrap_or(inner.len());
     let path = &inner[..end];
@@ -927,14 +984,17 @@ if __name__ == \"__main__\":
     }
 
     #[test]
-    fn identifiers_are_counted_once_per_file() {
+    fn identifiers_are_kept_once_per_file_sorted() {
         let mut scanner = Scanner::default();
         let go = Lang::by_name("Go").unwrap();
-        scanner.scan(b"func a() { Thing(); Thing(); ab() }\n", go, false);
-        scanner.scan(b"// Thing in a comment\nvar x = Thing\n", go, false);
-        assert_eq!(scanner.idents.get(&ident_hash(b"Thing")), Some(&2));
-        assert_eq!(scanner.idents.get(&ident_hash(b"ab")), None, "too short");
-        assert_eq!(scanner.idents.get(&ident_hash(b"comment")), None, "comments are not references");
+        let first = scanner.scan(b"func a() { Thing(); Thing(); ab() }\n", go, false);
+        let mut want = vec![ident_hash(b"func"), ident_hash(b"Thing")];
+        want.sort_unstable();
+        assert_eq!(*first.refs, *want, "once each; `a` and `ab` are too short");
+        let second = scanner.scan(b"// Thing in a comment\nvar x = Thing\n", go, false);
+        let mut want = vec![ident_hash(b"var"), ident_hash(b"Thing")];
+        want.sort_unstable();
+        assert_eq!(*second.refs, *want, "comments are not references");
     }
 
     #[test]

@@ -24,8 +24,10 @@ use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, Wal
 use memchr::memmem::Finder;
 use serde::{Deserialize, Serialize};
 
+use super::health::LONG_FUNCTION;
 use super::lang::Lang;
-use super::scan::{FileScan, IdentMap, Scanner};
+use super::parse::Grammar;
+use super::scan::{FileScan, Scanner};
 use super::structure::is_test_path;
 use crate::secrets::SecretFiles;
 
@@ -231,8 +233,6 @@ pub struct Skipped {
 pub struct Walked {
     pub files: Vec<FileEntry>,
     pub manifests: Vec<Manifest>,
-    /// Identifier hash → number of files mentioning it.
-    pub idents: IdentMap,
     pub skipped: Skipped,
     /// The pruned directories (relative, at most [`MAX_PRUNED_LISTED`]), sorted.
     pub pruned: Vec<String>,
@@ -298,17 +298,12 @@ pub fn walk(root: &Path, secrets: SecretFiles, opts: &WalkOptions) -> Walked {
     builder.build_parallel().visit(&mut visitors);
 
     let mut out = Walked::default();
+    let mut parse = Vec::new();
     for part in parts.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        let Part { files, manifests, scanner, skipped, .. } = part;
+        let Part { files, manifests, skipped, candidates, .. } = part;
         out.files.extend(files);
+        parse.extend(candidates);
         out.manifests.extend(manifests);
-        if out.idents.is_empty() {
-            out.idents = scanner.idents;
-        } else {
-            for (h, n) in scanner.idents {
-                *out.idents.entry(h).or_insert(0) += n;
-            }
-        }
         let s = &mut out.skipped;
         s.binary += skipped.binary;
         s.too_large += skipped.too_large;
@@ -321,6 +316,12 @@ pub fn walk(root: &Path, secrets: SecretFiles, opts: &WalkOptions) -> Walked {
     out.pruned.sort_unstable();
     out.skipped.secret = secret.load(Ordering::Relaxed);
     out.files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    let started = std::time::Instant::now();
+    let threads =
+        if opts.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { opts.threads };
+    let read: u64 = out.files.iter().filter(|f| f.status.is_counted()).map(|f| f.bytes).sum();
+    parse_focus(&mut out.files, parse, read / PARSE_SHARE, threads);
+    tracing::debug!("parsed the focus files in {:?}", started.elapsed());
     out.manifests.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     out
 }
@@ -345,6 +346,7 @@ fn is_pruned_dir(entry: &DirEntry) -> bool {
 /// What one walker thread gathered.
 struct Part {
     files: Vec<FileEntry>,
+    candidates: Vec<Candidate>,
     manifests: Vec<Manifest>,
     scanner: Scanner,
     skipped: Skipped,
@@ -367,6 +369,7 @@ impl<'s> ParallelVisitorBuilder<'s> for Visitors<'s> {
             buf: Vec::new(),
             part: Some(Part {
                 files: Vec::new(),
+                candidates: Vec::new(),
                 manifests: Vec::new(),
                 scanner: Scanner::default(),
                 skipped: Skipped::default(),
@@ -475,6 +478,101 @@ fn looks_generated(scan: &FileScan, bytes: u64) -> bool {
     (bytes > 4096 && bytes / lines > MINIFIED_LINE) || (code >= 50 && scan.data_lines * 2 > code)
 }
 
+/// Most files parsed per analysis (see [`parse_focus`]).
+pub const MAX_PARSED_FILES: usize = 8;
+/// Largest file parsed.
+pub const MAX_PARSED_BYTES: usize = 96 * 1024;
+/// The parse reads at most this share of the bytes the walk read (1/40): parsing a byte costs
+/// about thirty times counting its line, and the whole analysis must stay within the time of
+/// a line count (BENCHMARKS.md).
+pub const PARSE_SHARE: u64 = 40;
+
+/// A file kept for the parse after the walk: its longest function by the line heuristics,
+/// its path and its bytes (the walk's one read).
+struct Candidate {
+    longest: u32,
+    path: Box<str>,
+    bytes: Vec<u8>,
+}
+
+/// The longest function of a file the parser could read better: a source file (not a
+/// test file) of a language with a grammar, with a function the heuristics find longer
+/// than [`LONG_FUNCTION`] lines, at most [`MAX_PARSED_BYTES`] long.
+fn parse_candidate(file: &FileEntry, buf: &[u8]) -> Option<u32> {
+    let lang = file.lang?;
+    Grammar::for_file(lang, file.name())?;
+    if file.is_test || buf.len() > MAX_PARSED_BYTES {
+        return None;
+    }
+    let longest = file.scan.symbols.iter().filter(|(s, _)| s.kind.is_function()).map(|(s, _)| s.lines).max()?;
+    (longest > LONG_FUNCTION).then_some(longest)
+}
+
+/// Keeps `file` among the thread's [`MAX_PARSED_FILES`] best candidates.
+fn keep_candidate(candidates: &mut Vec<Candidate>, file: &FileEntry, buf: &[u8]) {
+    let Some(longest) = parse_candidate(file, buf) else { return };
+    let candidate = || Candidate { longest, path: file.path.clone(), bytes: buf.to_vec() };
+    if candidates.len() < MAX_PARSED_FILES {
+        return candidates.push(candidate());
+    }
+    // The worst kept: the shortest longest function, the last path among equals.
+    fn rank(c: &Candidate) -> (u32, std::cmp::Reverse<&str>) {
+        (c.longest, std::cmp::Reverse(&*c.path))
+    }
+    let worst = candidates.iter().enumerate().min_by(|(_, a), (_, b)| rank(a).cmp(&rank(b)));
+    if let Some((i, w)) = worst
+        && rank(w) < (longest, std::cmp::Reverse(&*file.path))
+    {
+        candidates[i] = candidate();
+    }
+}
+
+/// Parses up to [`MAX_PARSED_FILES`] files whose functions the heuristics find longest (what
+/// the focus and the longest-functions list show), longest first, skipping those that do not
+/// fit in `budget` bytes, on `threads` threads, and replaces their symbols, function lengths,
+/// test code and references with the parser's. A file the parser gives up on keeps the
+/// heuristics' result. Parsing every file would cost several times the whole walk (see
+/// BENCHMARKS.md).
+fn parse_focus(files: &mut [FileEntry], mut candidates: Vec<Candidate>, budget: u64, threads: usize) {
+    candidates.sort_by(|a, b| b.longest.cmp(&a.longest).then(a.path.cmp(&b.path)));
+    let mut left = budget;
+    candidates.retain(|c| {
+        let fits = c.bytes.len() as u64 <= left;
+        left -= if fits { c.bytes.len() as u64 } else { 0 };
+        fits
+    });
+    candidates.truncate(MAX_PARSED_FILES);
+    if candidates.is_empty() {
+        return;
+    }
+    let threads = threads.clamp(1, candidates.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, FileScan)>> = Mutex::new(Vec::new());
+    let files_ro: &[FileEntry] = files;
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut scanner = Scanner::default();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(c) = candidates.get(n) else { break };
+                    let Ok(at) = files_ro.binary_search_by(|f| f.path.cmp(&c.path)) else { continue };
+                    let file = &files_ro[at];
+                    let (Some(lang), false) = (file.lang, file.is_test) else { continue };
+                    let Some(grammar) = Grammar::for_file(lang, file.name()) else { continue };
+                    let mut scan = scanner.scan(&c.bytes, lang, false);
+                    if scanner.refine(&c.bytes, grammar, false, &mut scan) {
+                        results.lock().unwrap_or_else(|e| e.into_inner()).push((at, scan));
+                    }
+                }
+            });
+        }
+    });
+    for (at, scan) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        files[at].scan = scan;
+    }
+}
+
 /// Reads the file into `buf` (reused across files) and scans it; a generated file is only counted.
 fn read_and_scan(
     path: &Path,
@@ -526,5 +624,47 @@ fn read_and_scan(
         part.skipped.generated += 1;
         return Status::Generated;
     }
+    keep_candidate(&mut part.candidates, file, buf);
     Status::Scanned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, text: &str) -> FileEntry {
+        let lang = Lang::from_file_name(path.rsplit('/').next().unwrap());
+        let scan = Scanner::default().scan(text.as_bytes(), lang.unwrap(), false);
+        FileEntry { path: path.into(), lang, status: Status::Scanned, bytes: text.len() as u64, is_test: false, scan }
+    }
+
+    fn lengths(f: &FileEntry) -> Vec<(String, u32)> {
+        f.scan.symbols.iter().map(|(s, n)| (n.to_string(), s.lines)).collect()
+    }
+
+    #[test]
+    fn the_focus_files_are_parsed_within_the_budget_longest_first() {
+        // A string at column 0 ends `f` early by indentation; the parser knows better.
+        let text = "def f():\n    x = \"\"\"\ntext at column zero\n\"\"\"\n    return x\n\n\ndef g():\n    pass\n";
+        let mut files = vec![entry("a.py", text), entry("b.py", text), entry("c.py", "def broken(:\n    pass\n")];
+        assert_eq!(lengths(&files[0]), [("f".into(), 2), ("g".into(), 2)]);
+        let candidate = |path: &str, longest: u32, text: &str| Candidate {
+            longest,
+            path: path.into(),
+            bytes: text.as_bytes().to_vec(),
+        };
+        let candidates = vec![
+            candidate("b.py", 90, text),
+            candidate("a.py", 60, text),
+            candidate("c.py", 80, "def broken(:\n    pass\n"),
+        ];
+        // Room for c.py and b.py (the longest), not a.py.
+        let budget = (text.len() + 22) as u64;
+        parse_focus(&mut files, candidates, budget, 2);
+        assert_eq!(lengths(&files[0]), [("f".into(), 2), ("g".into(), 2)], "a.py: over the budget, not parsed");
+        assert_eq!(lengths(&files[1]), [("f".into(), 5), ("g".into(), 2)], "b.py: parsed");
+        assert_eq!((files[0].scan.parsed, files[1].scan.parsed, files[2].scan.parsed), (false, true, false));
+        // c.py does not parse: the heuristics stand.
+        assert_eq!(lengths(&files[2]), [("broken".into(), 2)]);
+    }
 }

@@ -60,6 +60,10 @@ use crate::tools::{EditorForm, Originals, Tools, Workspace};
 pub struct Project {
     pub summary: String,
     pub repo_map: String,
+    /// The analysis's map with its graph, to rank toward an iteration's issues.
+    pub map: Vec<crate::analyzer::MapFile>,
+    /// Token budget of the map ranked toward an iteration's issues (0: none).
+    pub related_map_tokens: usize,
     pub checks: Vec<String>,
     /// How long the analysis took (a cache hit is quick), for the profile.
     pub analysis_ms: u64,

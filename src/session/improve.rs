@@ -59,14 +59,14 @@ pub async fn run(
         let previous_model = setup::switch_model(&mut record, config);
         let price = setup::price_fn(pricing, &record.settings)?;
         setup::check_resumed_models(env.model.as_ref(), &record.settings).await?;
-        let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
+        let project = setup::analyze(git.root(), config, opts.use_cache).await?;
         let session = Session::resume(env, project, record, price, previous_model)?;
         return engine::drive(session, Improve::default()).await;
     }
     let dirty = setup::user_changes(&git)?;
     setup::preflight(&git, &dirty, opts.allow_dirty, config.in_place)?;
     setup::check_models(env.model.as_ref(), pricing, config).await?;
-    let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
+    let project = setup::analyze(git.root(), config, opts.use_cache).await?;
     let settings = setup::session_settings(config, opts.focus.clone(), &project)?;
     setup::programs_resolve(&settings.checks)?;
     let price = setup::price_fn(pricing, &settings)?;
@@ -189,7 +189,16 @@ pub(super) async fn edit_issues(
     let mut tools = session.tools().await?.declaring(issues.len());
     let text = match narrowed {
         Some(failed) => prompts::narrowed_request(&failed.issue, failed.failures),
-        None => prompts::implement_request(&issues, summary),
+        None => {
+            let targets = prompts::issue_targets(&issues);
+            let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+            let budget = session.project.related_map_tokens;
+            let related = (budget > 0)
+                .then(|| crate::analyzer::render_map_for(&session.project.map, &targets, budget))
+                .flatten()
+                .map(|m| redact(&m).into_owned());
+            prompts::implement_request(&issues, summary, related.as_deref())
+        }
     };
     let request = implement_request(editing, settings, &session.project, &text, &tools);
     let mut conversation = Conversation::laid_out(request, CachePlan::growing(1));
@@ -272,7 +281,7 @@ pub async fn dry_run(
 ) -> anyhow::Result<Plan> {
     let dirty = setup::user_changes(git)?;
     setup::preflight(git, &dirty, true, config.in_place)?;
-    let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
+    let project = setup::analyze(git.root(), config, opts.use_cache).await?;
     let settings = setup::session_settings(config, opts.focus.clone(), &project)?;
     setup::programs_resolve(&settings.checks)?;
     let timeout = Duration::from_secs(settings.check_timeout_secs);

@@ -206,7 +206,7 @@ async fn check(
     let checked = async {
         let lock = WorkTreeLock::acquire(&Layout::new(tree.root()).lock_file(), "merge")?;
         Layout::new(tree.root()).ensure_gitignore()?;
-        let project = setup::analyze(tree.root(), &config.secret_files, false).await?;
+        let project = setup::analyze(tree.root(), config, false).await?;
         let settings = setup::session_settings(config, None, &project)?;
         let timeout = Duration::from_secs(settings.check_timeout_secs);
         let results = tokio::select! {

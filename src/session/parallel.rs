@@ -390,7 +390,7 @@ pub async fn run(
     let dirty = setup::user_changes(&git)?;
     setup::preflight(&git, &dirty, false, false)?;
     setup::check_models(env.model.as_ref(), pricing, config).await?;
-    let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
+    let project = setup::analyze(git.root(), config, opts.use_cache).await?;
     let settings = setup::session_settings(config, None, &project)?;
     setup::programs_resolve(&settings.checks)?;
     let price = setup::price_fn(pricing, &settings)?;
@@ -587,7 +587,7 @@ async fn resume(
             .with_hint("start a new run with `mmm improve --parallel N`")
             .into());
     }
-    let project = setup::analyze(git.root(), &config.secret_files, opts.use_cache).await?;
+    let project = setup::analyze(git.root(), config, opts.use_cache).await?;
     let spend = Arc::new(Spend::new(before));
     let groups: Vec<Vec<Issue>> = run.workers.iter().map(|w| w.issues.clone()).collect();
     let mut sessions = Vec::new();

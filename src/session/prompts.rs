@@ -89,9 +89,12 @@ pub struct ProjectContext<'a> {
 }
 
 /// The part of a first message that stays the same for the whole session: the project
-/// summary and the repository map.
+/// summary and the repository map (left out when `repo_map_tokens = 0` makes it empty).
 pub fn project_context(project: &ProjectContext<'_>) -> String {
-    format!("# Project\n\n{}\n\n# Repository map\n\n{}\n", project.summary.trim(), project.repo_map.trim())
+    match project.repo_map.trim() {
+        "" => format!("# Project\n\n{}\n", project.summary.trim()),
+        map => format!("# Project\n\n{}\n\n# Repository map\n\n{map}\n", project.summary.trim()),
+    }
 }
 
 /// The review request's per-iteration text, after [`project_context`].
@@ -118,13 +121,19 @@ pub fn review_request(focus: Option<&str>, checks: &str, history: &[String]) -> 
 pub const REVIEW_NUDGE: &str =
     "You did not call `submit_review`. Call it now, exactly once, with the score, summary and issues.";
 
-/// The editing conversation's per-iteration text, after [`project_context`].
-pub fn implement_request(issues: &[Issue], review_summary: &str) -> String {
+/// The editing conversation's per-iteration text, after [`project_context`]: the issues, the
+/// reviewer's summary and, when given, the repository map ranked toward what the issues name
+/// (`related`, see [`issue_targets`]). The map stays out of the stable first block, which the
+/// review shares and the prompt cache keeps.
+pub fn implement_request(issues: &[Issue], review_summary: &str, related: Option<&str>) -> String {
     let mut s = String::from("Fix these issues from the latest review, worst first:\n\n");
     for (i, issue) in issues.iter().enumerate() {
         let _ = writeln!(s, "{}. {issue}", i + 1);
     }
     let _ = write!(s, "\nThe reviewer's summary: {}\n", review_summary.trim());
+    if let Some(map) = related.map(str::trim).filter(|m| !m.is_empty()) {
+        let _ = write!(s, "\n# The code these issues touch, most related first\n\n{map}\n");
+    }
     s
 }
 
@@ -155,6 +164,37 @@ pub fn set_aside_note(issues: &[&Issue]) -> String {
     }
     s.truncate(s.trim_end().len());
     s
+}
+
+/// What the issues point at, for ranking the repository map toward them: each issue's file,
+/// and the words of its description that look like code (`in backticks`, `snake_case`,
+/// `camelCase`, `Type::method`, `path/to/file.rs`), in order, without repeats.
+pub fn issue_targets(issues: &[Issue]) -> Vec<String> {
+    let mut targets: Vec<String> = Vec::new();
+    let mut add = |t: &str| {
+        let t = t.trim_matches(|c: char| !(c.is_alphanumeric() || c == '_'));
+        if t.len() >= 3 && !targets.iter().any(|x| x == t) {
+            targets.push(t.to_string());
+        }
+    };
+    for issue in issues {
+        if let Some(file) = &issue.file {
+            add(file);
+        }
+        let mut quoted = false;
+        for part in issue.description.split('`') {
+            for word in part.split(|c: char| c.is_whitespace() || c == ',' || c == ';') {
+                let w = word.trim_end_matches(['.', ':', ')']).trim_start_matches('(');
+                let inner_upper =
+                    w.chars().skip(1).any(|c| c.is_ascii_uppercase()) && w.chars().any(|c| c.is_ascii_lowercase());
+                if quoted || w.contains(['_', '/']) || w.contains("::") || w.ends_with("()") || inner_upper {
+                    add(w);
+                }
+            }
+            quoted = !quoted;
+        }
+    }
+    targets
 }
 
 /// The message that feeds failing checks back into the editing conversation.
@@ -230,11 +270,29 @@ mod tests {
     fn the_review_request_carries_every_part() {
         let ctx = ProjectContext { summary: "A Rust CLI.", repo_map: "src/main.rs: fn main" };
         assert_eq!(project_context(&ctx), "# Project\n\nA Rust CLI.\n\n# Repository map\n\nsrc/main.rs: fn main\n");
+        let without_map = ProjectContext { summary: "A Rust CLI.", repo_map: "" };
+        assert_eq!(project_context(&without_map), "# Project\n\nA Rust CLI.\n");
         let text = review_request(Some("tests"), "- `cargo test` passed", &["committed: add tests (score 6.0)".into()]);
         assert_eq!(
             text,
             "# Focus\n\ntests\n\n# Checks\n\n- `cargo test` passed\n\n# Earlier iterations of this session\n\n\
              1. committed: add tests (score 6.0)\n\nReview the repository now and call `submit_review`."
+        );
+    }
+
+    #[test]
+    fn issue_targets_are_files_and_code_words() {
+        let issues = [
+            Issue {
+                severity: Severity::High,
+                file: Some("src/config.rs".into()),
+                description: "`load` panics on a missing file; see Config::parse and read_all() in src/io.rs.".into(),
+            },
+            Issue { severity: Severity::Low, file: None, description: "The parseArgs helper repeats read_all.".into() },
+        ];
+        assert_eq!(
+            issue_targets(&issues),
+            ["src/config.rs", "load", "Config::parse", "read_all", "src/io.rs", "parseArgs"]
         );
     }
 
@@ -255,8 +313,13 @@ mod tests {
         );
         let issue = Issue { severity: Severity::High, file: Some("a.rs".into()), description: "d".into() };
         assert_eq!(
-            implement_request(&[issue], "ok"),
+            implement_request(std::slice::from_ref(&issue), "ok", None),
             "Fix these issues from the latest review, worst first:\n\n1. [high] a.rs: d\n\nThe reviewer's summary: ok\n"
+        );
+        assert_eq!(
+            implement_request(&[issue], "ok", Some("src/a.rs (3 lines)\n  fn a:1\n")),
+            "Fix these issues from the latest review, worst first:\n\n1. [high] a.rs: d\n\nThe reviewer's summary: ok\n\
+             \n# The code these issues touch, most related first\n\nsrc/a.rs (3 lines)\n  fn a:1\n"
         );
         assert_eq!(
             spec_text("T", "Body\n", &["a".into(), "b".into()]),

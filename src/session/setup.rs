@@ -24,23 +24,26 @@ use crate::state::session::{SessionKind, SessionRecord, SessionSettings};
 use crate::state::summary::ProjectState;
 use crate::tools::Tools;
 
-/// Token budget of the repository map in prompts.
-const REPO_MAP_TOKENS: usize = 6_000;
-
-/// Analyzes the project at `root` (on the blocking pool: it walks the tree).
-pub async fn analyze(root: &Path, secret_files: &[String], use_cache: bool) -> anyhow::Result<Project> {
+/// Analyzes the project at `root` (on the blocking pool: it walks the tree), with the
+/// secret files and map budgets of `config`.
+pub async fn analyze(root: &Path, config: &SessionConfig, use_cache: bool) -> anyhow::Result<Project> {
     let root = root.to_path_buf();
     let began = std::time::Instant::now();
-    let options = analyzer::Options { secret_files: secret_files.to_vec(), ..Default::default() };
+    let options = analyzer::Options { secret_files: config.secret_files.clone(), ..Default::default() };
     let analysis = tokio::task::spawn_blocking(move || analyzer::load_or_analyze(&root, &options, use_cache))
         .await
         .context("the analysis task failed")??
         .0;
     Ok(Project {
         summary: redact(&analysis.prompt_summary()).into_owned(),
-        repo_map: redact(&analysis.repo_map(REPO_MAP_TOKENS)).into_owned(),
+        repo_map: match config.repo_map_tokens {
+            0 => String::new(),
+            budget => redact(&analysis.repo_map(budget)).into_owned(),
+        },
+        related_map_tokens: config.related_map_tokens,
         checks: analysis.validation_commands(),
         analysis_ms: began.elapsed().as_millis() as u64,
+        map: analysis.map,
     })
 }
 

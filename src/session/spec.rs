@@ -132,7 +132,7 @@ pub async fn run(
             api_checked = true;
         }
         // Analyzed afresh for each spec: the specs before it may have changed the code.
-        let project = setup::analyze(git.root(), &config.secret_files, true).await?;
+        let project = setup::analyze(git.root(), config, true).await?;
         let mut settings = setup::session_settings(config, None, &project)?;
         settings.checks.extend(spec.validate.iter().cloned());
         setup::programs_resolve(&settings.checks)?;
@@ -206,7 +206,7 @@ async fn resume(
     let rel = record.spec.as_ref().map(|s| s.path.clone()).context("the session names no spec")?;
     let spec = spec::load(&rt.git.root().join(&rel))?;
     let price = setup::price_fn(pricing, &record.settings)?;
-    let project = setup::analyze(rt.git.root(), &config.secret_files, true).await?;
+    let project = setup::analyze(rt.git.root(), config, true).await?;
     let model = (rt.model)()?;
     setup::check_resumed_models(model.as_ref(), &record.settings).await?;
     let session = Session::resume(env(rt, model, config), project, record, price, previous_model)?;

@@ -282,6 +282,22 @@ pub static KEYS: &[KeyDef] = &[
         secret: false,
     },
     KeyDef {
+        name: "repo_map_tokens",
+        kind: Kind::Int { min: 0 },
+        default: Default::Int(6000),
+        doc: "Token budget of the repository map in the prompts' stable part, shared by every request of a session (files most central first; 0 leaves it out).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
+        name: "related_map_tokens",
+        kind: Kind::Int { min: 0 },
+        default: Default::Int(1500),
+        doc: "Token budget of the repository map ranked toward an iteration's issues (personalised PageRank from the files and names they mention), sent with each editing request (0 leaves it out).",
+        extra_env: &[],
+        secret: false,
+    },
+    KeyDef {
         name: "in_place",
         kind: Kind::Bool,
         default: Default::Bool(false),

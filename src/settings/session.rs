@@ -49,6 +49,10 @@ pub struct SessionConfig {
     pub command_tools: Vec<super::extensions::ToolDef>,
     /// Where the `[mcp.<name>]` servers are read from, at each iteration boundary.
     pub mcp: super::mcp::McpSource,
+    /// `repo_map_tokens`: the budget of the map in the prompts' stable part.
+    pub repo_map_tokens: usize,
+    /// `related_map_tokens`: the budget of the map ranked toward an iteration's issues.
+    pub related_map_tokens: usize,
 }
 
 impl SessionConfig {
@@ -88,6 +92,8 @@ impl SessionConfig {
                 .filter(|ttl| !ttl.is_zero()),
             command_tools: settings.tools.clone(),
             mcp: settings.mcp.clone(),
+            repo_map_tokens: settings.int("repo_map_tokens").unwrap_or(6000) as usize,
+            related_map_tokens: settings.int("related_map_tokens").unwrap_or(1500) as usize,
         }
     }
 }

@@ -658,7 +658,7 @@ fn the_cache_is_reused_until_head_or_a_dirty_file_changes() {
     assert_eq!(statuses(&p, &["--no-cache"]), ("disabled".into(), 3));
     // A cache of another schema version is recomputed, as is a corrupt one.
     let cache = p.root.join(".mmm/cache/analysis.json");
-    let text = std::fs::read_to_string(&cache).unwrap().replacen("\"version\":2", "\"version\":0", 1);
+    let text = std::fs::read_to_string(&cache).unwrap().replacen("\"version\":3", "\"version\":0", 1);
     std::fs::write(&cache, text).unwrap();
     assert_eq!(statuses(&p, &[]), ("miss".into(), 3));
     std::fs::write(&cache, "{not json").unwrap();
@@ -698,7 +698,7 @@ fn json_output_is_one_analysis_object_with_the_documented_fields() {
             "warnings",
         ]
     );
-    assert_eq!((&a["type"], &a["version"]), (&json!("analysis"), &json!(2)));
+    assert_eq!((&a["type"], &a["version"]), (&json!("analysis"), &json!(3)));
     assert_eq!(a["root"], json!(p.root.canonicalize().unwrap()));
     assert_eq!(
         sorted(&a["health"]),
@@ -718,7 +718,7 @@ fn json_output_is_one_analysis_object_with_the_documented_fields() {
     assert_eq!(
         a["map"],
         json!([{"path": "src/main.rs", "language": "Rust", "code_lines": 1, "entry_point": true, "test": false,
-                "references": 0, "symbols": [{"kind": "function", "name": "main", "line": 1}]}])
+                "references": 0, "rank": 1.0, "symbols": [{"kind": "function", "name": "main", "line": 1}]}])
     );
 }
 

@@ -257,3 +257,73 @@ fn the_next_reviews_stable_prefix_is_kept_warm_during_the_checks_too() {
         .collect();
     assert_eq!(labels.into_iter().collect::<Vec<_>>(), ["implement-1", "review-1"]);
 }
+
+#[test]
+fn the_editing_request_carries_the_map_ranked_toward_the_issues_and_the_review_keeps_the_plain_one() {
+    let p = Project::git();
+    p.write("src/app.txt", "greeting = hello\n");
+    p.write(".mmm/config.toml", &format!("[validate]\ncommands = [{CHECK:?}]\n"));
+    p.write("src/a.rs", "pub fn alpha_handler() {\n    shared_state();\n}\n");
+    p.write("src/b.rs", "pub fn beta_handler() {\n    shared_state();\n}\n");
+    p.write("src/c.rs", "pub fn shared_state() {}\n");
+    p.write("src/d.rs", "pub fn delta_helper() {\n    beta_handler();\n}\n");
+    p.run_git(&["add", "-A"]);
+    p.run_git(&["commit", "-q", "-m", "four files"]);
+    let server = FakeApi::with([
+        review(6.0, json!([{"severity": "high", "file": "src/d.rs", "description": "`delta_helper` hides errors"}])),
+        done("Nothing to change"),
+        review(9.0, json!([])),
+    ]);
+    let out = mmm_with(&p, &server, "improve").output().unwrap();
+    // The scripted edit changes nothing: a session that kept no change ends with 4.
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let bodies: Vec<Value> = server.requests().iter().map(|r| r.json()).collect();
+    let plain = "# Repository map\n\nsrc/c.rs (1 line, 2 refs)\n  fn shared_state:1\nsrc/b.rs (3 lines, 1 ref)\n  \
+                 fn beta_handler:1\nsrc/a.rs (3 lines)\n  fn alpha_handler:1\nsrc/d.rs (3 lines)\n  fn delta_helper:1\n";
+    for body in [&bodies[0], &bodies[1]] {
+        let context = body["messages"][0]["content"][0]["text"].as_str().unwrap();
+        assert_eq!(
+            &context[context.find("# Repository map").unwrap()..],
+            plain,
+            "the stable block keeps the plain map"
+        );
+    }
+    assert_eq!(
+        bodies[1]["messages"][0]["content"][1]["text"],
+        "Fix these issues from the latest review, worst first:\n\n1. [high] src/d.rs: `delta_helper` hides errors\n\n\
+         The reviewer's summary: A tiny project.\n\n# The code these issues touch, most related first\n\n\
+         src/d.rs (3 lines)\n  fn delta_helper:1\nsrc/b.rs (3 lines, 1 ref)\n  fn beta_handler:1\n\
+         src/c.rs (1 line, 2 refs)\n  fn shared_state:1\nsrc/a.rs (3 lines)\n  fn alpha_handler:1\n"
+    );
+}
+
+#[test]
+fn map_budgets_of_zero_leave_both_maps_out() {
+    let p = Project::git();
+    p.write(
+        ".mmm/config.toml",
+        &format!("repo_map_tokens = 0\nrelated_map_tokens = 0\n[validate]\ncommands = [{CHECK:?}]\n"),
+    );
+    p.write("src/c.rs", "pub fn shared_state() {}\n");
+    p.write("src/d.rs", "pub fn delta_helper() {\n    shared_state();\n}\n");
+    p.run_git(&["add", "-A"]);
+    p.run_git(&["commit", "-q", "-m", "two files"]);
+    let server = FakeApi::with([
+        review(6.0, json!([{"severity": "high", "file": "src/d.rs", "description": "`delta_helper` hides errors"}])),
+        done("Nothing to change"),
+        review(9.0, json!([])),
+    ]);
+    let out = mmm_with(&p, &server, "improve").output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let bodies: Vec<Value> = server.requests().iter().map(|r| r.json()).collect();
+    for body in [&bodies[0], &bodies[1]] {
+        let context = body["messages"][0]["content"][0]["text"].as_str().unwrap();
+        assert!(context.starts_with("# Project\n\n"), "{context}");
+        assert_eq!(context.find("# Repository map"), None, "{context}");
+    }
+    assert_eq!(
+        bodies[1]["messages"][0]["content"][1]["text"],
+        "Fix these issues from the latest review, worst first:\n\n1. [high] src/d.rs: `delta_helper` hides errors\n\n\
+         The reviewer's summary: A tiny project.\n"
+    );
+}

@@ -60,6 +60,8 @@ fn config() -> SessionConfig {
         cache_refresh: None,
         command_tools: Vec::new(),
         mcp: Default::default(),
+        repo_map_tokens: 6000,
+        related_map_tokens: 1500,
     }
 }
 
