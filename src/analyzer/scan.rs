@@ -439,10 +439,8 @@ impl Scanner {
                     i += 1;
                 }
                 ident_bytes += i - start;
-                if i - start >= MIN_IDENT {
-                    if self.seen_set.insert(h) {
-                        self.seen.push(h);
-                    }
+                if i - start >= MIN_IDENT && self.seen_set.insert(h) {
+                    self.seen.push(h);
                 }
             } else {
                 i += 1;
