@@ -277,7 +277,7 @@ fn the_transcript_of_an_iteration_reads_as_the_conversation() {
     // The file holds each message once: it grows with the conversation, not its square.
     let transcript = std::fs::read_to_string(p.root.join(".mmm/sessions").join(&id).join("transcript.jsonl")).unwrap();
     assert_eq!(transcript.lines().count(), 8, "4 requests and 4 responses");
-    let prompts = transcript.matches("# Repository map").count();
+    let prompts = transcript.matches("# Project").count();
     assert_eq!(prompts, 3, "each conversation's first prompt is written once (2 reviews, 1 edit)");
 }
 
