@@ -56,18 +56,7 @@ fn session_env(ctx: &Ctx<'_>, git: &Git, model: Arc<dyn Model>, config: &Session
     let cancel = CancellationToken::new();
     tokio::spawn(watch_interrupts(cancel.clone(), ctx.printer.clone()));
     let hooks = super::run::observer(ctx, git, &cancel);
-    let env = Env {
-        git: git.clone(),
-        model,
-        observer: hooks.clone(),
-        cancel,
-        secret_files: config.secret_files.clone(),
-        protect: config.protect.clone(),
-        cache_refresh: config.cache_refresh,
-        command_tools: config.command_tools.clone(),
-        mcp: config.mcp.clone(),
-        shared: None,
-    };
+    let env = Env::new(git.clone(), model, hooks.clone(), cancel, config);
     (env, hooks)
 }
 

@@ -91,6 +91,31 @@ pub struct Env {
     pub shared: Option<Shared>,
 }
 
+impl Env {
+    /// A session's surroundings for one work tree: the settings' parts from `config`, not a
+    /// parallel worker (`shared` is set by the parallel run).
+    pub fn new(
+        git: Git,
+        model: Arc<dyn Model>,
+        observer: Arc<dyn Observer>,
+        cancel: CancellationToken,
+        config: &crate::settings::session::SessionConfig,
+    ) -> Self {
+        Self {
+            git,
+            model,
+            observer,
+            cancel,
+            secret_files: config.secret_files.clone(),
+            protect: config.protect.clone(),
+            cache_refresh: config.cache_refresh,
+            command_tools: config.command_tools.clone(),
+            mcp: config.mcp.clone(),
+            shared: None,
+        }
+    }
+}
+
 /// What a parallel worker shares with the run it belongs to: the records live in the main
 /// work tree's `.mmm/` (the worker's own tree is removed when it ends; only its lock is
 /// its own), the run's base branch (the worker's tree starts detached), and one budget.

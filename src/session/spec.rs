@@ -178,18 +178,7 @@ pub async fn run(
 }
 
 fn env(rt: &Runtime<'_>, model: Arc<dyn Model>, config: &SessionConfig) -> Env {
-    Env {
-        git: rt.git.clone(),
-        model,
-        observer: rt.observer.clone(),
-        cancel: rt.cancel.clone(),
-        secret_files: config.secret_files.clone(),
-        protect: config.protect.clone(),
-        cache_refresh: config.cache_refresh,
-        command_tools: config.command_tools.clone(),
-        mcp: config.mcp.clone(),
-        shared: None,
-    }
+    Env::new(rt.git.clone(), model, rt.observer.clone(), rt.cancel.clone(), config)
 }
 
 /// `mmm run --resume [ID]`: run an interrupted or failed spec session's spec again, in the

@@ -912,18 +912,7 @@ async fn improve_step(
         Err(e) => return Ok(Tried::failed(format!("{e:#}"))),
     };
     let (cancel, fired) = step_token(rt, step);
-    let env = Env {
-        git: rt.base.git.clone(),
-        model,
-        observer: rt.base.observer.clone(),
-        cancel: cancel.clone(),
-        secret_files: config.secret_files.clone(),
-        protect: config.protect.clone(),
-        cache_refresh: config.cache_refresh,
-        command_tools: config.command_tools.clone(),
-        mcp: config.mcp.clone(),
-        shared: None,
-    };
+    let env = Env::new(rt.base.git.clone(), model, rt.base.observer.clone(), cancel.clone(), &config);
     let resume = state.resume.take().filter(|(label, _)| *label == step.label()).map(|(_, id)| Some(id));
     let opts = ImproveOptions { focus, allow_dirty: false, resume, use_cache: true };
     let finished = improve::run(env, &config, &rt.pricing, &opts).await;
